@@ -1,0 +1,34 @@
+/* A backend is one device (the CPU, or one CUDA GPU) with its op table.
+ *
+ * Models never call kernels directly: graph nodes look ops up in be->ops, so the
+ * same graph runs on either backend. Kernels return void; a CUDA backend records
+ * the first failed call in its context and dr_backend_sync() reports it. */
+#ifndef DR_BACKEND_H
+#define DR_BACKEND_H
+
+#include <stddef.h>
+
+#include "core/status.h"
+
+typedef enum dr_device_kind { DR_DEVICE_CPU = 0, DR_DEVICE_CUDA = 1 } dr_device_kind;
+
+typedef struct dr_op_table dr_op_table;
+typedef struct dr_cuda_context dr_cuda_context; /* streams, cuBLAS handle, error state */
+
+typedef struct dr_backend {
+    dr_device_kind kind;
+    int device_index;
+    const dr_op_table *ops;
+    dr_cuda_context *cuda; /* NULL on the CPU */
+} dr_backend;
+
+/* "cpu", "cuda" or "cuda:N". A CUDA backend on a build without CUDA, or on a
+ * machine without a usable GPU, fails with DR_ERR_DEVICE and says why. */
+dr_status dr_backend_create(dr_backend **out, const char *device);
+void dr_backend_free(dr_backend *be);
+/* Waits for queued work and reports the first device error since the last call. */
+dr_status dr_backend_sync(dr_backend *be);
+/* One line naming the device ("cpu (2 threads, OpenBLAS ...)" or the card). */
+const char *dr_backend_describe(const dr_backend *be);
+
+#endif

@@ -1,0 +1,60 @@
+/* The op table: one function pointer per kernel. Each backend fills one
+ * (kernels/cpu/op_table.c, kernels/cuda/op_table.cu); graph nodes call through it
+ * and never name a backend. The contract of each op (shapes, which gradients are
+ * accumulated) is in its header under kernels/. */
+#ifndef DR_OP_TABLE_H
+#define DR_OP_TABLE_H
+
+#include "kernels/activation.h"
+#include "kernels/adam.h"
+#include "kernels/attention.h"
+#include "kernels/batchnorm.h"
+#include "kernels/conv1d.h"
+#include "kernels/linear.h"
+#include "kernels/loss.h"
+#include "kernels/lstm.h"
+#include "kernels/maxpool1d.h"
+#include "kernels/memory.h"
+#include "kernels/tensor_ops.h"
+
+struct dr_op_table {
+    const char *name;
+
+    dr_alloc_fn *alloc;
+    dr_free_fn *free;
+    dr_zero_fn *zero;
+    dr_to_device_fn *to_device;
+    dr_to_host_fn *to_host;
+    dr_copy_fn *copy;
+
+    dr_linear_forward_fn *linear_forward;
+    dr_linear_backward_fn *linear_backward;
+    dr_conv1d_forward_fn *conv1d_forward;
+    dr_conv1d_backward_fn *conv1d_backward;
+    dr_maxpool1d_forward_fn *maxpool1d_forward;
+    dr_maxpool1d_backward_fn *maxpool1d_backward;
+    dr_batchnorm_forward_train_fn *batchnorm_forward_train;
+    dr_batchnorm_forward_eval_fn *batchnorm_forward_eval;
+    dr_batchnorm_backward_fn *batchnorm_backward;
+    dr_relu_forward_fn *relu_forward;
+    dr_relu_backward_fn *relu_backward;
+    dr_sigmoid_forward_fn *sigmoid_forward;
+    dr_dropout_forward_fn *dropout_forward;
+    dr_dropout_backward_fn *dropout_backward;
+    dr_copy2d_fn *copy2d;
+    dr_add_fn *add;
+    dr_axpy_fn *axpy;
+    dr_transpose_fn *transpose;
+    dr_lstm_forward_fn *lstm_forward;
+    dr_lstm_backward_fn *lstm_backward;
+    dr_attention_forward_fn *attention_forward;
+    dr_attention_backward_fn *attention_backward;
+    dr_loss_forward_fn *loss_forward;
+    dr_loss_backward_fn *loss_backward;
+    dr_adam_update_fn *adam_update;
+};
+
+extern const dr_op_table dr_cpu_ops;
+extern const dr_op_table dr_cuda_ops; /* only in builds with CUDA (DR_HAVE_CUDA) */
+
+#endif

@@ -1,0 +1,30 @@
+/* Batch normalisation per channel over batch and length (PyTorch BatchNorm1d;
+ * a fully connected activation [B, C] is the case L = 1).
+ *   x [B, C, L], gamma [C], beta [C]  ->  out [B, C, L]
+ * Training: batch mean and biased variance; saves mean [C] and rstd [C] =
+ * 1/sqrt(var + eps); updates running_mean/var with momentum (PyTorch convention:
+ * r = (1 - momentum) r + momentum * stat, running variance unbiased, n/(n-1)).
+ * Eval: uses running_mean and running_var.
+ * Backward (training statistics) adds (+=) into dx (may be NULL), dgamma, dbeta. */
+#ifndef DR_KERNELS_BATCHNORM_H
+#define DR_KERNELS_BATCHNORM_H
+
+#include "core/backend.h"
+
+typedef void dr_batchnorm_forward_train_fn(dr_backend *be, float *out, float *mean, float *rstd,
+                                           float *running_mean, float *running_var,
+                                           const float *x, const float *gamma, const float *beta,
+                                           int B, int C, int L, float eps, float momentum);
+typedef void dr_batchnorm_forward_eval_fn(dr_backend *be, float *out, const float *x,
+                                          const float *gamma, const float *beta,
+                                          const float *running_mean, const float *running_var,
+                                          int B, int C, int L, float eps);
+typedef void dr_batchnorm_backward_fn(dr_backend *be, float *dx, float *dgamma, float *dbeta,
+                                      const float *dout, const float *x, const float *mean,
+                                      const float *rstd, const float *gamma, int B, int C, int L);
+
+dr_batchnorm_forward_train_fn dr_cpu_batchnorm_forward_train, dr_cuda_batchnorm_forward_train;
+dr_batchnorm_forward_eval_fn dr_cpu_batchnorm_forward_eval, dr_cuda_batchnorm_forward_eval;
+dr_batchnorm_backward_fn dr_cpu_batchnorm_backward, dr_cuda_batchnorm_backward;
+
+#endif

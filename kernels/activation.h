@@ -3,7 +3,8 @@
  *   sigmoid:  out = 1 / (1 + exp(-x))   (inference only, no backward)
  *   dropout:  mask[i] = (u_i >= p) / (1 - p) with u_i = dr_philox_uniform(seed,
  *             stream, counter, i); out = x * mask. Both backends draw the same
- *             mask. backward dx += dout * mask.
+ *             mask. backward dx += dout * mask. 0 <= p <= 1; computed as
+ *             mask = u_i >= p ? 1 / (1 - p) : 0, and p = 1 gives mask 0 (not 0/0).
  * out may alias x for the forward ops. */
 #ifndef DR_KERNELS_ACTIVATION_H
 #define DR_KERNELS_ACTIVATION_H

@@ -4,6 +4,9 @@
  * Training: batch mean and biased variance; saves mean [C] and rstd [C] =
  * 1/sqrt(var + eps); updates running_mean/var with momentum (PyTorch convention:
  * r = (1 - momentum) r + momentum * stat, running variance unbiased, n/(n-1)).
+ * With one value per channel (B*L = 1) the unbiased variance is 0/0 (PyTorch
+ * raises): running_var is then left unchanged (running_mean still updates).
+ * running_mean / running_var may be NULL (not updated).
  * Eval: uses running_mean and running_var.
  * Backward (training statistics) adds (+=) into dx (may be NULL), dgamma, dbeta. */
 #ifndef DR_KERNELS_BATCHNORM_H

@@ -15,20 +15,20 @@
 
 #include "core/backend.h"
 
-static inline size_t dr_lstm_scratch_floats(int B, int T, int I, int H)
+static inline size_t dr_lstm_scratch_floats(int B, int T, int In, int H)
 {
-    (void)I;
+    (void)In;
     /* gate gradients for all steps [B, T, 4H], plus dh and dc carried between steps */
     return (size_t)B * T * 4 * H + 2 * (size_t)B * H;
 }
 
 typedef void dr_lstm_forward_fn(dr_backend *be, float *h, float *c, float *gates,
                                 const float *x, const float *w_ih, const float *w_hh,
-                                const float *b, int B, int T, int I, int H);
+                                const float *b, int B, int T, int In, int H);
 typedef void dr_lstm_backward_fn(dr_backend *be, float *dx, float *dw_ih, float *dw_hh, float *db,
                                  float *scratch, const float *dh, const float *x, const float *h,
                                  const float *c, const float *gates, const float *w_ih,
-                                 const float *w_hh, int B, int T, int I, int H);
+                                 const float *w_hh, int B, int T, int In, int H);
 
 dr_lstm_forward_fn dr_cpu_lstm_forward, dr_cuda_lstm_forward;
 dr_lstm_backward_fn dr_cpu_lstm_backward, dr_cuda_lstm_backward;

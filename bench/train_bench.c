@@ -1,0 +1,122 @@
+/* One training epoch of the hybrid network (models/hybrid.h) on random data of a
+ * given shape: the C side of the comparison with bench/torch_ref.py.
+ *
+ * usage: train_bench [--rows N] [--groups 20,20,20,20] [--seq-len T --seq-ch C]
+ *                    [--batch 256] [--repeats 3] [--device cpu|cuda]
+ * Prints one JSON line per repeat, then the median and the peak RSS. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/philox.h"
+#include "models/hybrid.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "train_bench: %s: %s\n", what, dr_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    long rows = 105000;
+    int batch = 256, repeats = 3, seq_len = 0, seq_ch = 0;
+    const char *groups = "20,20,20,20", *device = "cpu";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--rows")) rows = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--groups")) groups = argv[i + 1];
+        else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--repeats")) repeats = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seq-len")) seq_len = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seq-ch")) seq_ch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
+        else {
+            fprintf(stderr, "train_bench: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    dr_hybrid_config cfg = {.filters = {64, 128, 256}, .kernel = {3, 3, 3}, .pool = 2, .lstm_units = 128,
+                            .attention_dim = 128, .n_fc = 2, .fc = {256, 64}, .dropout = 0.5f,
+                            .seq_len = seq_len, .seq_channels = seq_ch,
+                            .loss = {.a = 0.7f, .gamma = 2.0f, .w_pos = 1.0f, .w_neg = 1.0f}};
+    for (const char *p = groups; *p && cfg.n_groups < DR_HYBRID_MAX_GROUPS; cfg.n_groups++) {
+        cfg.group_size[cfg.n_groups] = atoi(p);
+        p = strchr(p, ',');
+        if (!p)
+            break;
+        p++;
+    }
+    cfg.n_groups++;
+    dr_backend *be;
+    if (dr_backend_create(&be, device) != DR_OK)
+        return fail("backend");
+    dr_hybrid m;
+    if (dr_hybrid_build(&m, be, &cfg, 1, batch) != DR_OK)
+        return fail("build");
+    int nf = m.n_features;
+    long seq_row = (long)seq_len * seq_ch;
+    float *x = malloc(sizeof(float) * (size_t)rows * (size_t)nf), *y = malloc(sizeof(float) * (size_t)rows);
+    float *seq = seq_row ? malloc(sizeof(float) * (size_t)(rows * seq_row)) : NULL;
+    for (long i = 0; i < rows * nf; i++)
+        x[i] = 2.0f * dr_philox_uniform(3, 1, 0, (uint64_t)i) - 1.0f;
+    for (long i = 0; i < rows * seq_row; i++)
+        seq[i] = 2.0f * dr_philox_uniform(3, 3, 0, (uint64_t)i) - 1.0f;
+    for (long i = 0; i < rows; i++)
+        y[i] = dr_philox_uniform(3, 2, 0, (uint64_t)i) < 0.187f;
+    float *bx = malloc(sizeof(float) * (size_t)batch * (size_t)nf), *by = malloc(sizeof(float) * (size_t)batch);
+    float *bs = seq_row ? malloc(sizeof(float) * (size_t)(batch * seq_row)) : NULL;
+    double *times = malloc(sizeof(double) * (size_t)repeats);
+    long step = 0;
+    printf("{\"device\": \"%s\", \"params\": %ld, \"rows\": %ld, \"features\": %d, \"batch\": %d}\n",
+           dr_backend_describe(be), dr_graph_param_count(m.g), rows, nf, batch);
+    for (int r = 0; r < repeats; r++) {
+        double t0 = now();
+        for (long start = 0; start < rows; start += batch) {
+            int n = (int)(rows - start < batch ? rows - start : batch);
+            for (int i = 0; i < n; i++) {
+                /* a strided walk stands in for the shuffled order */
+                long row = (start + (long)i * 7919) % rows;
+                memcpy(bx + (long)i * nf, x + row * nf, sizeof(float) * (size_t)nf);
+                if (bs)
+                    memcpy(bs + i * seq_row, seq + row * seq_row, sizeof(float) * (size_t)seq_row);
+                by[i] = y[row];
+            }
+            dr_adam_params hp = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step = ++step};
+            if (dr_graph_set_input(m.g, m.x, bx, n) != DR_OK || dr_graph_set_input(m.g, m.y, by, n) != DR_OK ||
+                (bs && dr_graph_set_input(m.g, m.seq, bs, n) != DR_OK) ||
+                dr_graph_forward(m.g, DR_MODE_TRAIN) != DR_OK || dr_graph_backward(m.g, m.loss) != DR_OK ||
+                dr_graph_adam_step(m.g, &hp) != DR_OK)
+                return fail("step");
+        }
+        if (dr_backend_sync(be) != DR_OK)
+            return fail("sync");
+        times[r] = now() - t0;
+        printf("{\"repeat\": %d, \"epoch_s\": %.3f, \"samples_per_s\": %.1f}\n", r, times[r], rows / times[r]);
+        fflush(stdout);
+    }
+    qsort(times, (size_t)repeats, sizeof *times, cmp_double);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double med = times[repeats / 2];
+    printf("{\"impl\": \"defrisk\", \"median_epoch_s\": %.3f, \"samples_per_s\": %.1f, \"peak_rss_mib\": %.1f}\n", med,
+           rows / med, ru.ru_maxrss / 1024.0);
+    dr_hybrid_free(&m);
+    dr_backend_free(be);
+    free(x), free(y), free(seq), free(bx), free(by), free(bs), free(times);
+    return 0;
+}

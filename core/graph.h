@@ -1,0 +1,128 @@
+/* The static autograd graph.
+ *
+ * A model is built once into nodes (op, inputs, output, saved state) with the
+ * dr_graph_* builders, which infer and check shapes. dr_graph_plan() then lays
+ * out every activation, gradient, saved buffer and scratch area for a batch size
+ * in one arena, so a training step allocates nothing. Forward walks the node
+ * list; backward walks it in reverse, calling each op's backward through the
+ * backend's op table, so one graph runs on either backend.
+ *
+ * Shapes are per sample: the batch dimension is implicit and leading. Builders
+ * fail with DR_ERR_SHAPE naming the op and both shapes. */
+#ifndef DR_GRAPH_H
+#define DR_GRAPH_H
+
+#include <stdint.h>
+
+#include "core/backend.h"
+#include "kernels/adam.h"
+#include "kernels/loss.h"
+
+typedef struct dr_graph dr_graph;
+
+/* A value (tensor) of the graph; id < 0 is "none". */
+typedef struct dr_value {
+    int id;
+} dr_value;
+
+typedef enum dr_mode { DR_MODE_TRAIN = 0, DR_MODE_EVAL = 1 } dr_mode;
+
+enum { DR_MAX_DIMS = 3 }; /* per sample; tensors are up to 4-D with the batch */
+
+dr_status dr_graph_create(dr_graph **out, dr_backend *be, uint64_t seed);
+void dr_graph_free(dr_graph *g);
+
+/* --- building ------------------------------------------------------------ */
+
+dr_status dr_graph_input(dr_graph *g, dr_value *out, const char *name, int ndim, const int *shape);
+/* Last dimension C -> OC; leading per-sample dimensions are folded into rows. */
+dr_status dr_graph_linear(dr_graph *g, dr_value *out, dr_value x, int out_features,
+                          const char *name);
+/* [Cin, L] -> [Cout, L], kernel k, same padding. */
+dr_status dr_graph_conv1d(dr_graph *g, dr_value *out, dr_value x, int out_channels, int k,
+                          const char *name);
+/* [C, L] -> [C, ceil(L / k)] */
+dr_status dr_graph_maxpool1d(dr_graph *g, dr_value *out, dr_value x, int k);
+/* [C] or [C, L], per-channel statistics. */
+dr_status dr_graph_batchnorm(dr_graph *g, dr_value *out, dr_value x, const char *name);
+dr_status dr_graph_relu(dr_graph *g, dr_value *out, dr_value x);
+/* Inverted dropout with Philox masks keyed by (graph seed, node, step). */
+dr_status dr_graph_dropout(dr_graph *g, dr_value *out, dr_value x, float p);
+dr_status dr_graph_add(dr_graph *g, dr_value *out, dr_value a, dr_value b);
+/* Along the first per-sample dimension; the others must agree. */
+dr_status dr_graph_concat(dr_graph *g, dr_value *out, const dr_value *xs, int n);
+/* x[start : start + len] along the first per-sample dimension. */
+dr_status dr_graph_slice(dr_graph *g, dr_value *out, dr_value x, int start, int len);
+/* Same data, new per-sample shape with the same number of elements. */
+dr_status dr_graph_reshape(dr_graph *g, dr_value *out, dr_value x, int ndim, const int *shape);
+/* [M, N] -> [N, M] */
+dr_status dr_graph_transpose(dr_graph *g, dr_value *out, dr_value x);
+/* [T, I] -> [T, H], every step's hidden state. */
+dr_status dr_graph_lstm(dr_graph *g, dr_value *out, dr_value x, int hidden, const char *name);
+/* [T, H] -> context [H]; alpha (may be NULL) receives the weights [T]. */
+dr_status dr_graph_attention(dr_graph *g, dr_value *ctx, dr_value *alpha, dr_value x,
+                             int attn_dim, const char *name);
+/* logits [1] and labels [1] -> the batch's mean loss, a scalar. */
+dr_status dr_graph_loss(dr_graph *g, dr_value *out, dr_value logits, dr_value labels,
+                        dr_loss_params p);
+/* Probability from logits (no gradient). */
+dr_status dr_graph_sigmoid(dr_graph *g, dr_value *out, dr_value logits);
+
+/* --- running ------------------------------------------------------------- */
+
+/* Lays out all memory for batches of up to max_batch samples and, on the first
+ * call, allocates and initialises the parameters (PyTorch's default schemes,
+ * drawn from Philox so both backends start from the same weights). A later call
+ * with another size re-plans the activations only. */
+dr_status dr_graph_plan(dr_graph *g, int max_batch);
+/* Copies batch rows of host data into an input value. */
+dr_status dr_graph_set_input(dr_graph *g, dr_value in, const float *host, int batch);
+/* Runs the forward pass over the current batch (set by dr_graph_set_input). A
+ * training forward advances the dropout counter. */
+dr_status dr_graph_forward(dr_graph *g, dr_mode mode);
+/* Zeroes parameter gradients, then backpropagates from the loss value. */
+dr_status dr_graph_backward(dr_graph *g, dr_value loss);
+/* One Adam step over all parameters (moments live in the graph). */
+dr_status dr_graph_adam_step(dr_graph *g, const dr_adam_params *hp);
+/* Copies the current batch's rows of a value (or a scalar) to the host. */
+dr_status dr_graph_read(dr_graph *g, dr_value v, float *host);
+
+/* --- inspection and state ------------------------------------------------ */
+
+int dr_graph_batch(const dr_graph *g);
+long dr_graph_numel(const dr_graph *g, dr_value v); /* per sample, or total if unbatched */
+const char *dr_graph_value_name(const dr_graph *g, dr_value v);
+long dr_graph_param_count(const dr_graph *g);
+uint64_t dr_graph_step(const dr_graph *g);
+void dr_graph_set_step(dr_graph *g, uint64_t step);
+
+/* The graph's persistent state as named tensors, for checkpoints and tests.
+ * Kinds: a parameter, its gradient, its Adam moments, or a buffer (batch-norm
+ * running statistics). Pointers are device memory of the graph's backend. */
+typedef enum dr_state_kind {
+    DR_STATE_PARAM = 0,
+    DR_STATE_GRAD,
+    DR_STATE_ADAM_M,
+    DR_STATE_ADAM_V,
+    DR_STATE_BUFFER
+} dr_state_kind;
+
+typedef struct dr_state_tensor {
+    const char *name;
+    int ndim;
+    int shape[DR_MAX_DIMS];
+    long numel;
+    float *data;
+} dr_state_tensor;
+
+/* Number of tensors of a kind, and the i-th (valid after dr_graph_plan). */
+int dr_graph_state_count(const dr_graph *g, dr_state_kind kind);
+dr_status dr_graph_state_get(const dr_graph *g, dr_state_kind kind, int i, dr_state_tensor *out);
+/* Host <-> device copies of a state tensor. */
+dr_status dr_graph_state_read(dr_graph *g, const dr_state_tensor *t, float *host);
+dr_status dr_graph_state_write(dr_graph *g, const dr_state_tensor *t, const float *host);
+/* The value's gradient pointer (device), or NULL: for gradient checks. */
+float *dr_graph_grad_ptr(dr_graph *g, dr_value v);
+float *dr_graph_data_ptr(dr_graph *g, dr_value v);
+
+#endif

@@ -1,0 +1,26 @@
+/* A run folder, runs/<name>-<YYYYmmdd-HHMMSS>/, and its log: every line the
+ * run prints to stderr also goes to <folder>/log. */
+#ifndef DR_EXPERIMENTS_RUN_H
+#define DR_EXPERIMENTS_RUN_H
+
+#include <stdio.h>
+
+#include "core/status.h"
+
+typedef struct dr_run {
+    char dir[1024];
+    FILE *log;
+    int resumed;
+} dr_run;
+
+/* Creates parent/<name>-<time>/ (parent created if missing). */
+dr_status dr_run_create(dr_run *run, const char *parent, const char *name);
+/* Opens an existing run folder to continue it. */
+dr_status dr_run_open(dr_run *run, const char *dir);
+void dr_run_close(dr_run *run);
+/* printf to stderr and the log */
+void dr_run_log(dr_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* dir/name into buf */
+const char *dr_run_path(const dr_run *run, const char *name, char *buf, size_t cap);
+
+#endif

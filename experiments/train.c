@@ -1,0 +1,328 @@
+#include "experiments/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/philox.h"
+#include "data/auc.h"
+#include "experiments/checkpoint.h"
+
+enum { DR_SHUFFLE_STREAM = 0x20000 };
+
+static double dr_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Fisher-Yates keyed by (seed, epoch): epoch e's order does not depend on how
+ * many epochs ran before in this process, so a resumed run sees the same order. */
+static void dr_shuffle(long *idx, long n, uint64_t seed, int epoch)
+{
+    for (long i = 0; i < n; i++)
+        idx[i] = i;
+    for (long i = n - 1; i > 0; i--) {
+        dr_philox_u4 b = dr_philox_block(seed, DR_SHUFFLE_STREAM, (uint64_t)epoch, (uint32_t)i);
+        uint64_t r = ((uint64_t)b.v[0] << 32) | b.v[1];
+        long j = (long)(r % (uint64_t)(i + 1));
+        long t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
+
+typedef struct dr_batch_buf {
+    float *x, *seq, *y;
+} dr_batch_buf;
+
+static dr_status dr_batch_alloc(dr_batch_buf *b, const dr_rows *r, int batch)
+{
+    b->x = malloc((size_t)batch * (size_t)r->n_features * sizeof(float));
+    b->y = malloc((size_t)batch * sizeof(float));
+    b->seq = r->seq ? malloc((size_t)batch * (size_t)r->seq_len * (size_t)r->seq_channels * sizeof(float)) : NULL;
+    if (!b->x || !b->y || (r->seq && !b->seq))
+        return dr_error(DR_ERR_NOMEM, "training: out of host memory for a batch of %d", batch);
+    return DR_OK;
+}
+
+static void dr_batch_free(dr_batch_buf *b)
+{
+    free(b->x);
+    free(b->seq);
+    free(b->y);
+}
+
+/* Gathers rows idx[0..n) (or start..start+n when idx is NULL) and feeds them. */
+static dr_status dr_feed(const dr_model_io *m, const dr_rows *r, dr_batch_buf *b, const long *idx, long start,
+                         int n)
+{
+    long seq_row = (long)r->seq_len * r->seq_channels;
+    for (int i = 0; i < n; i++) {
+        long row = idx ? idx[start + i] : start + i;
+        memcpy(b->x + (long)i * r->n_features, r->x + row * r->n_features, (size_t)r->n_features * sizeof(float));
+        b->y[i] = r->y[row];
+        if (r->seq)
+            memcpy(b->seq + i * seq_row, r->seq + row * seq_row, (size_t)seq_row * sizeof(float));
+    }
+    DR_TRY(dr_graph_set_input(m->g, m->x, b->x, n));
+    DR_TRY(dr_graph_set_input(m->g, m->y, b->y, n));
+    if (m->seq.id >= 0)
+        DR_TRY(dr_graph_set_input(m->g, m->seq, b->seq, n));
+    return DR_OK;
+}
+
+dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, double *mean_loss)
+{
+    int batch = dr_graph_batch(m->g);
+    dr_batch_buf b = {0};
+    dr_status s = dr_batch_alloc(&b, rows, batch);
+    double loss_sum = 0.0;
+    for (long start = 0; s == DR_OK && start < rows->n; start += batch) {
+        int n = (int)(rows->n - start < batch ? rows->n - start : batch);
+        float l = 0;
+        s = dr_feed(m, rows, &b, NULL, start, n);
+        if (s == DR_OK)
+            s = dr_graph_forward(m->g, DR_MODE_EVAL);
+        if (s == DR_OK)
+            s = dr_graph_read(m->g, m->prob, prob + start);
+        if (s == DR_OK)
+            s = dr_graph_read(m->g, m->loss, &l);
+        loss_sum += (double)l * n;
+    }
+    dr_batch_free(&b);
+    if (s == DR_OK && mean_loss)
+        *mean_loss = loss_sum / (double)rows->n;
+    return s;
+}
+
+/* --- state ------------------------------------------------------------------ */
+
+void dr_train_state_free(dr_train_state *st)
+{
+    free(st->train_loss);
+    free(st->val_loss);
+    free(st->val_auc);
+    free(st->hist_lr);
+    free(st->seconds);
+    free(st->best_params);
+    free(st->best_buffers);
+    memset(st, 0, sizeof *st);
+}
+
+static dr_status dr_state_init(dr_train_state *st, const dr_train_config *tc, dr_graph *g)
+{
+    memset(st, 0, sizeof *st);
+    st->lr = tc->lr;
+    st->plateau_best = INFINITY;
+    st->best_auc = -1.0;
+    st->best_epoch = -1;
+    size_t n = (size_t)tc->epochs;
+    st->train_loss = calloc(n, sizeof(double));
+    st->val_loss = calloc(n, sizeof(double));
+    st->val_auc = calloc(n, sizeof(double));
+    st->hist_lr = calloc(n, sizeof(double));
+    st->seconds = calloc(n, sizeof(double));
+    for (int k = 0; k < 2; k++) {
+        dr_state_kind kind = k ? DR_STATE_BUFFER : DR_STATE_PARAM;
+        long total = 0;
+        for (int i = 0; i < dr_graph_state_count(g, kind); i++) {
+            dr_state_tensor t;
+            DR_TRY(dr_graph_state_get(g, kind, i, &t));
+            total += t.numel;
+        }
+        if (k) {
+            st->n_buffer_floats = total;
+            st->best_buffers = malloc((size_t)(total ? total : 1) * sizeof(float));
+        } else {
+            st->n_param_floats = total;
+            st->best_params = malloc((size_t)(total ? total : 1) * sizeof(float));
+        }
+    }
+    if (!st->train_loss || !st->val_loss || !st->val_auc || !st->hist_lr || !st->seconds || !st->best_params ||
+        !st->best_buffers)
+        return dr_error(DR_ERR_NOMEM, "training: out of host memory");
+    return DR_OK;
+}
+
+/* Copies parameters and buffers between the graph and host arrays (to_host != 0:
+ * graph -> host). */
+static dr_status dr_copy_weights(dr_graph *g, float *params, float *buffers, int to_host)
+{
+    for (int k = 0; k < 2; k++) {
+        dr_state_kind kind = k ? DR_STATE_BUFFER : DR_STATE_PARAM;
+        float *dst = k ? buffers : params;
+        for (int i = 0; i < dr_graph_state_count(g, kind); i++) {
+            dr_state_tensor t;
+            DR_TRY(dr_graph_state_get(g, kind, i, &t));
+            DR_TRY(to_host ? dr_graph_state_read(g, &t, dst) : dr_graph_state_write(g, &t, dst));
+            dst += t.numel;
+        }
+    }
+    return DR_OK;
+}
+
+/* --- progress and metrics ------------------------------------------------------ */
+
+static void dr_progress(const dr_train_config *tc, const dr_train_state *st, int epoch, long done, long total,
+                        double loss, double rate, double eta)
+{
+    if (!tc->progress)
+        return;
+    int width = 24, fill = (int)(width * done / (total ? total : 1));
+    char bar[32];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    double last_auc = st->epoch > 0 ? st->val_auc[st->epoch - 1] : NAN;
+    fprintf(stderr, "\repoch %3d/%d [%s] %6ld/%ld loss %.4f val_auc %.4f lr %.1e %7.0f samples/s ETA %4.0fs ",
+            epoch + 1, tc->epochs, bar, done, total, loss, last_auc, st->lr, rate, eta);
+    fflush(stderr);
+}
+
+static dr_status dr_write_metrics(const char *run_dir, const dr_train_state *st)
+{
+    char path[4096], tmp[4120];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return dr_error(DR_ERR_IO, "cannot write %s", tmp);
+    for (int e = 0; e < st->epoch; e++)
+        fprintf(f,
+                "{\"epoch\": %d, \"train_loss\": %.9g, \"val_loss\": %.9g, \"val_auc\": %.9g, \"lr\": %.9g, "
+                "\"seconds\": %.3f}\n",
+                e + 1, st->train_loss[e], st->val_loss[e], st->val_auc[e], st->hist_lr[e], st->seconds[e]);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return dr_error(DR_ERR_IO, "cannot write %s", path);
+    return DR_OK;
+}
+
+/* --- the loop ------------------------------------------------------------------- */
+
+static dr_status dr_check_rows(const dr_model_io *m, const dr_rows *r, const char *name)
+{
+    if (r->n < 1)
+        return dr_error(DR_ERR_INVALID, "training: the %s split is empty", name);
+    if (r->n_features != dr_graph_numel(m->g, m->x))
+        return dr_error(DR_ERR_SHAPE, "training: the %s split has %d features, the network expects %ld", name,
+                        r->n_features, dr_graph_numel(m->g, m->x));
+    if ((m->seq.id >= 0) != (r->seq != NULL))
+        return dr_error(DR_ERR_SHAPE, "training: the %s split %s a history sequence but the network %s one", name,
+                        r->seq ? "has" : "lacks", m->seq.id >= 0 ? "expects" : "has no input for");
+    return DR_OK;
+}
+
+static dr_status dr_train_epoch(const dr_model_io *m, const dr_train_config *tc, const dr_rows *train,
+                                dr_train_state *st, long *idx, dr_batch_buf *b, double *mean_loss)
+{
+    int batch = dr_graph_batch(m->g) > tc->batch_size ? tc->batch_size : dr_graph_batch(m->g);
+    int epoch = st->epoch;
+    dr_shuffle(idx, train->n, tc->seed, epoch);
+    double t0 = dr_now(), last_draw = 0, loss_sum = 0;
+    long done = 0;
+    for (long start = 0; start < train->n; start += batch) {
+        int n = (int)(train->n - start < batch ? train->n - start : batch);
+        DR_TRY(dr_feed(m, train, b, idx, start, n));
+        DR_TRY(dr_graph_forward(m->g, DR_MODE_TRAIN));
+        float l;
+        DR_TRY(dr_graph_read(m->g, m->loss, &l));
+        if (!isfinite(l))
+            return dr_error(DR_ERR_NUMERIC,
+                            "training diverged: the loss is %g at epoch %d, step %ld of the epoch (global step "
+                            "%ld, lr %g); lower train.lr or check the data for extreme values",
+                            (double)l, epoch + 1, start / batch + 1, st->adam_step + 1, st->lr);
+        DR_TRY(dr_graph_backward(m->g, m->loss));
+        dr_adam_params hp = {.lr = (float)st->lr, .beta1 = (float)tc->beta1, .beta2 = (float)tc->beta2,
+                             .eps = (float)tc->eps, .weight_decay = (float)tc->weight_decay,
+                             .step = ++st->adam_step};
+        DR_TRY(dr_graph_adam_step(m->g, &hp));
+        loss_sum += (double)l * n;
+        done += n;
+        double now = dr_now();
+        if (now - last_draw > 0.25 || done == train->n) {
+            double rate = done / (now - t0 + 1e-9);
+            dr_progress(tc, st, epoch, done, train->n, loss_sum / done, rate, (train->n - done) / (rate + 1e-9));
+            last_draw = now;
+        }
+    }
+    *mean_loss = loss_sum / (double)train->n;
+    return DR_OK;
+}
+
+dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_rows *train, const dr_rows *val,
+                   const char *run_dir, int resume, dr_train_state *st)
+{
+    DR_TRY(dr_check_rows(m, train, "training"));
+    DR_TRY(dr_check_rows(m, val, "validation"));
+    char ckpt[4096] = "";
+    if (run_dir)
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", run_dir);
+    if (resume && run_dir && access(ckpt, F_OK) == 0) {
+        DR_TRY(dr_checkpoint_load(ckpt, m->g, st, tc->epochs));
+        fprintf(stderr, "resuming from %s after epoch %d\n", ckpt, st->epoch);
+    } else {
+        DR_TRY(dr_state_init(st, tc, m->g));
+    }
+
+    long *idx = malloc((size_t)train->n * sizeof *idx);
+    float *vprob = malloc((size_t)val->n * sizeof *vprob);
+    dr_batch_buf b = {0};
+    dr_status s = (idx && vprob) ? dr_batch_alloc(&b, train, dr_graph_batch(m->g))
+                                 : dr_error(DR_ERR_NOMEM, "training: out of host memory");
+    while (s == DR_OK && st->epoch < tc->epochs && !st->stopped) {
+        double t0 = dr_now(), train_loss = 0, val_loss = 0, auc = 0;
+        s = dr_train_epoch(m, tc, train, st, idx, &b, &train_loss);
+        if (s == DR_OK)
+            s = dr_predict(m, val, vprob, &val_loss);
+        if (s == DR_OK)
+            s = dr_auc(vprob, val->y, val->n, &auc);
+        if (s != DR_OK)
+            break;
+        int e = st->epoch;
+        st->train_loss[e] = train_loss;
+        st->val_loss[e] = val_loss;
+        st->val_auc[e] = auc;
+        st->hist_lr[e] = st->lr;
+        st->seconds[e] = dr_now() - t0;
+        st->epoch++;
+
+        /* ReduceLROnPlateau(mode="min", threshold=1e-4 relative), as in PyTorch */
+        if (val_loss < st->plateau_best * (1.0 - 1e-4)) {
+            st->plateau_best = val_loss;
+            st->plateau_bad = 0;
+        } else if (++st->plateau_bad > tc->plateau_patience) {
+            st->lr *= tc->plateau_factor;
+            st->plateau_bad = 0;
+        }
+        if (auc > st->best_auc) {
+            st->best_auc = auc;
+            st->best_epoch = e;
+            st->es_wait = 0;
+            s = dr_copy_weights(m->g, st->best_params, st->best_buffers, 1);
+        } else if (++st->es_wait >= tc->early_stop_patience) {
+            st->stopped = 1;
+        }
+        if (tc->progress)
+            fprintf(stderr, "\repoch %3d/%d  train_loss %.4f  val_loss %.4f  val_auc %.4f  lr %.1e  %.1fs%s%24s\n",
+                    e + 1, tc->epochs, train_loss, val_loss, auc, st->hist_lr[e], st->seconds[e],
+                    st->best_epoch == e ? "  *best" : "", "");
+        if (s == DR_OK && run_dir) {
+            s = dr_checkpoint_save(ckpt, m->g, st, NULL, NULL);
+            if (s == DR_OK)
+                s = dr_write_metrics(run_dir, st);
+        }
+    }
+    if (s == DR_OK && st->best_epoch >= 0)
+        s = dr_copy_weights(m->g, st->best_params, st->best_buffers, 0);
+    if (s == DR_OK && tc->progress && st->stopped)
+        fprintf(stderr, "early stopping after epoch %d; best validation AUC %.4f at epoch %d\n", st->epoch,
+                st->best_auc, st->best_epoch + 1);
+    dr_batch_free(&b);
+    free(idx);
+    free(vprob);
+    return s;
+}

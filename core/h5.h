@@ -20,6 +20,8 @@
 enum { DR_H5_MAX_RANK = 8 };
 
 typedef struct dr_h5 dr_h5;
+/* Adds datasets to a file being written (a checkpoint's caller-defined part). */
+typedef dr_status dr_h5_writer_fn(dr_h5 *f, void *ctx);
 
 /* Writing: a new, empty temporary for path. */
 dr_status dr_h5_create(dr_h5 **out, const char *path);

@@ -18,8 +18,6 @@
 
 enum { DR_CHECKPOINT_VERSION = 1 };
 
-typedef dr_status dr_h5_writer_fn(dr_h5 *f, void *ctx);
-
 dr_status dr_checkpoint_save(const char *path, dr_graph *g, const dr_train_state *st, dr_h5_writer_fn *extra,
                              void *extra_ctx);
 /* Restores the graph's state and st (whose history arrays it allocates for at

@@ -170,7 +170,8 @@ static dr_status dr_copy_weights(dr_graph *g, float *params, float *buffers, int
 static void dr_progress(const dr_train_config *tc, const dr_train_state *st, int epoch, long done, long total,
                         double loss, double rate, double eta)
 {
-    if (!tc->progress)
+    /* The bar redraws one line: only on a terminal, never into a log file. */
+    if (!tc->progress || !isatty(STDERR_FILENO))
         return;
     int width = 24, fill = (int)(width * done / (total ? total : 1));
     char bar[32];
@@ -307,11 +308,11 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
             st->stopped = 1;
         }
         if (tc->progress)
-            fprintf(stderr, "\repoch %3d/%d  train_loss %.4f  val_loss %.4f  val_auc %.4f  lr %.1e  %.1fs%s%24s\n",
-                    e + 1, tc->epochs, train_loss, val_loss, auc, st->hist_lr[e], st->seconds[e],
+            fprintf(stderr, "%sepoch %3d/%d  train_loss %.4f  val_loss %.4f  val_auc %.4f  lr %.1e  %.1fs%s%24s\n",
+                    isatty(STDERR_FILENO) ? "\r" : "", e + 1, tc->epochs, train_loss, val_loss, auc, st->hist_lr[e], st->seconds[e],
                     st->best_epoch == e ? "  *best" : "", "");
         if (s == DR_OK && run_dir) {
-            s = dr_checkpoint_save(ckpt, m->g, st, NULL, NULL);
+            s = dr_checkpoint_save(ckpt, m->g, st, tc->checkpoint_extra, tc->checkpoint_extra_ctx);
             if (s == DR_OK)
                 s = dr_write_metrics(run_dir, st);
         }

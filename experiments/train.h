@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "core/graph.h"
+#include "core/h5.h"
 
 /* Rows of one split as the network reads them. */
 typedef struct dr_rows {
@@ -34,6 +35,10 @@ typedef struct dr_train_config {
     int early_stop_patience; /* epochs without a higher validation AUC before stopping */
     uint64_t seed;         /* shuffling */
     int progress;          /* draw the progress bar on stderr */
+    /* Called while each checkpoint is written, to store what prediction needs
+     * besides the weights (the preprocessing transform); may be NULL. */
+    dr_h5_writer_fn *checkpoint_extra;
+    void *checkpoint_extra_ctx;
 } dr_train_config;
 
 /* Everything that makes a resumed run continue exactly. */

@@ -1,0 +1,339 @@
+/* A run from start to end, resuming, and prediction from a finished run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/csv.h"
+#include "experiments/checkpoint.h"
+#include "experiments/experiment.h"
+
+void dr_experiment_free(dr_experiment *e)
+{
+    dr_part *parts[3] = {&e->train, &e->val, &e->test};
+    for (int i = 0; i < 3; i++) {
+        dr_matrix_free(&parts[i]->m);
+        free(parts[i]->y);
+        free(parts[i]->seq);
+    }
+    for (int i = 0; i < e->n_models; i++) {
+        free(e->models[i].val);
+        free(e->models[i].test);
+    }
+    free(e->feature_order);
+    dr_prep_free(&e->prep);
+    if (e->has_seq)
+        dr_seq_stats_free(&e->seq_stats);
+    dr_split_free(&e->split);
+    free(e->label);
+    free(e->p_true);
+    dr_table_free(&e->table);
+    dr_backend_free(e->be);
+    dr_run_close(&e->run);
+    dr_config_free(e->cfg);
+    memset(e, 0, sizeof *e);
+}
+
+/* --- the transform stored with the weights ------------------------------------------ */
+
+dr_status dr_transform_write(dr_h5 *f, void *ctx)
+{
+    const dr_experiment *e = ctx;
+    int64_t n = e->n_selected, g = e->n_groups, one = 1;
+    int32_t *order = malloc((size_t)n * sizeof *order), sizes[DR_HYBRID_MAX_GROUPS];
+    if (!order)
+        return dr_error(DR_ERR_NOMEM, "out of host memory");
+    const char *gnames[DR_HYBRID_MAX_GROUPS];
+    for (int i = 0; i < e->n_selected; i++)
+        order[i] = e->feature_order[i];
+    for (int i = 0; i < e->n_groups; i++) {
+        sizes[i] = e->group_size[i];
+        gnames[i] = e->group_name[i];
+    }
+    const char *date = e->fe.date_column ? e->fe.date_column : "";
+    dr_status s = dr_prep_save(&e->prep, f, "transform/prep");
+    if (s == DR_OK)
+        s = dr_h5_write_i32(f, "transform/feature_order", order, 1, &n);
+    if (s == DR_OK)
+        s = dr_h5_write_i32(f, "transform/group_size", sizes, 1, &g);
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "transform/group_name", gnames, e->n_groups);
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "transform/products", e->fe.products, e->fe.n_products);
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "transform/polynomial", e->fe.poly, e->fe.n_poly);
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "transform/date_column", &date, 1);
+    if (s == DR_OK)
+        s = dr_h5_write_f64(f, "transform/reference_date", &e->reference_date, 1, &one);
+    if (s == DR_OK && e->has_seq)
+        s = dr_seq_save(&e->seq_stats, f, "transform/seq");
+    free(order);
+    return s;
+}
+
+/* --- running -------------------------------------------------------------------- */
+
+/* The experiment file and the overrides as given, so that --resume rebuilds the
+ * configuration the run started with (config.toml, the resolved one, is only
+ * complete once every stage has read its keys). */
+static dr_status dr_save_inputs(const dr_run *run, const char *config_path, const char *const *overrides, int n)
+{
+    char path[1100];
+    FILE *in = fopen(config_path, "rb");
+    FILE *out = fopen(dr_run_path(run, "experiment.toml", path, sizeof path), "wb");
+    dr_status s = in && out ? DR_OK : dr_error(DR_ERR_IO, "cannot copy %s into %s", config_path, run->dir);
+    char buf[8192];
+    size_t got;
+    while (s == DR_OK && (got = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, got, out) != got)
+            s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && s == DR_OK)
+        s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    FILE *ov = s == DR_OK ? fopen(dr_run_path(run, "overrides", path, sizeof path), "w") : NULL;
+    if (s == DR_OK && !ov)
+        s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    for (int i = 0; s == DR_OK && i < n; i++)
+        fprintf(ov, "%s\n", overrides[i]);
+    if (ov && fclose(ov) != 0 && s == DR_OK)
+        s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    return s;
+}
+
+static dr_status dr_load_saved_overrides(dr_config *cfg, const char *run_dir)
+{
+    char path[1100], line[4096];
+    snprintf(path, sizeof path, "%s/overrides", run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return dr_error(DR_ERR_IO, "--resume %s: %s is missing", run_dir, path);
+    dr_status s = DR_OK;
+    while (s == DR_OK && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (*line)
+            s = dr_config_override(cfg, line);
+    }
+    fclose(f);
+    return s;
+}
+
+static dr_status dr_setup(dr_experiment *e, const char *config_path, const char *const *overrides, int n_overrides,
+                          const char *resume_dir)
+{
+    char saved[1100];
+    if (resume_dir) {
+        snprintf(saved, sizeof saved, "%s/experiment.toml", resume_dir);
+        DR_TRY(dr_config_load(&e->cfg, saved));
+        DR_TRY(dr_load_saved_overrides(e->cfg, resume_dir));
+    } else {
+        DR_TRY(dr_config_load(&e->cfg, config_path));
+        for (int i = 0; i < n_overrides; i++)
+            DR_TRY(dr_config_override(e->cfg, overrides[i]));
+    }
+    const char *device, *dir, *name;
+    DR_TRY(dr_config_string(e->cfg, "train.device", "cpu", NULL, &device));
+    DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &dir));
+    DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &name));
+    DR_TRY(dr_backend_create(&e->be, device));
+    if (resume_dir)
+        return dr_run_open(&e->run, resume_dir);
+    char stem[256];
+    if (!*name) {
+        const char *base = strrchr(config_path, '/');
+        snprintf(stem, sizeof stem, "%s", base ? base + 1 : config_path);
+        char *dot = strrchr(stem, '.');
+        if (dot)
+            *dot = '\0';
+        name = stem;
+    }
+    DR_TRY(dr_run_create(&e->run, dir, name));
+    return dr_save_inputs(&e->run, config_path, overrides, n_overrides);
+}
+
+dr_status dr_experiment_run(const char *config_path, const char *const *overrides, int n_overrides,
+                            const char *resume_dir)
+{
+    dr_experiment e;
+    memset(&e, 0, sizeof e);
+    dr_status s = dr_setup(&e, config_path, overrides, n_overrides, resume_dir);
+    if (s == DR_OK)
+        dr_run_log(&e.run, "%s %s in %s\n", resume_dir ? "resuming" : "running", resume_dir ? resume_dir : config_path,
+                   e.run.dir);
+    if (s == DR_OK)
+        s = dr_data_stage(&e);
+    if (s == DR_OK)
+        s = dr_model_stage(&e);
+    /* Every key has been read by now: an unknown one is a typo, and the run stops
+     * before its results could be mistaken for the configured ones. */
+    if (s == DR_OK)
+        s = dr_config_check_unused(e.cfg);
+    if (s == DR_OK) {
+        char path[1100];
+        s = dr_config_write_resolved(e.cfg, dr_run_path(&e.run, "config.toml", path, sizeof path));
+    }
+    if (s == DR_OK)
+        s = dr_report_stage(&e);
+    if (s == DR_OK)
+        dr_run_log(&e.run, "\nresults in %s\n", e.run.dir);
+    else if (e.run.log)
+        fprintf(e.run.log, "error: %s\n", dr_last_error());
+    dr_experiment_free(&e);
+    return s;
+}
+
+/* --- prediction ------------------------------------------------------------------ */
+
+typedef struct dr_saved_transform {
+    int32_t *order, *group_size;
+    int64_t n_order, n_groups;
+    char **products, **poly, **date;
+    long n_products, n_poly, n_date;
+    double reference_date;
+} dr_saved_transform;
+
+static void dr_saved_free(dr_saved_transform *t)
+{
+    free(t->order);
+    free(t->group_size);
+    dr_h5_free_strings(t->products, t->n_products);
+    dr_h5_free_strings(t->poly, t->n_poly);
+    dr_h5_free_strings(t->date, t->n_date);
+}
+
+static dr_status dr_read_transform(dr_h5 *f, dr_saved_transform *t, dr_prep *prep, dr_seq_stats *seq, int *has_seq)
+{
+    int rank;
+    double *ref;
+    DR_TRY(dr_prep_load(prep, f, "transform/prep"));
+    DR_TRY(dr_h5_read_i32(f, "transform/feature_order", &t->order, &rank, &t->n_order));
+    DR_TRY(dr_h5_read_i32(f, "transform/group_size", &t->group_size, &rank, &t->n_groups));
+    DR_TRY(dr_h5_read_strings(f, "transform/products", &t->products, &t->n_products));
+    DR_TRY(dr_h5_read_strings(f, "transform/polynomial", &t->poly, &t->n_poly));
+    DR_TRY(dr_h5_read_strings(f, "transform/date_column", &t->date, &t->n_date));
+    DR_TRY(dr_h5_read_f64(f, "transform/reference_date", &ref, NULL, NULL));
+    t->reference_date = ref[0];
+    free(ref);
+    *has_seq = dr_h5_exists(f, "transform/seq");
+    return *has_seq ? dr_seq_load(seq, f, "transform/seq") : DR_OK;
+}
+
+static dr_status dr_predict_rows(dr_config *cfg, dr_backend *be, const char *ckpt, const dr_saved_transform *t,
+                                 const dr_matrix *full, const dr_seq_stats *seq_stats, const float *seq, float *prob)
+{
+    dr_hybrid_config hc;
+    DR_TRY(dr_hybrid_config_read(cfg, &hc));
+    hc.n_groups = (int)t->n_groups;
+    for (int g = 0; g < hc.n_groups && g < DR_HYBRID_MAX_GROUPS; g++)
+        hc.group_size[g] = t->group_size[g];
+    if (seq) {
+        hc.seq_len = seq_stats->T;
+        hc.seq_channels = seq_stats->n_channels;
+    }
+    long n = full->n_rows;
+    int nf = (int)t->n_order;
+    float *x = malloc((size_t)n * (size_t)nf * sizeof *x), *y = calloc((size_t)n, sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return dr_error(DR_ERR_NOMEM, "out of host memory");
+    }
+    for (long i = 0; i < n; i++)
+        for (int j = 0; j < nf; j++)
+            x[i * nf + j] = full->x[i * full->n_features + t->order[j]];
+    dr_hybrid m;
+    dr_status s = dr_hybrid_build(&m, be, &hc, 0, 256);
+    if (s == DR_OK) {
+        s = dr_checkpoint_load_best(ckpt, m.g);
+        dr_rows rows = {.n = n, .n_features = nf, .x = x, .y = y, .seq = seq,
+                        .seq_len = seq ? seq_stats->T : 0, .seq_channels = seq ? seq_stats->n_channels : 0};
+        dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .prob = m.prob, .loss = m.loss};
+        if (s == DR_OK)
+            s = dr_predict(&io, &rows, prob, NULL);
+        dr_hybrid_free(&m);
+    }
+    free(x);
+    free(y);
+    return s;
+}
+
+static dr_status dr_write_probabilities(const char *out_path, const float *prob, long n)
+{
+    FILE *f = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
+    if (!f)
+        return dr_error(DR_ERR_IO, "cannot write %s", out_path);
+    fprintf(f, "row,probability\n");
+    for (long i = 0; i < n; i++)
+        fprintf(f, "%ld,%.6f\n", i + 1, prob[i]);
+    if (f != stdout && fclose(f) != 0)
+        return dr_error(DR_ERR_IO, "cannot write %s", out_path);
+    return DR_OK;
+}
+
+dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const char *out_path)
+{
+    char cfg_path[1100], ckpt[1100];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.toml", run_dir);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", run_dir);
+    dr_config *cfg = NULL;
+    dr_backend *be = NULL;
+    dr_h5 *f = NULL;
+    dr_saved_transform t = {0};
+    dr_prep prep = {0};
+    dr_seq_stats seq_stats = {0};
+    dr_table table = {0};
+    dr_matrix full = {0};
+    float *seq = NULL, *prob = NULL;
+    int has_seq = 0;
+    const char *device;
+    dr_status s = dr_config_load(&cfg, cfg_path);
+    if (s == DR_OK)
+        s = dr_config_string(cfg, "train.device", "cpu", NULL, &device);
+    if (s == DR_OK)
+        s = dr_backend_create(&be, device);
+    if (s == DR_OK)
+        s = dr_h5_open(&f, ckpt);
+    if (s == DR_OK)
+        s = dr_read_transform(f, &t, &prep, &seq_stats, &has_seq);
+    dr_h5_close(f);
+    if (s == DR_OK)
+        s = dr_csv_read(&table, csv_path, NULL);
+    if (s == DR_OK) {
+        char ref[16] = "";
+        int y, mo, d;
+        if (isfinite(t.reference_date)) {
+            dr_date_from_days(t.reference_date, &y, &mo, &d);
+            snprintf(ref, sizeof ref, "%04d-%02d-%02d", y, mo, d);
+        }
+        dr_fe_options fe = {.products = (const char *const *)t.products, .n_products = (int)t.n_products,
+                            .poly = (const char *const *)t.poly, .n_poly = (int)t.n_poly,
+                            .date_column = t.n_date && t.date[0][0] ? t.date[0] : NULL, .reference_date = ref};
+        s = dr_fe_apply(&table, &fe, NULL);
+    }
+    if (s == DR_OK && has_seq)
+        s = dr_seq_transform(&seq_stats, &table, NULL, table.n_rows, &seq);
+    if (s == DR_OK && has_seq)
+        s = dr_seq_drop_columns(&table, &seq_stats);
+    if (s == DR_OK)
+        s = dr_prep_transform(&prep, &table, NULL, table.n_rows, &full);
+    if (s == DR_OK && !(prob = malloc((size_t)(table.n_rows ? table.n_rows : 1) * sizeof *prob)))
+        s = dr_error(DR_ERR_NOMEM, "out of host memory");
+    if (s == DR_OK)
+        s = dr_predict_rows(cfg, be, ckpt, &t, &full, &seq_stats, seq, prob);
+    if (s == DR_OK)
+        s = dr_write_probabilities(out_path, prob, table.n_rows);
+    if (s != DR_OK)
+        dr_error_context(s, "predicting %s with %s: ", csv_path, run_dir);
+    free(prob);
+    free(seq);
+    dr_matrix_free(&full);
+    dr_table_free(&table);
+    if (has_seq)
+        dr_seq_stats_free(&seq_stats);
+    dr_prep_free(&prep);
+    dr_saved_free(&t);
+    dr_backend_free(be);
+    dr_config_free(cfg);
+    return s;
+}

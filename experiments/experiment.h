@@ -1,0 +1,75 @@
+/* One experiment, as ./run_experiment runs it: the data stage (read, engineer,
+ * split, preprocess, select, group), the model stage (the hybrid network, the
+ * baselines, the ensemble) and the report. Each stage reads its own section of
+ * the experiment file. */
+#ifndef DR_EXPERIMENTS_EXPERIMENT_H
+#define DR_EXPERIMENTS_EXPERIMENT_H
+
+#include "core/backend.h"
+#include "core/config.h"
+#include "data/features.h"
+#include "data/preprocess.h"
+#include "data/split.h"
+#include "data/table.h"
+#include "experiments/run.h"
+#include "experiments/train.h"
+#include "models/hybrid.h"
+
+enum { DR_MAX_MODELS = 12 };
+
+/* One split's model inputs: features in group order, labels, sequences. */
+typedef struct dr_part {
+    dr_matrix m;     /* selected features, grouped */
+    float *y;
+    float *seq;      /* [n, T, C] or NULL */
+    const long *rows; /* row indices into the table */
+} dr_part;
+
+/* Predictions of one model on validation and test. */
+typedef struct dr_model_result {
+    char name[48];
+    float *val, *test;
+} dr_model_result;
+
+typedef struct dr_experiment {
+    dr_config *cfg;
+    dr_run run;
+    dr_backend *be;
+    /* data */
+    dr_table table;
+    float *label;
+    double *p_true;       /* synthetic data: true default probability per row */
+    dr_split split;
+    dr_fe_options fe;
+    double reference_date;
+    dr_seq_stats seq_stats;
+    int has_seq;
+    dr_prep prep;
+    int n_selected;
+    int *feature_order;   /* [n_selected] preprocessed feature index, in group order */
+    int n_groups;
+    int group_size[DR_HYBRID_MAX_GROUPS];
+    char group_name[DR_HYBRID_MAX_GROUPS][32];
+    dr_part train, val, test;
+    /* models */
+    int n_models;
+    dr_model_result models[DR_MAX_MODELS];
+} dr_experiment;
+
+dr_status dr_data_stage(dr_experiment *e);
+dr_status dr_model_stage(dr_experiment *e);
+dr_status dr_report_stage(dr_experiment *e);
+/* Writes the transform (preprocessing, sequence statistics, feature order and
+ * groups, reference date) under "transform/" of a checkpoint being written. */
+dr_h5_writer_fn dr_transform_write;
+void dr_experiment_free(dr_experiment *e);
+
+/* The whole run: config (with overrides) -> run folder -> stages. resume_dir
+ * continues a killed run from its folder instead. */
+dr_status dr_experiment_run(const char *config_path, const char *const *overrides, int n_overrides,
+                            const char *resume_dir);
+/* Default probabilities for the loans of csv_path with the model of run_dir,
+ * written as CSV (row, probability) to out_path ("-" = stdout). */
+dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const char *out_path);
+
+#endif

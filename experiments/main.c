@@ -1,0 +1,46 @@
+/* defrisk: the command behind ./run_experiment.
+ *
+ *   defrisk EXP.toml [section.key=value ...]    run an experiment
+ *   defrisk --resume RUN_DIR                    continue a killed run
+ *   defrisk predict RUN_DIR LOANS.csv [OUT.csv] default probabilities for new loans
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "experiments/experiment.h"
+
+static int dr_usage(void)
+{
+    fprintf(stderr, "usage: run_experiment EXP.toml [section.key=value ...]\n"
+                    "       run_experiment --resume RUN_DIR\n"
+                    "       run_experiment predict RUN_DIR LOANS.csv [OUT.csv]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+        return dr_usage();
+    dr_status s;
+    if (!strcmp(argv[1], "--resume")) {
+        if (argc != 3)
+            return dr_usage();
+        s = dr_experiment_run(NULL, NULL, 0, argv[2]);
+    } else if (!strcmp(argv[1], "predict")) {
+        if (argc != 4 && argc != 5)
+            return dr_usage();
+        s = dr_experiment_predict(argv[2], argv[3], argc == 5 ? argv[4] : "-");
+    } else {
+        for (int i = 2; i < argc; i++)
+            if (!strchr(argv[i], '=')) {
+                fprintf(stderr, "error: '%s' is not an override of the form section.key=value\n", argv[i]);
+                return dr_usage();
+            }
+        s = dr_experiment_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL);
+    }
+    if (s != DR_OK) {
+        fprintf(stderr, "\nerror: %s\n", dr_last_error());
+        return 1;
+    }
+    return 0;
+}

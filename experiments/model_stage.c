@@ -1,0 +1,227 @@
+/* The model stage: [model] and [train] for the hybrid network, [baselines] and
+ * [ensemble]. Every model leaves its validation and test probabilities in
+ * e->models; the ensemble blends the members it names. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiments/ensemble.h"
+#include "experiments/experiment.h"
+#include "models/neural_baselines.h"
+#include "models/trees.h"
+
+static dr_rows dr_rows_of(const dr_experiment *e, const dr_part *p)
+{
+    return (dr_rows){.n = p->m.n_rows, .n_features = p->m.n_features, .x = p->m.x,
+                     .seq_len = e->has_seq ? e->seq_stats.T : 0, .seq_channels = e->has_seq ? e->seq_stats.n_channels : 0,
+                     .seq = p->seq, .y = p->y};
+}
+
+static dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out)
+{
+    if (e->n_models == DR_MAX_MODELS)
+        return dr_error(DR_ERR_INVALID, "more than %d models in one run", DR_MAX_MODELS);
+    dr_model_result *r = &e->models[e->n_models];
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->val = malloc((size_t)e->val.m.n_rows * sizeof(float));
+    r->test = malloc((size_t)e->test.m.n_rows * sizeof(float));
+    if (!r->val || !r->test)
+        return dr_error(DR_ERR_NOMEM, "out of host memory for predictions");
+    e->n_models++;
+    *out = r;
+    return DR_OK;
+}
+
+/* Trains a graph model with the [train] settings and predicts val and test. */
+static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model_io *io, dr_train_config tc,
+                              const char *run_dir)
+{
+    dr_rows tr = dr_rows_of(e, &e->train), va = dr_rows_of(e, &e->val), te = dr_rows_of(e, &e->test);
+    if (!run_dir)
+        tr.seq = va.seq = te.seq = NULL, tr.seq_len = va.seq_len = te.seq_len = 0;
+    dr_train_state st;
+    dr_status s = dr_train(io, &tc, &tr, &va, run_dir, e->run.resumed, &st);
+    if (s != DR_OK)
+        return dr_error_context(s, "training %s: ", name);
+    dr_run_log(&e->run, "%s: best validation AUC %.4f at epoch %d of %d\n", name, st.best_auc, st.best_epoch + 1,
+               st.epoch);
+    dr_train_state_free(&st);
+    dr_model_result *r;
+    DR_TRY(dr_add_result(e, name, &r));
+    DR_TRY(dr_predict(io, &va, r->val, NULL));
+    return dr_predict(io, &te, r->test, NULL);
+}
+
+static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc)
+{
+    dr_hybrid_config hc;
+    DR_TRY(dr_hybrid_config_read(e->cfg, &hc));
+    hc.n_groups = e->n_groups;
+    memcpy(hc.group_size, e->group_size, sizeof hc.group_size);
+    if (e->has_seq) {
+        hc.seq_len = e->seq_stats.T;
+        hc.seq_channels = e->seq_stats.n_channels;
+    }
+    dr_hybrid m;
+    DR_TRY(dr_hybrid_build(&m, e->be, &hc, tc->seed, tc->batch_size));
+    dr_run_log(&e->run, "hybrid network: %d branches, %ld parameters, LSTM over %s, on %s\n", hc.n_groups,
+               dr_graph_param_count(m.g), e->has_seq ? "the repayment history" : "the branches' positions",
+               dr_backend_describe(e->be));
+    dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .prob = m.prob, .loss = m.loss};
+    dr_train_config t = *tc;
+    t.checkpoint_extra = dr_transform_write;
+    t.checkpoint_extra_ctx = e;
+    dr_status s = dr_fit_graph(e, "hybrid", &io, t, e->run.dir);
+    dr_hybrid_free(&m);
+    return s;
+}
+
+static dr_status dr_run_mlp(dr_experiment *e, const char *name, const dr_train_config *tc, int logistic)
+{
+    dr_mlp_config mc = {.loss = {.a = 1.0f, .gamma = 0.0f, .w_pos = 1.0f, .w_neg = 1.0f}};
+    dr_train_config t = *tc;
+    if (!logistic) {
+        const int *h;
+        double d;
+        DR_TRY(dr_config_int_list(e->cfg, "baselines.mlp_hidden", (const int[]){128, 64}, 2, 1, 65536, 1, 4, &h,
+                                  &mc.n_hidden));
+        memcpy(mc.hidden, h, (size_t)mc.n_hidden * sizeof *h);
+        DR_TRY(dr_config_float(e->cfg, "baselines.mlp_dropout", 0.3, 0.0, 0.95, &d));
+        mc.dropout = (float)d;
+    }
+    DR_TRY(dr_config_int(e->cfg, logistic ? "baselines.logistic_epochs" : "baselines.mlp_epochs", 30, 1, 100000,
+                         &t.epochs));
+    t.progress = 0;
+    dr_model_io io;
+    DR_TRY(dr_mlp_build(&io, e->be, &mc, e->n_selected, tc->seed, tc->batch_size));
+    dr_status s = dr_fit_graph(e, name, &io, t, NULL);
+    dr_graph_free(io.g);
+    return s;
+}
+
+static dr_status dr_run_tree(dr_experiment *e, const char *name, dr_tree_kind kind, uint64_t seed)
+{
+    dr_tree_params p;
+    dr_tree_params_default(&p, kind);
+    char key[96];
+    double d;
+    snprintf(key, sizeof key, "baselines.%s_estimators", name);
+    DR_TRY(dr_config_int(e->cfg, key, p.n_estimators, 1, 100000, &p.n_estimators));
+    snprintf(key, sizeof key, "baselines.%s_max_depth", name);
+    DR_TRY(dr_config_int(e->cfg, key, p.max_depth, 0, 64, &p.max_depth));
+    if (kind != DR_TREE_FOREST) {
+        snprintf(key, sizeof key, "baselines.%s_eta", name);
+        DR_TRY(dr_config_float(e->cfg, key, p.eta, 1e-4, 1.0, &d));
+        p.eta = (float)d;
+        snprintf(key, sizeof key, "baselines.%s_early_stopping", name);
+        DR_TRY(dr_config_int(e->cfg, key, p.early_stopping_rounds, 0, 100000, &p.early_stopping_rounds));
+    }
+    p.seed = seed;
+    p.nthread = 2;
+    dr_tree_model *m;
+    const dr_part *tr = &e->train, *va = &e->val;
+    DR_TRY(dr_tree_train(&m, &p, tr->m.x, tr->y, tr->m.n_rows, e->n_selected, va->m.x, va->y, va->m.n_rows));
+    dr_tree_info info;
+    dr_model_result *r;
+    dr_status s = dr_tree_get_info(m, &info);
+    if (s == DR_OK)
+        s = dr_add_result(e, name, &r);
+    if (s == DR_OK)
+        s = dr_tree_predict(m, va->m.x, va->m.n_rows, e->n_selected, r->val);
+    if (s == DR_OK)
+        s = dr_tree_predict(m, e->test.m.x, e->test.m.n_rows, e->n_selected, r->test);
+    if (s == DR_OK) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s.json", e->run.dir, name);
+        s = dr_tree_save(m, path);
+        dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, dr_tree_kind_name(kind),
+                   info.rounds_trained, info.best_iteration + 1, info.best_val_auc);
+    }
+    dr_tree_free(m);
+    return s;
+}
+
+static const char *const dr_model_names[] = {"hybrid",   "logistic", "mlp",           "svm",
+                                             "xgboost", "lightgbm", "random_forest", NULL};
+
+static int dr_find_model(const dr_experiment *e, const char *name)
+{
+    for (int i = 0; i < e->n_models; i++)
+        if (strcmp(e->models[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static dr_status dr_run_ensemble(dr_experiment *e, uint64_t seed)
+{
+    const char *const def[] = {"hybrid", "xgboost", "lightgbm", "random_forest"};
+    const char *const *members;
+    int k, trials;
+    DR_TRY(dr_config_string_list(e->cfg, "ensemble.members", def, 4, dr_model_names, 0, DR_ENSEMBLE_MAX_MEMBERS,
+                                 &members, &k));
+    DR_TRY(dr_config_int(e->cfg, "ensemble.trials", 200, 0, 100000, &trials));
+    if (k < 2)
+        return DR_OK;
+    const float *val[DR_ENSEMBLE_MAX_MEMBERS], *test[DR_ENSEMBLE_MAX_MEMBERS];
+    for (int i = 0; i < k; i++) {
+        int m = dr_find_model(e, members[i]);
+        if (m < 0)
+            return dr_error(DR_ERR_INVALID, "%s: ensemble member '%s' was not trained in this run (add it to "
+                            "baselines.models)", dr_config_where(e->cfg, "ensemble.members"), members[i]);
+        val[i] = e->models[m].val;
+        test[i] = e->models[m].test;
+    }
+    dr_ensemble_options o;
+    dr_ensemble_options_default(&o);
+    o.n_trials = trials;
+    o.seed = seed;
+    dr_ensemble_result r;
+    DR_TRY(dr_ensemble_fit(&r, k, val, e->val.y, e->val.m.n_rows, test, e->test.y, e->test.m.n_rows, &o));
+    dr_run_log(&e->run, "ensemble (TPE, %d weight vectors):", r.n_evaluated);
+    for (int i = 0; i < k; i++)
+        dr_run_log(&e->run, " %s %.3f", members[i], r.weights[i]);
+    dr_run_log(&e->run, "\n  validation AUC %.4f (equal weights %.4f, best member %s %.4f)\n", r.val_auc,
+               r.equal_val_auc, members[r.best_member], r.member_val_auc[r.best_member]);
+    dr_model_result *ens, *eq;
+    double equal[DR_ENSEMBLE_MAX_MEMBERS];
+    for (int i = 0; i < k; i++)
+        equal[i] = 1.0 / k;
+    DR_TRY(dr_add_result(e, "ensemble", &ens));
+    DR_TRY(dr_ensemble_blend(ens->val, r.weights, k, val, e->val.m.n_rows));
+    DR_TRY(dr_ensemble_blend(ens->test, r.weights, k, test, e->test.m.n_rows));
+    DR_TRY(dr_add_result(e, "ensemble_equal", &eq));
+    DR_TRY(dr_ensemble_blend(eq->val, equal, k, val, e->val.m.n_rows));
+    return dr_ensemble_blend(eq->test, equal, k, test, e->test.m.n_rows);
+}
+
+dr_status dr_model_stage(dr_experiment *e)
+{
+    dr_train_config tc;
+    DR_TRY(dr_train_config_read(e->cfg, &tc));
+    const char *const def[] = {"hybrid", "logistic", "mlp", "xgboost", "lightgbm", "random_forest"};
+    const char *const *models;
+    int n;
+    DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 6, dr_model_names, 1, 7, &models, &n));
+    for (int i = 0; i < n; i++) {
+        const char *m = models[i];
+        dr_run_log(&e->run, "--- %s\n", m);
+        dr_status s;
+        if (strcmp(m, "hybrid") == 0)
+            s = dr_run_hybrid(e, &tc);
+        else if (strcmp(m, "logistic") == 0 || strcmp(m, "mlp") == 0)
+            s = dr_run_mlp(e, m, &tc, m[0] == 'l');
+        else if (strcmp(m, "xgboost") == 0)
+            s = dr_run_tree(e, m, DR_TREE_XGBOOST, tc.seed);
+        else if (strcmp(m, "lightgbm") == 0)
+            s = dr_run_tree(e, m, DR_TREE_LEAFWISE, tc.seed);
+        else if (strcmp(m, "random_forest") == 0)
+            s = dr_run_tree(e, m, DR_TREE_FOREST, tc.seed);
+        else
+            s = dr_error(DR_ERR_UNSUPPORTED, "%s: the linear SVM baseline is not implemented yet (it needs a hinge "
+                         "loss op); remove \"svm\" from baselines.models",
+                         dr_config_where(e->cfg, "baselines.models"));
+        DR_TRY(s);
+    }
+    return dr_run_ensemble(e, tc.seed);
+}

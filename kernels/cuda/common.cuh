@@ -1,0 +1,155 @@
+/* Shared by the CUDA op files: the backend context, checked-call macros and a few
+ * launch helpers. Internal to kernels/cuda/ (CUDA C++); the C side sees only
+ * kernels/cuda_backend.h and the op headers.
+ *
+ * Error model: kernels are void (the op table's contract), so each CUDA or cuBLAS
+ * call is checked and the first failure is kept in the context, with the call as
+ * text, file, line and function, and printed to stderr; dr_cuda_backend_sync()
+ * returns it as the status and dr_last_error() message. After a
+ * failure an op returns early: what it would have written is undefined. */
+#ifndef DR_CUDA_COMMON_CUH
+#define DR_CUDA_COMMON_CUH
+
+/* System headers first, outside extern "C": the project headers below include
+ * them again and the include guards make that a no-op. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+/* core/status.h is C11: _Noreturn is spelled [[noreturn]] in C++ (as in
+ * core/toml_bridge.cpp). */
+#define _Noreturn [[noreturn]]
+extern "C" {
+#include "core/status.h"
+#include "core/op_table.h"
+#include "kernels/cuda_backend.h"
+}
+#undef _Noreturn
+#include "core/philox.h"
+#include "kernels/math.h"
+
+/* The Adam hyperparameters as the update kernel reads them, from device memory,
+ * so that a replayed graph sees new values (see adam.cu). */
+typedef struct dr_cuda_adam_hp {
+    float lr, beta1, beta2, eps, weight_decay;
+    long long step;
+} dr_cuda_adam_hp;
+
+struct dr_cuda_context {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t cublas;
+    void *cublas_workspace; /* given to cuBLAS so a captured GEMM never allocates */
+    cudaDeviceProp prop;
+    int driver_version, runtime_version;
+    char describe[256];
+
+    /* first error since the last sync */
+    dr_status err;
+    char err_msg[512];
+
+    /* Adam hyperparameters: device copy read by the kernel, pinned host copy that
+     * a captured graph copies from at replay, and the capture that owns it */
+    dr_cuda_adam_hp *adam_hp_dev;
+    dr_cuda_adam_hp *adam_hp_pinned;
+    unsigned long long adam_capture_id;
+
+    /* one captured graph */
+    cudaGraph_t graph;
+    cudaGraphExec_t graph_exec;
+};
+
+/* Records a failure (first one wins); returns 1 when code is success. */
+int dr_cuda_check_(dr_cuda_context *ctx, cudaError_t code, const char *call, const char *file,
+                   int line, const char *func);
+int dr_cublas_check_(dr_cuda_context *ctx, cublasStatus_t code, const char *call, const char *file,
+                     int line, const char *func);
+/* Records a failure of the op's own (a shape the kernel cannot handle). */
+void dr_cuda_fail_(dr_cuda_context *ctx, dr_status code, const char *file, int line,
+                   const char *func, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+#define DR_CUDA_CHECK(ctx, call) dr_cuda_check_((ctx), (call), #call, __FILE__, __LINE__, __func__)
+#define DR_CUBLAS_CHECK(ctx, call) \
+    dr_cublas_check_((ctx), (call), #call, __FILE__, __LINE__, __func__)
+/* After a <<<...>>> launch: catches bad launch configurations at once (errors
+ * inside the kernel surface at the next synchronising call). */
+#define DR_CUDA_LAUNCH_CHECK(ctx, name) \
+    dr_cuda_check_((ctx), cudaGetLastError(), "launch of " name, __FILE__, __LINE__, __func__)
+#define DR_CUDA_FAIL(ctx, code, ...) dr_cuda_fail_((ctx), (code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* The context of a backend that must be a CUDA one (a broken invariant otherwise). */
+static inline dr_cuda_context *dr_cuda_ctx(dr_backend *be)
+{
+    DR_ASSERT(be && be->kind == DR_DEVICE_CUDA && be->cuda);
+    return be->cuda;
+}
+
+/* Blocks for a grid-stride loop over n elements: enough to fill the card, never
+ * more than gridDim.x allows. */
+enum { DR_CUDA_THREADS = 256 };
+static inline unsigned dr_cuda_blocks(long n)
+{
+    long b = (n + DR_CUDA_THREADS - 1) / DR_CUDA_THREADS;
+    if (b < 1)
+        b = 1;
+    if (b > 65536)
+        b = 65536;
+    return (unsigned)b;
+}
+
+/* A grid-stride loop over [0, n): each thread takes every (grid size)-th index. */
+#define GRID_LOOP(i, n)                                                              \
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < (long)(n);        \
+         i += (long)gridDim.x * blockDim.x)
+
+/* Sum over the threads of a block (blockDim.x a multiple of 32, at most 1024);
+ * every thread gets the result. shared must hold 32 floats. */
+static __device__ __forceinline__ float dr_block_sum(float x, float *shared)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    __syncthreads(); /* shared may still be read from a previous call */
+    if (lane == 0)
+        shared[warp] = x;
+    __syncthreads();
+    x = lane < nwarps ? shared[lane] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+
+/* The same in double, for statistics the CPU also sums in double. shared must
+ * hold 32 doubles. */
+static __device__ __forceinline__ double dr_block_sum_d(double x, double *shared)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0)
+        shared[warp] = x;
+    __syncthreads();
+    x = lane < nwarps ? shared[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+
+/* Row-major GEMM with cblas_sgemm(CblasRowMajor, ...)'s meaning, so the CUDA ops
+ * read like their CPU versions: C [M, N] = alpha op(A) op(B) + beta C. A
+ * row-major matrix is the column-major transpose, so this is cuBLAS's
+ * C^T = op(B)^T op(A)^T with the operands swapped. Returns 1 on success. */
+int dr_cuda_gemm_rm(dr_cuda_context *ctx, int trans_a, int trans_b, int M, int N, int K,
+                    float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                    float *C, int ldc);
+
+/* out[c] += sum_r m[r * ld + c] for c < cols (bias gradients). Returns 1 on success. */
+int dr_cuda_colsum_add(dr_cuda_context *ctx, float *out, const float *m, long rows, int cols,
+                       long ld);
+
+#endif

@@ -1,0 +1,254 @@
+/* The CUDA backend's context: device selection, stream, cuBLAS handle, the
+ * first-error record, and one captured CUDA graph. */
+#include "kernels/cuda/common.cuh"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* cuBLAS asks for 32 MiB of workspace on Hopper; with it set, GEMMs inside a
+ * graph capture take no allocation of their own. */
+enum { DR_CUBLAS_WORKSPACE = 32 << 20 };
+
+static void record(dr_cuda_context *ctx, dr_status code, const char *msg)
+{
+    if (ctx->err != DR_OK)
+        return; /* the first error is the one that explains the rest */
+    ctx->err = code;
+    snprintf(ctx->err_msg, sizeof ctx->err_msg, "%s", msg);
+    /* Printed at once too (the first error only, so a failing loop does not
+     * flood): the sync that reports it may come much later. */
+    fprintf(stderr, "defrisk cuda:%d: %s\n", ctx->device, msg);
+}
+
+int dr_cuda_check_(dr_cuda_context *ctx, cudaError_t code, const char *call, const char *file,
+                   int line, const char *func)
+{
+    if (code == cudaSuccess)
+        return 1;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s:%d (%s): %s failed: %s (%s)", file, line, func, call,
+             cudaGetErrorString(code), cudaGetErrorName(code));
+    record(ctx, DR_ERR_DEVICE, msg);
+    return 0;
+}
+
+int dr_cublas_check_(dr_cuda_context *ctx, cublasStatus_t code, const char *call, const char *file,
+                     int line, const char *func)
+{
+    if (code == CUBLAS_STATUS_SUCCESS)
+        return 1;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s:%d (%s): %s failed: %s (%s)", file, line, func, call,
+             cublasGetStatusString(code), cublasGetStatusName(code));
+    record(ctx, DR_ERR_DEVICE, msg);
+    return 0;
+}
+
+void dr_cuda_fail_(dr_cuda_context *ctx, dr_status code, const char *file, int line,
+                   const char *func, const char *fmt, ...)
+{
+    char what[384], msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "%s:%d (%s): %s", file, line, func, what);
+    record(ctx, code, msg);
+}
+
+/* For init, which returns its status at once instead of recording it. */
+#define INIT_CUDA(call)                                                                   \
+    do {                                                                                  \
+        cudaError_t e_ = (call);                                                          \
+        if (e_ != cudaSuccess) {                                                          \
+            dr_status s_ = dr_error(DR_ERR_DEVICE, "cuda:%d: %s failed: %s (%s:%d)",      \
+                                    device_index, #call, cudaGetErrorString(e_), __FILE__, \
+                                    __LINE__);                                            \
+            dr_cuda_backend_release(be);                                                  \
+            return s_;                                                                    \
+        }                                                                                 \
+    } while (0)
+
+extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
+{
+    if (!be)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_init: be is NULL");
+    be->cuda = NULL;
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        cudaGetLastError(); /* not sticky: leave no trace for later calls */
+        return dr_error(DR_ERR_DEVICE, "no usable CUDA device: cudaGetDeviceCount failed: %s (%s)",
+                        cudaGetErrorString(e), cudaGetErrorName(e));
+    }
+    if (count == 0)
+        return dr_error(DR_ERR_DEVICE, "no usable CUDA device: the driver reports no GPU");
+    if (device_index < 0 || device_index >= count)
+        return dr_error(DR_ERR_DEVICE, "cuda:%d: no such device (this machine has %d GPU%s: "
+                        "cuda:0 .. cuda:%d)", device_index, count, count == 1 ? "" : "s",
+                        count - 1);
+
+    dr_cuda_context *ctx = (dr_cuda_context *)calloc(1, sizeof *ctx);
+    if (!ctx)
+        return dr_error(DR_ERR_NOMEM, "dr_cuda_backend_init: out of host memory");
+    be->cuda = ctx;
+    ctx->device = device_index;
+    ctx->err = DR_OK;
+    INIT_CUDA(cudaSetDevice(device_index));
+    INIT_CUDA(cudaGetDeviceProperties(&ctx->prop, device_index));
+    INIT_CUDA(cudaDriverGetVersion(&ctx->driver_version));
+    INIT_CUDA(cudaRuntimeGetVersion(&ctx->runtime_version));
+    /* Non-blocking: the legacy default stream cannot be captured into a graph. */
+    INIT_CUDA(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking));
+    INIT_CUDA(cudaMalloc(&ctx->cublas_workspace, DR_CUBLAS_WORKSPACE));
+    INIT_CUDA(cudaMalloc((void **)&ctx->adam_hp_dev, sizeof *ctx->adam_hp_dev));
+    INIT_CUDA(cudaMallocHost((void **)&ctx->adam_hp_pinned, sizeof *ctx->adam_hp_pinned));
+    memset(ctx->adam_hp_pinned, 0, sizeof *ctx->adam_hp_pinned);
+
+    cublasStatus_t bs = cublasCreate(&ctx->cublas);
+    if (bs == CUBLAS_STATUS_SUCCESS)
+        bs = cublasSetStream(ctx->cublas, ctx->stream);
+    if (bs == CUBLAS_STATUS_SUCCESS)
+        bs = cublasSetWorkspace(ctx->cublas, ctx->cublas_workspace, DR_CUBLAS_WORKSPACE);
+    /* Plain fp32 GEMMs (no TF32): the parity tests compare with the CPU in fp32. */
+    if (bs == CUBLAS_STATUS_SUCCESS)
+        bs = cublasSetMathMode(ctx->cublas, CUBLAS_DEFAULT_MATH);
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+        dr_status s = dr_error(DR_ERR_DEVICE, "cuda:%d: cuBLAS set-up failed: %s", device_index,
+                               cublasGetStatusString(bs));
+        dr_cuda_backend_release(be);
+        return s;
+    }
+
+    const cudaDeviceProp *p = &ctx->prop;
+    snprintf(ctx->describe, sizeof ctx->describe,
+             "%.160s (cuda:%d, sm_%d%d, %.1f GiB, %d SMs, driver %d.%d, runtime %d.%d)", p->name,
+             device_index, p->major, p->minor, (double)p->totalGlobalMem / (1 << 30),
+             p->multiProcessorCount, ctx->driver_version / 1000, ctx->driver_version % 1000 / 10,
+             ctx->runtime_version / 1000, ctx->runtime_version % 1000 / 10);
+    return DR_OK;
+}
+
+extern "C" void dr_cuda_backend_release(dr_backend *be)
+{
+    if (!be || !be->cuda)
+        return;
+    dr_cuda_context *ctx = be->cuda;
+    /* Errors here have no one left to report to; the calls are still made. */
+    cudaSetDevice(ctx->device);
+    if (ctx->stream)
+        cudaStreamSynchronize(ctx->stream);
+    if (ctx->graph_exec)
+        cudaGraphExecDestroy(ctx->graph_exec);
+    if (ctx->graph)
+        cudaGraphDestroy(ctx->graph);
+    if (ctx->cublas)
+        cublasDestroy(ctx->cublas);
+    cudaFree(ctx->cublas_workspace);
+    cudaFree(ctx->adam_hp_dev);
+    if (ctx->adam_hp_pinned)
+        cudaFreeHost(ctx->adam_hp_pinned);
+    if (ctx->stream)
+        cudaStreamDestroy(ctx->stream);
+    cudaGetLastError();
+    free(ctx);
+    be->cuda = NULL;
+}
+
+extern "C" dr_status dr_cuda_backend_sync(dr_backend *be)
+{
+    if (!be || !be->cuda)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_sync: not a CUDA backend");
+    dr_cuda_context *ctx = be->cuda;
+    /* Errors of kernels that ran asynchronously surface here. */
+    DR_CUDA_CHECK(ctx, cudaStreamSynchronize(ctx->stream));
+    if (ctx->err == DR_OK)
+        return DR_OK;
+    dr_status s = ctx->err;
+    ctx->err = DR_OK;
+    dr_error(s, "cuda:%d: %s", ctx->device, ctx->err_msg);
+    ctx->err_msg[0] = '\0';
+    return s;
+}
+
+extern "C" const char *dr_cuda_backend_describe(const dr_backend *be)
+{
+    if (!be || !be->cuda)
+        return "cuda (not initialised)";
+    return be->cuda->describe;
+}
+
+/* Returns the recorded error (and clears it) for the graph calls below, which
+ * report at once rather than at the next sync. */
+static dr_status take_error(dr_cuda_context *ctx)
+{
+    if (ctx->err == DR_OK)
+        return DR_OK;
+    dr_status s = ctx->err;
+    ctx->err = DR_OK;
+    return dr_error(s, "cuda:%d: %s", ctx->device, ctx->err_msg);
+}
+
+extern "C" dr_status dr_cuda_backend_capture_begin(dr_backend *be)
+{
+    if (!be || !be->cuda)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_capture_begin: not a CUDA backend");
+    dr_cuda_context *ctx = be->cuda;
+    /* Thread-local mode: only this thread's calls are checked for ones that are
+     * illegal while capturing (a cudaMalloc elsewhere is fine). */
+    DR_CUDA_CHECK(ctx, cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal));
+    return take_error(ctx);
+}
+
+extern "C" dr_status dr_cuda_backend_capture_end(dr_backend *be)
+{
+    if (!be || !be->cuda)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_capture_end: not a CUDA backend");
+    dr_cuda_context *ctx = be->cuda;
+    cudaGraph_t g = NULL;
+    /* Always end the capture, even after an error, so the stream is usable again. */
+    if (DR_CUDA_CHECK(ctx, cudaStreamEndCapture(ctx->stream, &g)) && ctx->err == DR_OK) {
+        cudaGraphExec_t exec = NULL;
+        if (DR_CUDA_CHECK(ctx, cudaGraphInstantiate(&exec, g, 0))) {
+            if (ctx->graph_exec)
+                DR_CUDA_CHECK(ctx, cudaGraphExecDestroy(ctx->graph_exec));
+            if (ctx->graph)
+                DR_CUDA_CHECK(ctx, cudaGraphDestroy(ctx->graph));
+            ctx->graph = g;
+            ctx->graph_exec = exec;
+            return take_error(ctx);
+        }
+    }
+    if (g)
+        cudaGraphDestroy(g);
+    return take_error(ctx);
+}
+
+extern "C" dr_status dr_cuda_backend_replay(dr_backend *be)
+{
+    if (!be || !be->cuda)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_replay: not a CUDA backend");
+    dr_cuda_context *ctx = be->cuda;
+    if (!ctx->graph_exec)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_replay: nothing was captured");
+    DR_CUDA_CHECK(ctx, cudaGraphLaunch(ctx->graph_exec, ctx->stream));
+    return take_error(ctx);
+}
+
+extern "C" dr_status dr_cuda_backend_set_adam_params(dr_backend *be, const dr_adam_params *hp)
+{
+    if (!be || !be->cuda || !hp)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_adam_params: NULL argument");
+    if (hp->step < 1)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_adam_params: step %ld (must be >= 1)",
+                        hp->step);
+    dr_cuda_adam_hp *d = be->cuda->adam_hp_pinned;
+    d->lr = hp->lr;
+    d->beta1 = hp->beta1;
+    d->beta2 = hp->beta2;
+    d->eps = hp->eps;
+    d->weight_decay = hp->weight_decay;
+    d->step = hp->step;
+    return DR_OK;
+}

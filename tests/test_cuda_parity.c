@@ -1,0 +1,914 @@
+/* CUDA against CPU, op by op: for every op of the op table, fresh random inputs
+ * (seeded from tu_seed(), i.e. $DR_TEST_SEED), the CUDA kernel's result against
+ * the CPU kernel's, forward and every backward output, on tiny and odd shapes.
+ * Outputs start as NaN on both sides (a kernel that writes nothing cannot pass);
+ * accumulated gradients start from the same random values on both sides (checks
+ * the += contract). Every check prints what it measured.
+ *
+ * Tolerances, with u = 2^-24 (fp32 unit roundoff):
+ *   - data movement, relu, dropout, maxpool, add, axpy: exact. The CUDA library
+ *     is built with --fmad=false, so a single IEEE operation rounds as on the CPU
+ *     (GCC does not contract in ISO C mode).
+ *   - element-wise math through libm (sigmoid, loss, Adam): relative 1e-5
+ *     (device expf / log1pf / powf are within 2 ulp of glibc's; a few of them
+ *     composed stay far below 1e-5 = 168 ulp).
+ *   - GEMM-shaped outputs (linear, conv1d): per element
+ *       |cuda - cpu| <= 2 gamma(K) S,   gamma(K) = K u / (1 - K u)
+ *     where S = the same op run on |inputs| (sum of |terms|, accumulator
+ *     included) and K the number of terms: the classical bound on any order of
+ *     summation, for each backend, hence the 2. Rigorous, and tight enough that a
+ *     lost or doubled term (an error of order one term) fails.
+ *   - compositions (batchnorm, LSTM, attention): normalised max error
+ *     max|cuda - cpu| / max|cpu| against a bound stated at each check: the sum of
+ *     the per-stage gamma(K) along the longest chain of sums, times 16 for the
+ *     amplification through the nonlinearities (sigmoid' <= 1/4, tanh' <= 1) and
+ *     the weights (PyTorch's initial scale U(-1/sqrt(H), 1/sqrt(H)): gains O(1)).
+ * test_op_table checks that dr_cuda_ops names the CUDA function of every op; it
+ * needs no GPU and runs everywhere. Without a usable GPU every other test prints "SKIPPED: no usable CUDA device: <why>"
+ * and is skipped (exit 0), unless DR_REQUIRE_CUDA=1 (bench/gpu_check.sh), which
+ * makes it a failure; a build without CUDA prints that and skips (or fails with
+ * DR_REQUIRE_CUDA=1). DR_TEST_CUDA_DEVICE=N picks the GPU (default 0). */
+#include "tests/testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/op_table.h"
+
+#ifndef DR_HAVE_CUDA
+
+static void test_no_cuda_backend(void **state)
+{
+    (void)state;
+    const char *req = getenv("DR_REQUIRE_CUDA");
+    if (req && *req && strcmp(req, "0") != 0) {
+        printf("FAILED: DR_REQUIRE_CUDA is set but this build has no CUDA backend\n");
+        fail();
+    }
+    printf("SKIPPED: this build has no CUDA backend (nvcc not found at configure time, or "
+           "-DDR_CUDA=OFF)\n");
+    skip();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_cuda_backend)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#else /* DR_HAVE_CUDA */
+
+#include "kernels/cuda_backend.h"
+
+static dr_backend g_gpu = {.kind = DR_DEVICE_CUDA};
+static int g_ready, g_required;
+static char g_why[600];
+static uint32_t g_stream = 1000; /* a fresh Philox stream for every random array */
+
+static const double U = 1.0 / 16777216.0; /* 2^-24 */
+
+static double gamma_k(double k) { return k * U / (1.0 - k * U); }
+
+static int group_setup(void **state)
+{
+    (void)state;
+    tu_seed();
+    const char *dev = getenv("DR_TEST_CUDA_DEVICE");
+    int idx = dev && *dev ? atoi(dev) : 0;
+    if (dr_cuda_backend_init(&g_gpu, idx) != DR_OK) {
+        const char *why = dr_last_error();
+        const char *prefix = "no usable CUDA device: ";
+        if (strncmp(why, prefix, strlen(prefix)) == 0)
+            why += strlen(prefix);
+        snprintf(g_why, sizeof g_why, "%s", why);
+        /* bench/gpu_check.sh sets DR_REQUIRE_CUDA=1: there a missing GPU is a
+         * failure, not a skip */
+        const char *req = getenv("DR_REQUIRE_CUDA");
+        g_required = req && *req && strcmp(req, "0") != 0;
+        printf("%s: no usable CUDA device: %s\n", g_required ? "FAILED" : "SKIPPED", g_why);
+        return 0; /* the tests skip one by one, so CI stays green */
+    }
+    g_gpu.ops = &dr_cuda_ops;
+    g_ready = 1;
+    printf("device: %s\n", dr_cuda_backend_describe(&g_gpu));
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (g_ready)
+        dr_cuda_backend_release(&g_gpu);
+    return 0;
+}
+
+#define NEED_GPU()                                                          \
+    do {                                                                    \
+        if (!g_ready && g_required) {                                       \
+            printf("FAILED: DR_REQUIRE_CUDA is set but there is no usable "  \
+                   "CUDA device: %s\n", g_why);                              \
+            fail();                                                         \
+        }                                                                   \
+        if (!g_ready) {                                                     \
+            printf("SKIPPED: no usable CUDA device: %s\n", g_why);          \
+            skip();                                                         \
+            return;                                                         \
+        }                                                                   \
+    } while (0)
+
+/* --- buffers: a host copy (the CPU's) and a device copy (the GPU's) ------- */
+
+typedef struct pair {
+    float *h, *d;
+    long n;
+} pair;
+
+static float *host_rnd(long n, float lo, float hi)
+{
+    float *p = tu_alloc(n);
+    tu_fill_uniform(p, n, lo, hi, tu_seed(), g_stream++);
+    return p;
+}
+
+static float *dev_from(const float *h, long n)
+{
+    float *d = dr_cuda_alloc(&g_gpu, (size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!d)
+        printf("  alloc failed: %s\n", dr_last_error());
+    assert_non_null(d);
+    dr_cuda_to_device(&g_gpu, d, h, (size_t)n * sizeof(float));
+    return d;
+}
+
+/* same random values on both sides */
+static pair p_rnd(long n, float lo, float hi)
+{
+    pair p = {host_rnd(n, lo, hi), NULL, n};
+    p.d = dev_from(p.h, n);
+    return p;
+}
+
+/* NaN on both sides: an output */
+static pair p_nan(long n)
+{
+    pair p = {tu_alloc(n), NULL, n};
+    p.d = dev_from(p.h, n);
+    return p;
+}
+
+/* the device side, copied back (after a checked sync) */
+static float *p_get(const pair *p)
+{
+    dr_status s = dr_cuda_backend_sync(&g_gpu);
+    if (s != DR_OK)
+        printf("  device error: %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    float *h = tu_alloc(p->n);
+    dr_cuda_to_host(&g_gpu, h, p->d, (size_t)p->n * sizeof(float));
+    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+    return h;
+}
+
+static void p_free(pair *p)
+{
+    free(p->h);
+    dr_cuda_free(&g_gpu, p->d);
+    p->h = NULL;
+    p->d = NULL;
+}
+
+static float *abs_copy(const float *x, long n)
+{
+    float *a = tu_alloc(n);
+    for (long i = 0; i < n; i++)
+        a[i] = fabsf(x[i]);
+    return a;
+}
+
+/* --- comparisons: each prints its measurement and returns the bad count --- */
+
+static long cmp_exact(const char *what, const pair *p)
+{
+    float *got = p_get(p);
+    long bad = 0;
+    for (long i = 0; i < p->n; i++)
+        if (memcmp(&got[i], &p->h[i], sizeof(float)) != 0 && !(got[i] == p->h[i])) {
+            if (bad < 5)
+                printf("  %s[%ld]: cuda %.9g cpu %.9g\n", what, i, got[i], p->h[i]);
+            bad++;
+        }
+    printf("  %-26s n=%-7ld exact: %ld mismatches\n", what, p->n, bad);
+    free(got);
+    return bad;
+}
+
+/* |cuda - cpu| <= rtol |cpu| + atol per element */
+static long cmp_elem(const char *what, const pair *p, double rtol, double atol)
+{
+    float *got = p_get(p);
+    double worst = 0.0;
+    for (long i = 0; i < p->n; i++) {
+        double d = fabs((double)got[i] - p->h[i]);
+        double r = d / fmax(fabs((double)p->h[i]), 1e-30);
+        if (d > atol && r > worst)
+            worst = r;
+    }
+    long bad = tu_compare(what, got, p->h, p->n, atol, rtol);
+    printf("  %-26s n=%-7ld max rel err %.3e (rtol %.1e, atol %.1e)\n", what, p->n, worst, rtol,
+           atol);
+    free(got);
+    return bad;
+}
+
+/* |cuda - cpu| <= 2 gamma(K) S[i] (see the top of the file) */
+static long cmp_bound(const char *what, const pair *p, const float *S, double K)
+{
+    float *got = p_get(p);
+    double g2 = 2.0 * gamma_k(K), worst = 0.0;
+    long bad = 0;
+    for (long i = 0; i < p->n; i++) {
+        double d = fabs((double)got[i] - p->h[i]);
+        double tol = g2 * S[i] + 1e-37;
+        if (!(d <= tol)) {
+            if (bad < 5)
+                printf("  %s[%ld]: cuda %.9g cpu %.9g (diff %.3g > bound %.3g)\n", what, i, got[i],
+                       p->h[i], d, tol);
+            bad++;
+        }
+        if (d / tol > worst)
+            worst = d / tol;
+    }
+    printf("  %-26s n=%-7ld max err = %.3f of the bound 2 gamma(%g) S; %ld outside\n", what, p->n,
+           worst, K, bad);
+    free(got);
+    return bad;
+}
+
+/* max|cuda - cpu| / max|cpu| <= tol */
+static long cmp_norm(const char *what, const pair *p, double tol)
+{
+    float *got = p_get(p);
+    double dmax = 0.0, ref = 0.0;
+    long nan = 0, at = -1;
+    for (long i = 0; i < p->n; i++) {
+        if (isnan(got[i]) != isnan(p->h[i]))
+            nan++;
+        double d = fabs((double)got[i] - p->h[i]);
+        if (d > dmax) {
+            dmax = d;
+            at = i;
+        }
+        ref = fmax(ref, fabs((double)p->h[i]));
+    }
+    double e = dmax / fmax(ref, 1e-30);
+    long bad = nan + (e <= tol ? 0 : 1);
+    printf("  %-26s n=%-7ld normalised max err %.3e (tol %.3e)%s\n", what, p->n, e, tol,
+           bad ? "  FAIL" : "");
+    if (bad && at >= 0)
+        printf("    worst at %ld: cuda %.9g cpu %.9g; %ld NaN mismatches\n", at, got[at], p->h[at],
+               nan);
+    free(got);
+    return bad;
+}
+
+/* --- the op table (needs no GPU) --------------------------------------------- */
+
+/* Every entry of dr_cuda_ops is the CUDA function of that op: a field left out
+ * of the designated initialiser would be NULL, a wrong one a CPU function. */
+static void test_op_table(void **state)
+{
+    (void)state;
+    const dr_op_table *t = &dr_cuda_ops;
+    int bad = 0;
+#define OP(field, fn)                                                          \
+    if (t->field != fn) {                                                      \
+        printf("  dr_cuda_ops.%s is not %s\n", #field, #fn);                   \
+        bad++;                                                                 \
+    }
+    OP(alloc, dr_cuda_alloc) OP(free, dr_cuda_free) OP(zero, dr_cuda_zero)
+    OP(to_device, dr_cuda_to_device) OP(to_host, dr_cuda_to_host) OP(copy, dr_cuda_copy)
+    OP(linear_forward, dr_cuda_linear_forward) OP(linear_backward, dr_cuda_linear_backward)
+    OP(conv1d_forward, dr_cuda_conv1d_forward) OP(conv1d_backward, dr_cuda_conv1d_backward)
+    OP(maxpool1d_forward, dr_cuda_maxpool1d_forward)
+    OP(maxpool1d_backward, dr_cuda_maxpool1d_backward)
+    OP(batchnorm_forward_train, dr_cuda_batchnorm_forward_train)
+    OP(batchnorm_forward_eval, dr_cuda_batchnorm_forward_eval)
+    OP(batchnorm_backward, dr_cuda_batchnorm_backward)
+    OP(relu_forward, dr_cuda_relu_forward) OP(relu_backward, dr_cuda_relu_backward)
+    OP(sigmoid_forward, dr_cuda_sigmoid_forward) OP(dropout_forward, dr_cuda_dropout_forward)
+    OP(dropout_backward, dr_cuda_dropout_backward) OP(copy2d, dr_cuda_copy2d)
+    OP(add, dr_cuda_add) OP(axpy, dr_cuda_axpy) OP(transpose, dr_cuda_transpose)
+    OP(lstm_forward, dr_cuda_lstm_forward) OP(lstm_backward, dr_cuda_lstm_backward)
+    OP(attention_forward, dr_cuda_attention_forward)
+    OP(attention_backward, dr_cuda_attention_backward)
+    OP(loss_forward, dr_cuda_loss_forward) OP(loss_backward, dr_cuda_loss_backward)
+    OP(adam_update, dr_cuda_adam_update)
+#undef OP
+    printf("  dr_cuda_ops \"%s\": 31 entries checked, %d wrong\n", t->name, bad);
+    assert_string_equal(t->name, "cuda");
+    assert_int_equal(bad, 0);
+}
+
+/* --- memory ----------------------------------------------------------------- */
+
+static void test_memory(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    const long n = 1001;
+    pair a = p_rnd(n, -3.0f, 3.0f), b = p_nan(n);
+    dr_cuda_copy(&g_gpu, b.d, a.d, (size_t)n * sizeof(float));
+    memcpy(b.h, a.h, (size_t)n * sizeof(float));
+    long bad = cmp_exact("to_device/copy/to_host", &b);
+    dr_cuda_zero(&g_gpu, b.d, (size_t)n * sizeof(float));
+    memset(b.h, 0, (size_t)n * sizeof(float));
+    bad += cmp_exact("zero", &b);
+    /* an impossible allocation: NULL with a message, and not a device error */
+    dr_error_clear();
+    void *huge = dr_cuda_alloc(&g_gpu, (size_t)1 << 52);
+    printf("  alloc of 4 PiB: %s (%s)\n", huge ? "succeeded?!" : "NULL", dr_last_error());
+    assert_null(huge);
+    assert_non_null(strstr(dr_last_error(), "cudaMalloc"));
+    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+    p_free(&a);
+    p_free(&b);
+    assert_int_equal(bad, 0);
+}
+
+/* --- linear ------------------------------------------------------------------ */
+
+static long linear_case(int B, int C, int OC, int bias, int want_dx)
+{
+    dr_backend *cpu = tu_cpu();
+    printf(" linear B=%d C=%d OC=%d bias=%d dx=%d\n", B, C, OC, bias, want_dx);
+    pair x = p_rnd((long)B * C, -1, 1), w = p_rnd((long)OC * C, -1, 1), b = p_rnd(OC, -1, 1);
+    pair out = p_nan((long)B * OC);
+    dr_cpu_linear_forward(cpu, out.h, x.h, w.h, bias ? b.h : NULL, B, C, OC);
+    dr_cuda_linear_forward(&g_gpu, out.d, x.d, w.d, bias ? b.d : NULL, B, C, OC);
+    float *ax = abs_copy(x.h, x.n), *aw = abs_copy(w.h, w.n), *ab = abs_copy(b.h, b.n);
+    float *S = tu_alloc(out.n);
+    dr_cpu_linear_forward(cpu, S, ax, aw, bias ? ab : NULL, B, C, OC);
+    long bad = cmp_bound("linear out", &out, S, C + 2);
+    free(S);
+
+    pair dout = p_rnd(out.n, -1, 1);
+    pair dx = p_rnd(x.n, -1, 1), dw = p_rnd(w.n, -1, 1), db = p_rnd(OC, -1, 1);
+    float *Sdx = abs_copy(dx.h, dx.n), *Sdw = abs_copy(dw.h, dw.n), *Sdb = abs_copy(db.h, db.n);
+    float *adout = abs_copy(dout.h, dout.n);
+    dr_cpu_linear_backward(cpu, want_dx ? dx.h : NULL, dw.h, bias ? db.h : NULL, dout.h, x.h, w.h,
+                           B, C, OC);
+    dr_cuda_linear_backward(&g_gpu, want_dx ? dx.d : NULL, dw.d, bias ? db.d : NULL, dout.d, x.d,
+                            w.d, B, C, OC);
+    dr_cpu_linear_backward(cpu, Sdx, Sdw, Sdb, adout, ax, aw, B, C, OC);
+    /* without dx / db the accumulators must come back untouched */
+    bad += want_dx ? cmp_bound("linear dx", &dx, Sdx, OC + 2) : cmp_exact("linear dx (NULL)", &dx);
+    bad += cmp_bound("linear dw", &dw, Sdw, B + 2);
+    bad += bias ? cmp_bound("linear db", &db, Sdb, B + 2) : cmp_exact("linear db (NULL)", &db);
+    free(Sdx), free(Sdw), free(Sdb), free(adout), free(ax), free(aw), free(ab);
+    p_free(&x), p_free(&w), p_free(&b), p_free(&out), p_free(&dout), p_free(&dx), p_free(&dw),
+        p_free(&db);
+    return bad;
+}
+
+static void test_linear(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    long bad = linear_case(5, 7, 3, 1, 1);
+    bad += linear_case(1, 1, 1, 1, 1);
+    bad += linear_case(64, 130, 33, 0, 0);
+    bad += linear_case(256, 256, 128, 1, 1);
+    assert_int_equal(bad, 0);
+}
+
+/* --- conv1d ------------------------------------------------------------------ */
+
+static long conv_case(int B, int Cin, int Cout, int L, int K, int bias, int want_dx)
+{
+    dr_backend *cpu = tu_cpu();
+    printf(" conv1d B=%d Cin=%d Cout=%d L=%d K=%d bias=%d dx=%d\n", B, Cin, Cout, L, K, bias,
+           want_dx);
+    long nx = (long)B * Cin * L, nw = (long)Cout * Cin * K, no = (long)B * Cout * L;
+    long ns = (long)dr_conv1d_scratch_floats(B, Cin, Cout, L, K);
+    pair x = p_rnd(nx, -1, 1), w = p_rnd(nw, -1, 1), b = p_rnd(Cout, -1, 1), out = p_nan(no);
+    pair scr = p_nan(ns);
+    dr_cpu_conv1d_forward(cpu, out.h, scr.h, x.h, w.h, bias ? b.h : NULL, B, Cin, Cout, L, K);
+    dr_cuda_conv1d_forward(&g_gpu, out.d, scr.d, x.d, w.d, bias ? b.d : NULL, B, Cin, Cout, L, K);
+    float *ax = abs_copy(x.h, nx), *aw = abs_copy(w.h, nw), *ab = abs_copy(b.h, Cout);
+    float *S = tu_alloc(no);
+    dr_cpu_conv1d_forward(cpu, S, scr.h, ax, aw, bias ? ab : NULL, B, Cin, Cout, L, K);
+    long bad = cmp_bound("conv1d out", &out, S, (double)Cin * K + 2);
+    free(S);
+
+    pair dout = p_rnd(no, -1, 1);
+    pair dx = p_rnd(nx, -1, 1), dw = p_rnd(nw, -1, 1), db = p_rnd(Cout, -1, 1);
+    float *Sdx = abs_copy(dx.h, nx), *Sdw = abs_copy(dw.h, nw), *Sdb = abs_copy(db.h, Cout);
+    float *adout = abs_copy(dout.h, no);
+    dr_cpu_conv1d_backward(cpu, want_dx ? dx.h : NULL, dw.h, bias ? db.h : NULL, scr.h, dout.h,
+                           x.h, w.h, B, Cin, Cout, L, K);
+    dr_cuda_conv1d_backward(&g_gpu, want_dx ? dx.d : NULL, dw.d, bias ? db.d : NULL, scr.d, dout.d,
+                            x.d, w.d, B, Cin, Cout, L, K);
+    dr_cpu_conv1d_backward(cpu, Sdx, Sdw, Sdb, scr.h, adout, ax, aw, B, Cin, Cout, L, K);
+    bad += want_dx ? cmp_bound("conv1d dx", &dx, Sdx, (double)Cout * K + 2)
+                   : cmp_exact("conv1d dx (NULL)", &dx);
+    bad += cmp_bound("conv1d dw", &dw, Sdw, (double)B * L + 2);
+    bad += bias ? cmp_bound("conv1d db", &db, Sdb, (double)B * L + 2)
+                : cmp_exact("conv1d db (NULL)", &db);
+    free(Sdx), free(Sdw), free(Sdb), free(adout), free(ax), free(aw), free(ab);
+    p_free(&x), p_free(&w), p_free(&b), p_free(&out), p_free(&scr), p_free(&dout), p_free(&dx),
+        p_free(&dw), p_free(&db);
+    return bad;
+}
+
+static void test_conv1d(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    long bad = conv_case(3, 4, 5, 7, 3, 1, 1);
+    bad += conv_case(2, 3, 4, 6, 4, 0, 1); /* even K: asymmetric padding */
+    bad += conv_case(4, 2, 3, 1, 3, 1, 0); /* L = 1 */
+    bad += conv_case(2, 1, 1, 5, 1, 1, 1); /* K = 1 */
+    bad += conv_case(16, 64, 128, 20, 3, 1, 1);
+    assert_int_equal(bad, 0);
+}
+
+/* --- maxpool1d --------------------------------------------------------------- */
+
+static long pool_case(int B, int C, int L, int K)
+{
+    dr_backend *cpu = tu_cpu();
+    printf(" maxpool1d B=%d C=%d L=%d K=%d\n", B, C, L, K);
+    int Lo = dr_maxpool1d_out_len(L, K);
+    long nx = (long)B * C * L, no = (long)B * C * Lo;
+    pair x = p_rnd(nx, -1, 1), out = p_nan(no);
+    int32_t *am_c = malloc((size_t)no * sizeof *am_c), *am_g = malloc((size_t)no * sizeof *am_g);
+    assert_true(am_c && am_g);
+    int32_t *am_d = dr_cuda_alloc(&g_gpu, (size_t)no * sizeof *am_d);
+    assert_non_null(am_d);
+    dr_cpu_maxpool1d_forward(cpu, out.h, am_c, x.h, B, C, L, K);
+    dr_cuda_maxpool1d_forward(&g_gpu, out.d, am_d, x.d, B, C, L, K);
+    long bad = cmp_exact("maxpool out", &out);
+    dr_cuda_to_host(&g_gpu, am_g, am_d, (size_t)no * sizeof *am_g);
+    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+    long abad = 0;
+    for (long i = 0; i < no; i++)
+        abad += am_c[i] != am_g[i];
+    printf("  %-26s n=%-7ld exact: %ld mismatches\n", "maxpool argmax", no, abad);
+    bad += abad;
+
+    pair dout = p_rnd(no, -1, 1), dx = p_rnd(nx, -1, 1);
+    dr_cpu_maxpool1d_backward(cpu, dx.h, dout.h, am_c, B, C, L, K);
+    dr_cuda_maxpool1d_backward(&g_gpu, dx.d, dout.d, am_d, B, C, L, K);
+    bad += cmp_exact("maxpool dx", &dx); /* one add per position: exact */
+    dr_cuda_free(&g_gpu, am_d);
+    free(am_c), free(am_g);
+    p_free(&x), p_free(&out), p_free(&dout), p_free(&dx);
+    return bad;
+}
+
+static void test_maxpool1d(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    long bad = pool_case(3, 4, 7, 2); /* ragged last window */
+    bad += pool_case(2, 3, 1, 3);     /* L = 1 */
+    bad += pool_case(2, 5, 9, 3);
+    bad += pool_case(8, 64, 20, 2);
+    assert_int_equal(bad, 0);
+}
+
+/* --- batchnorm --------------------------------------------------------------- */
+
+static long bn_case(int B, int C, int L)
+{
+    dr_backend *cpu = tu_cpu();
+    printf(" batchnorm B=%d C=%d L=%d\n", B, C, L);
+    const float eps = 1e-5f, mom = 0.1f;
+    long n = (long)B * C * L;
+    /* an offset of 3 makes the mean dominate the spread: tests the two-pass sums */
+    pair x = p_rnd(n, 2.0f, 4.0f), g = p_rnd(C, 0.5f, 1.5f), be = p_rnd(C, -1, 1);
+    pair out = p_nan(n), mean = p_nan(C), rstd = p_nan(C);
+    pair rm = p_rnd(C, -1, 1), rv = p_rnd(C, 0.5f, 2.0f);
+    dr_cpu_batchnorm_forward_train(cpu, out.h, mean.h, rstd.h, rm.h, rv.h, x.h, g.h, be.h, B, C,
+                                   L, eps, mom);
+    dr_cuda_batchnorm_forward_train(&g_gpu, out.d, mean.d, rstd.d, rm.d, rv.d, x.d, g.d, be.d, B,
+                                    C, L, eps, mom);
+    /* Both backends sum in double and round once: the floats agree to about an ulp.
+     * 1e-5 (the element-wise bound) leaves room for a last-place difference in
+     * rstd being amplified by |x - mean| / std (at most sqrt(n) ~ 10 here). */
+    long bad = cmp_norm("bn out", &out, 1e-5);
+    bad += cmp_norm("bn mean", &mean, 1e-5);
+    bad += cmp_norm("bn rstd", &rstd, 1e-5);
+    bad += cmp_norm("bn running_mean", &rm, 1e-5);
+    bad += cmp_norm("bn running_var", &rv, 1e-5);
+
+    pair ev = p_nan(n);
+    dr_cpu_batchnorm_forward_eval(cpu, ev.h, x.h, g.h, be.h, rm.h, rv.h, B, C, L, eps);
+    dr_cuda_batchnorm_forward_eval(&g_gpu, ev.d, x.d, g.d, be.d, rm.d, rv.d, B, C, L, eps);
+    /* the running statistics fed to eval differ by the last check's error */
+    bad += cmp_norm("bn eval out", &ev, 1e-5);
+
+    pair dout = p_rnd(n, -1, 1), dx = p_rnd(n, -1, 1), dg = p_rnd(C, -1, 1), db = p_rnd(C, -1, 1);
+    dr_cpu_batchnorm_backward(cpu, dx.h, dg.h, db.h, dout.h, x.h, mean.h, rstd.h, g.h, B, C, L);
+    dr_cuda_batchnorm_backward(&g_gpu, dx.d, dg.d, db.d, dout.d, x.d, mean.d, rstd.d, g.d, B, C, L);
+    /* the saved mean / rstd may differ in the last place between the two sides
+     * (each uses its own); sums in double: 1e-5 normalised */
+    bad += cmp_norm("bn dx", &dx, 1e-5);
+    bad += cmp_norm("bn dgamma", &dg, 1e-5);
+    bad += cmp_norm("bn dbeta", &db, 1e-5);
+    p_free(&x), p_free(&g), p_free(&be), p_free(&out), p_free(&mean), p_free(&rstd), p_free(&rm),
+        p_free(&rv), p_free(&ev), p_free(&dout), p_free(&dx), p_free(&dg), p_free(&db);
+    return bad;
+}
+
+static void test_batchnorm(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    long bad = bn_case(4, 5, 7);
+    bad += bn_case(16, 3, 1); /* fully connected: L = 1 */
+    bad += bn_case(1, 2, 1);  /* one value per channel */
+    bad += bn_case(32, 64, 20);
+    assert_int_equal(bad, 0);
+}
+
+/* --- activations and dropout ---------------------------------------------------- */
+
+static void test_activation(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    dr_backend *cpu = tu_cpu();
+    const long n = 10007; /* not a multiple of 4: the last Philox block is partial */
+    pair x = p_rnd(n, -6, 6), out = p_nan(n);
+    dr_cpu_relu_forward(cpu, out.h, x.h, n);
+    dr_cuda_relu_forward(&g_gpu, out.d, x.d, n);
+    long bad = cmp_exact("relu out", &out);
+    pair dout = p_rnd(n, -1, 1), dx = p_rnd(n, -1, 1);
+    dr_cpu_relu_backward(cpu, dx.h, dout.h, out.h, n);
+    dr_cuda_relu_backward(&g_gpu, dx.d, dout.d, out.d, n);
+    bad += cmp_exact("relu dx", &dx);
+
+    pair sg = p_nan(n);
+    dr_cpu_sigmoid_forward(cpu, sg.h, x.h, n);
+    dr_cuda_sigmoid_forward(&g_gpu, sg.d, x.d, n);
+    bad += cmp_elem("sigmoid out", &sg, 1e-5, 0.0);
+
+    const float ps[] = {0.5f, 0.3f, 0.0f, 1.0f};
+    for (int k = 0; k < 4; k++) {
+        uint64_t seed = tu_seed() + 17;
+        uint32_t stream = 5 + k;
+        uint64_t counter = 123456789012ull + k; /* high word in use too */
+        pair dm = p_nan(n), dmask = p_nan(n), ddx = p_rnd(n, -1, 1);
+        printf(" dropout p=%.1f\n", ps[k]);
+        dr_cpu_dropout_forward(cpu, dm.h, dmask.h, x.h, n, ps[k], seed, stream, counter);
+        dr_cuda_dropout_forward(&g_gpu, dm.d, dmask.d, x.d, n, ps[k], seed, stream, counter);
+        /* same Philox numbers, exact 24-bit uniforms, one IEEE multiply: bitwise */
+        bad += cmp_exact("dropout mask", &dmask);
+        bad += cmp_exact("dropout out", &dm);
+        dr_cpu_dropout_backward(cpu, ddx.h, dout.h, dmask.h, n);
+        dr_cuda_dropout_backward(&g_gpu, ddx.d, dout.d, dmask.d, n);
+        bad += cmp_exact("dropout dx", &ddx);
+        p_free(&dm), p_free(&dmask), p_free(&ddx);
+    }
+    p_free(&x), p_free(&out), p_free(&dout), p_free(&dx), p_free(&sg);
+    assert_int_equal(bad, 0);
+}
+
+/* --- tensor ops -------------------------------------------------------------------- */
+
+static void test_tensor_ops(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    dr_backend *cpu = tu_cpu();
+    long bad = 0;
+    /* copy2d: 7 x 5 block from a [7, 9] into a [7, 6] matrix, = and += */
+    for (int acc = 0; acc < 2; acc++) {
+        pair src = p_rnd(7 * 9, -1, 1), dst = p_rnd(7 * 6, -1, 1);
+        dr_cpu_copy2d(cpu, dst.h, 6, src.h, 9, 7, 5, acc);
+        dr_cuda_copy2d(&g_gpu, dst.d, 6, src.d, 9, 7, 5, acc);
+        bad += cmp_exact(acc ? "copy2d +=" : "copy2d =", &dst);
+        p_free(&src), p_free(&dst);
+    }
+    const long n = 1001;
+    pair a = p_rnd(n, -1, 1), b = p_rnd(n, -1, 1), o = p_nan(n);
+    dr_cpu_add(cpu, o.h, a.h, b.h, n);
+    dr_cuda_add(&g_gpu, o.d, a.d, b.d, n);
+    bad += cmp_exact("add", &o);
+    dr_cpu_axpy(cpu, a.h, -0.37f, b.h, n);
+    dr_cuda_axpy(&g_gpu, a.d, -0.37f, b.d, n);
+    bad += cmp_exact("axpy", &a);
+    p_free(&a), p_free(&b), p_free(&o);
+    /* transpose [3, 37, 45] -> [3, 45, 37] (tiles with ragged edges), = and += */
+    for (int acc = 0; acc < 2; acc++) {
+        pair x = p_rnd(3L * 37 * 45, -1, 1), y = acc ? p_rnd(3L * 37 * 45, -1, 1)
+                                                     : p_nan(3L * 37 * 45);
+        dr_cpu_transpose(cpu, y.h, x.h, 3, 37, 45, acc);
+        dr_cuda_transpose(&g_gpu, y.d, x.d, 3, 37, 45, acc);
+        bad += cmp_exact(acc ? "transpose +=" : "transpose =", &y);
+        p_free(&x), p_free(&y);
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* --- LSTM ------------------------------------------------------------------------ */
+
+static long lstm_case(int B, int T, int In, int H, int want_dx)
+{
+    dr_backend *cpu = tu_cpu();
+    printf(" lstm B=%d T=%d In=%d H=%d dx=%d\n", B, T, In, H, want_dx);
+    const int G = 4 * H;
+    long nx = (long)B * T * In, nh = (long)B * T * H, ng = (long)B * T * G;
+    /* weights ~ U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's initialisation) */
+    float r = 1.0f / sqrtf((float)H);
+    pair x = p_rnd(nx, -1, 1), wih = p_rnd((long)G * In, -r, r), whh = p_rnd((long)G * H, -r, r);
+    pair b = p_rnd(G, -r, r);
+    pair h = p_nan(nh), c = p_nan(nh), gates = p_nan(ng);
+    dr_cpu_lstm_forward(cpu, h.h, c.h, gates.h, x.h, wih.h, whh.h, b.h, B, T, In, H);
+    dr_cuda_lstm_forward(&g_gpu, h.d, c.d, gates.d, x.d, wih.d, whh.d, b.d, B, T, In, H);
+    /* per step a sum of In + H + 1 terms; the error carried through T steps */
+    double tf = 16.0 * T * gamma_k(In + H + 2);
+    long bad = cmp_norm("lstm h", &h, tf);
+    bad += cmp_norm("lstm c", &c, tf);
+    bad += cmp_norm("lstm gates", &gates, tf);
+
+    long ns = (long)dr_lstm_scratch_floats(B, T, In, H);
+    pair dh = p_rnd(nh, -1, 1), scr = p_nan(ns);
+    pair dx = p_rnd(nx, -1, 1), dwih = p_rnd((long)G * In, -1, 1), dwhh = p_rnd((long)G * H, -1, 1);
+    pair db = p_rnd(G, -1, 1);
+    /* each side backpropagates through its own forward results (as in training) */
+    dr_cpu_lstm_backward(cpu, want_dx ? dx.h : NULL, dwih.h, dwhh.h, db.h, scr.h, dh.h, x.h, h.h,
+                         c.h, gates.h, wih.h, whh.h, B, T, In, H);
+    dr_cuda_lstm_backward(&g_gpu, want_dx ? dx.d : NULL, dwih.d, dwhh.d, db.d, scr.d, dh.d, x.d,
+                          h.d, c.d, gates.d, wih.d, whh.d, B, T, In, H);
+    /* the forward's error, then T steps of 4H-term sums back, then the weight
+     * gradients' sums over B*T rows */
+    double tb = tf + 16.0 * (T * gamma_k(G + 2) + gamma_k((double)B * T + 2));
+    bad += want_dx ? cmp_norm("lstm dx", &dx, tb) : cmp_exact("lstm dx (NULL)", &dx);
+    bad += cmp_norm("lstm dw_ih", &dwih, tb);
+    bad += cmp_norm("lstm dw_hh", &dwhh, tb);
+    bad += cmp_norm("lstm db", &db, tb);
+    p_free(&x), p_free(&wih), p_free(&whh), p_free(&b), p_free(&h), p_free(&c), p_free(&gates),
+        p_free(&dh), p_free(&scr), p_free(&dx), p_free(&dwih), p_free(&dwhh), p_free(&db);
+    return bad;
+}
+
+static void test_lstm(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    long bad = lstm_case(3, 5, 4, 8, 1);
+    bad += lstm_case(2, 1, 3, 5, 1); /* one step: no recurrence */
+    bad += lstm_case(5, 7, 6, 3, 0);
+    bad += lstm_case(32, 12, 16, 128, 1); /* the paper's 128 units */
+    assert_int_equal(bad, 0);
+}
+
+/* --- attention ----------------------------------------------------------------- */
+
+static long att_case(int B, int T, int H, int A, int want_dh)
+{
+    dr_backend *cpu = tu_cpu();
+    printf(" attention B=%d T=%d H=%d A=%d dh=%d\n", B, T, H, A, want_dh);
+    long nh = (long)B * T * H;
+    float r = 1.0f / sqrtf((float)H);
+    pair h = p_rnd(nh, -1, 1), w = p_rnd((long)A * H, -r, r), b = p_rnd(A, -r, r);
+    pair v = p_rnd(A, -1, 1);
+    pair ctx = p_nan((long)B * H), alpha = p_nan((long)B * T), u = p_nan((long)B * T * A);
+    dr_cpu_attention_forward(cpu, ctx.h, alpha.h, u.h, h.h, w.h, b.h, v.h, B, T, H, A);
+    dr_cuda_attention_forward(&g_gpu, ctx.d, alpha.d, u.d, h.d, w.d, b.d, v.d, B, T, H, A);
+    /* chain: H-term projection, A-term score, T-term softmax and context sums */
+    double tf = 16.0 * (gamma_k(H + 2) + gamma_k(A + 1) + 2.0 * gamma_k(T + 1));
+    long bad = cmp_norm("attention u", &u, tf);
+    bad += cmp_norm("attention alpha", &alpha, tf);
+    bad += cmp_norm("attention ctx", &ctx, tf);
+
+    long ns = (long)dr_attention_scratch_floats(B, T, H, A);
+    pair dctx = p_rnd((long)B * H, -1, 1), scr = p_nan(ns);
+    pair dh = p_rnd(nh, -1, 1), dw = p_rnd((long)A * H, -1, 1), db = p_rnd(A, -1, 1);
+    pair dv = p_rnd(A, -1, 1);
+    dr_cpu_attention_backward(cpu, want_dh ? dh.h : NULL, dw.h, db.h, dv.h, scr.h, dctx.h, h.h, w.h,
+                              v.h, u.h, alpha.h, B, T, H, A);
+    dr_cuda_attention_backward(&g_gpu, want_dh ? dh.d : NULL, dw.d, db.d, dv.d, scr.d, dctx.d, h.d,
+                               w.d, v.d, u.d, alpha.d, B, T, H, A);
+    /* plus the H-term and T-term sums of the softmax backward and the B*T-row
+     * weight-gradient sums */
+    double tb = tf + 16.0 * (gamma_k(H + 1) + gamma_k(T + 1) + gamma_k((double)B * T + 2) +
+                             gamma_k(A + 2));
+    bad += want_dh ? cmp_norm("attention dh", &dh, tb) : cmp_exact("attention dh (NULL)", &dh);
+    bad += cmp_norm("attention dw", &dw, tb);
+    bad += cmp_norm("attention db", &db, tb);
+    bad += cmp_norm("attention dv", &dv, tb);
+    p_free(&h), p_free(&w), p_free(&b), p_free(&v), p_free(&ctx), p_free(&alpha), p_free(&u),
+        p_free(&dctx), p_free(&scr), p_free(&dh), p_free(&dw), p_free(&db), p_free(&dv);
+    return bad;
+}
+
+static void test_attention(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    long bad = att_case(3, 5, 8, 6, 1);
+    bad += att_case(2, 1, 4, 3, 1); /* one step: alpha = 1 */
+    bad += att_case(4, 7, 5, 9, 0);
+    bad += att_case(64, 12, 128, 64, 1);
+    assert_int_equal(bad, 0);
+}
+
+/* --- loss ------------------------------------------------------------------------ */
+
+static void test_loss(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    dr_backend *cpu = tu_cpu();
+    const dr_loss_params ps[] = {{0.7f, 2.0f, 1.0f, 1.0f}, {0.3f, 0.5f, 4.3f, 0.8f}};
+    long bad = 0;
+    for (int k = 0; k < 2; k++) {
+        const int B = 257 + 300 * k; /* above one block of threads in the second case */
+        printf(" loss B=%d a=%.1f gamma=%.1f w=%.1f/%.1f\n", B, ps[k].a, ps[k].gamma, ps[k].w_pos,
+               ps[k].w_neg);
+        pair z = p_rnd(B, -9, 9), y = p_rnd(B, 0, 1);
+        for (int i = 0; i < B; i++)
+            y.h[i] = y.h[i] < 0.2f ? 1.0f : 0.0f;
+        dr_cuda_to_device(&g_gpu, y.d, y.h, (size_t)B * sizeof(float));
+        pair loss = p_nan(1), per = p_nan(B);
+        dr_cpu_loss_forward(cpu, loss.h, per.h, z.h, y.h, B, ps[k]);
+        dr_cuda_loss_forward(&g_gpu, loss.d, per.d, z.d, y.d, B, ps[k]);
+        /* libm differences only (sums in double on both sides): 1e-5 relative */
+        bad += cmp_elem("loss per_sample", &per, 1e-5, 0.0);
+        bad += cmp_elem("loss mean", &loss, 1e-5, 0.0);
+        pair dz0 = p_nan(B), dz = p_rnd(B, -1, 1);
+        for (int i = 0; i < B; i++)
+            dz0.h[i] = 0.0f;
+        dr_cuda_zero(&g_gpu, dz0.d, (size_t)B * sizeof(float));
+        dr_cpu_loss_backward(cpu, dz0.h, z.h, y.h, B, ps[k], 1.0f);
+        dr_cuda_loss_backward(&g_gpu, dz0.d, z.d, y.d, B, ps[k], 1.0f);
+        bad += cmp_elem("loss dz (from 0)", &dz0, 1e-5, 0.0);
+        /* accumulating into random values: the add can cancel, so the tolerance is
+         * 1e-5 of the increment's size (max |dz from 0| bounds it) plus an ulp */
+        double inc = 0.0;
+        for (int i = 0; i < B; i++)
+            inc = fmax(inc, fabs((double)dz0.h[i]) * 0.7);
+        dr_cpu_loss_backward(cpu, dz.h, z.h, y.h, B, ps[k], 0.7f);
+        dr_cuda_loss_backward(&g_gpu, dz.d, z.d, y.d, B, ps[k], 0.7f);
+        bad += cmp_elem("loss dz (+=, scale 0.7)", &dz, 1e-5, 1e-5 * inc + U);
+        p_free(&z), p_free(&y), p_free(&loss), p_free(&per), p_free(&dz0), p_free(&dz);
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* --- Adam ------------------------------------------------------------------------ */
+
+static void adam_hp(dr_adam_params *hp, long step)
+{
+    hp->lr = 1e-3f * (float)step; /* changes every step, as a schedule would */
+    hp->beta1 = 0.9f;
+    hp->beta2 = 0.999f;
+    hp->eps = 1e-8f;
+    hp->weight_decay = 0.01f;
+    hp->step = step;
+}
+
+/* parameters move by about lr per step; m, v and p agree element-wise to 1e-5
+ * relative (the same IEEE operations; pow for the bias correction in double on
+ * both), the absolute floor 1e-7 covers m and v entries near zero */
+static long adam_compare(pair *p, pair *m, pair *v)
+{
+    long bad = cmp_elem("adam p", p, 1e-5, 1e-7);
+    bad += cmp_elem("adam m", m, 1e-5, 1e-7);
+    bad += cmp_elem("adam v", v, 1e-5, 1e-7);
+    return bad;
+}
+
+static void test_adam(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    dr_backend *cpu = tu_cpu();
+    const long n = 10007;
+    pair p = p_rnd(n, -1, 1), g = p_rnd(n, -1, 1), m = p_nan(n), v = p_nan(n);
+    memset(m.h, 0, (size_t)n * sizeof(float));
+    memset(v.h, 0, (size_t)n * sizeof(float));
+    dr_cuda_zero(&g_gpu, m.d, (size_t)n * sizeof(float));
+    dr_cuda_zero(&g_gpu, v.d, (size_t)n * sizeof(float));
+    long bad = 0;
+    for (long step = 1; step <= 3; step++) {
+        dr_adam_params hp;
+        adam_hp(&hp, step);
+        printf(" adam eager step %ld lr %.0e\n", step, hp.lr);
+        dr_cpu_adam_update(cpu, p.h, g.h, m.h, v.h, n, &hp);
+        dr_cuda_adam_update(&g_gpu, p.d, g.d, m.d, v.d, n, &hp);
+        bad += adam_compare(&p, &m, &v);
+    }
+    p_free(&p), p_free(&g), p_free(&m), p_free(&v);
+    assert_int_equal(bad, 0);
+}
+
+/* A captured graph of [linear forward, Adam] replayed for three steps with new
+ * hyperparameters each time: the replays must read lr and step at run time. */
+static void test_graph_replay(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    dr_backend *cpu = tu_cpu();
+    const long n = 4099;
+    const int B = 8, C = 16, OC = 4;
+    pair p = p_rnd(n, -1, 1), g = p_rnd(n, -1, 1), m = p_nan(n), v = p_nan(n);
+    pair x = p_rnd((long)B * C, -1, 1), w = p_rnd((long)OC * C, -1, 1), out = p_nan((long)B * OC);
+    memset(m.h, 0, (size_t)n * sizeof(float));
+    memset(v.h, 0, (size_t)n * sizeof(float));
+    dr_cuda_zero(&g_gpu, m.d, (size_t)n * sizeof(float));
+    dr_cuda_zero(&g_gpu, v.d, (size_t)n * sizeof(float));
+    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+
+    dr_adam_params hp;
+    adam_hp(&hp, 1);
+    /* Warm-up outside the capture, as a training loop does before capturing its
+     * step: the first launch of a kernel may load its module (lazy loading),
+     * which is best not left to the capture. On scratch copies, so the state
+     * compared below is untouched. */
+    pair wp = p_rnd(n, -1, 1), wm = p_rnd(n, 0, 1), wv = p_rnd(n, 0, 1), wo = p_nan(out.n);
+    dr_cuda_linear_forward(&g_gpu, wo.d, x.d, w.d, NULL, B, C, OC);
+    dr_cuda_adam_update(&g_gpu, wp.d, g.d, wm.d, wv.d, n, &hp);
+    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+    p_free(&wp), p_free(&wm), p_free(&wv), p_free(&wo);
+
+    dr_status s = dr_cuda_backend_capture_begin(&g_gpu);
+    if (s != DR_OK)
+        printf("  capture_begin: %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    dr_cuda_linear_forward(&g_gpu, out.d, x.d, w.d, NULL, B, C, OC);
+    dr_cuda_adam_update(&g_gpu, p.d, g.d, m.d, v.d, n, &hp);
+    s = dr_cuda_backend_capture_end(&g_gpu);
+    if (s != DR_OK)
+        printf("  capture_end: %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    /* capturing ran nothing: p on the device is still the initial p */
+    long bad = cmp_exact("p after capture (not run)", &p);
+
+    float *S = tu_alloc(out.n), *ax = abs_copy(x.h, x.n), *aw = abs_copy(w.h, w.n);
+    dr_cpu_linear_forward(cpu, S, ax, aw, NULL, B, C, OC);
+    dr_cpu_linear_forward(cpu, out.h, x.h, w.h, NULL, B, C, OC);
+    for (long step = 1; step <= 3; step++) {
+        adam_hp(&hp, step);
+        printf(" graph replay step %ld lr %.0e\n", step, hp.lr);
+        assert_int_equal(dr_cuda_backend_set_adam_params(&g_gpu, &hp), DR_OK);
+        assert_int_equal(dr_cuda_backend_replay(&g_gpu), DR_OK);
+        dr_cpu_adam_update(cpu, p.h, g.h, m.h, v.h, n, &hp);
+        bad += adam_compare(&p, &m, &v); /* syncs before reading */
+        bad += cmp_bound("replayed linear out", &out, S, C + 2);
+    }
+    free(S), free(ax), free(aw);
+    p_free(&p), p_free(&g), p_free(&m), p_free(&v), p_free(&x), p_free(&w), p_free(&out);
+    assert_int_equal(bad, 0);
+}
+
+/* --- error reporting ----------------------------------------------------------- */
+
+/* Kernels are void: a failure is recorded with the call as text and reported by
+ * the next sync, which clears it. Last, in case a device error were sticky. */
+static void test_error_recording(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    float *d = dr_cuda_alloc(&g_gpu, 64);
+    assert_non_null(d);
+    /* a shape the op rejects */
+    dr_cuda_maxpool1d_forward(&g_gpu, d, (int32_t *)(d + 8), d, 1, 1, 4, 0);
+    dr_status s = dr_cuda_backend_sync(&g_gpu);
+    printf("  maxpool K=0 -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_SHAPE);
+    assert_non_null(strstr(dr_last_error(), "maxpool1d"));
+    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK); /* cleared */
+
+    /* a failed CUDA call: freeing a pointer cudaMalloc never returned (not sticky) */
+    dr_cuda_free(&g_gpu, d + 1);
+    s = dr_cuda_backend_sync(&g_gpu);
+    printf("  cudaFree(p + 1) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_DEVICE);
+    assert_non_null(strstr(dr_last_error(), "cudaFree"));
+    assert_non_null(strstr(dr_last_error(), "memory.cu"));
+    dr_cuda_free(&g_gpu, d);
+    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_op_table),
+        cmocka_unit_test(test_memory),         cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_conv1d),         cmocka_unit_test(test_maxpool1d),
+        cmocka_unit_test(test_batchnorm),      cmocka_unit_test(test_activation),
+        cmocka_unit_test(test_tensor_ops),     cmocka_unit_test(test_lstm),
+        cmocka_unit_test(test_attention),      cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_adam),           cmocka_unit_test(test_graph_replay),
+        cmocka_unit_test(test_error_recording),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
+
+#endif /* DR_HAVE_CUDA */

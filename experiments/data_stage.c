@@ -47,61 +47,73 @@ static dr_status dr_kind_overrides(dr_config *cfg, dr_csv_override **out, int *n
     return DR_OK;
 }
 
-static dr_status dr_read_csv(dr_experiment *e, const char **target, const char **positive, const char **date)
-{
-    const char *path, *cache_dir;
+/* [data]: both sources' keys are read whichever is used, so switching the source
+ * with an override leaves no "unknown key" behind. */
+typedef struct dr_data_keys {
+    const char *source, *path, *target, *positive, *date, *cache_dir;
     bool cache;
-    DR_TRY(dr_config_string(e->cfg, "data.path", "data/lending_club.csv", NULL, &path));
-    DR_TRY(dr_config_string(e->cfg, "data.target", "Class", NULL, target));
-    DR_TRY(dr_config_string(e->cfg, "data.positive", "bad", NULL, positive));
-    DR_TRY(dr_config_string(e->cfg, "data.date_column", "", NULL, date));
-    DR_TRY(dr_config_bool(e->cfg, "data.cache", true, &cache));
-    DR_TRY(dr_config_string(e->cfg, "data.cache_dir", "data/.cache", NULL, &cache_dir));
-    dr_csv_override *ov = NULL;
-    int n_ov = 0;
-    DR_TRY(dr_kind_overrides(e->cfg, &ov, &n_ov, **date ? *date : NULL));
-    dr_csv_options opt = {.overrides = ov, .n_overrides = n_ov, .target = *target};
-    dr_status s;
-    if (cache) {
-        char cache_path[2048];
-        const char *base = strrchr(path, '/');
-        snprintf(cache_path, sizeof cache_path, "%s/%s.h5", cache_dir, base ? base + 1 : path);
-        if (mkdir(cache_dir, 0755) != 0 && errno != EEXIST)
-            dr_run_log(&e->run, "note: cannot create the cache folder %s (%s); reading without a cache\n",
-                       cache_dir, strerror(errno));
-        int hit = 0;
-        s = dr_csv_read_cached(&e->table, path, &opt, cache_path, &hit);
-        if (s == DR_OK)
-            dr_run_log(&e->run, "data: %s (%s)\n", path, hit ? "from the HDF5 cache" : "parsed, cache written");
-    } else {
-        s = dr_csv_read(&e->table, path, &opt);
-    }
-    free(ov);
-    return s;
+    dr_csv_override *overrides;
+    int n_overrides;
+    int64_t n_loans, synth_seed;
+} dr_data_keys;
+
+static dr_status dr_read_data_keys(dr_config *cfg, dr_data_keys *k)
+{
+    DR_TRY(dr_config_string(cfg, "data.source", "csv", dr_sources, &k->source));
+    DR_TRY(dr_config_string(cfg, "data.path", "data/lending_club.csv", NULL, &k->path));
+    DR_TRY(dr_config_string(cfg, "data.target", "Class", NULL, &k->target));
+    DR_TRY(dr_config_string(cfg, "data.positive", "bad", NULL, &k->positive));
+    DR_TRY(dr_config_string(cfg, "data.date_column", "", NULL, &k->date));
+    DR_TRY(dr_config_bool(cfg, "data.cache", true, &k->cache));
+    DR_TRY(dr_config_string(cfg, "data.cache_dir", "data/.cache", NULL, &k->cache_dir));
+    DR_TRY(dr_config_int64(cfg, "data.n_loans", DR_SYNTH_N_PAPER, 100, 100000000, &k->n_loans));
+    DR_TRY(dr_config_int64(cfg, "data.synth_seed", 1, 0, INT64_MAX, &k->synth_seed));
+    return dr_kind_overrides(cfg, &k->overrides, &k->n_overrides, *k->date ? k->date : NULL);
 }
 
-static dr_status dr_read_synthetic(dr_experiment *e)
+static dr_status dr_read_csv(dr_experiment *e, const dr_data_keys *k)
 {
-    int64_t n, seed;
-    DR_TRY(dr_config_int64(e->cfg, "data.n_loans", DR_SYNTH_N_PAPER, 100, 100000000, &n));
-    DR_TRY(dr_config_int64(e->cfg, "data.synth_seed", 1, 0, INT64_MAX, &seed));
+    dr_csv_options opt = {.overrides = k->overrides, .n_overrides = k->n_overrides, .target = k->target};
+    if (!k->cache)
+        return dr_csv_read(&e->table, k->path, &opt);
+    char cache_path[2048];
+    const char *base = strrchr(k->path, '/');
+    snprintf(cache_path, sizeof cache_path, "%s/%s.h5", k->cache_dir, base ? base + 1 : k->path);
+    if (mkdir(k->cache_dir, 0755) != 0 && errno != EEXIST)
+        dr_run_log(&e->run, "note: cannot create the cache folder %s (%s); the cache will not be written\n",
+                   k->cache_dir, strerror(errno));
+    int hit = 0;
+    DR_TRY(dr_csv_read_cached(&e->table, k->path, &opt, cache_path, &hit));
+    dr_run_log(&e->run, "data: %s (%s)\n", k->path, hit ? "from the HDF5 cache" : "parsed, cache written");
+    return DR_OK;
+}
+
+static dr_status dr_read_synthetic(dr_experiment *e, const dr_data_keys *k)
+{
     dr_synth_stats st;
-    DR_TRY(dr_synth_generate((uint64_t)seed, (long)n, NULL, &e->table, &e->p_true, &st));
+    DR_TRY(dr_synth_generate((uint64_t)k->synth_seed, (long)k->n_loans, NULL, &e->table, &e->p_true, &st));
     dr_run_log(&e->run, "data: %ld synthetic loans (seed %lld), default rate %.4f, %.2f %% cells missing\n",
-               (long)n, (long long)seed, st.default_rate, 100.0 * st.missing_fraction);
+               (long)k->n_loans, (long long)k->synth_seed, st.default_rate, 100.0 * st.missing_fraction);
     return DR_OK;
 }
 
 static dr_status dr_read_data(dr_experiment *e, const char **date)
 {
-    const char *source, *target = "default", *positive = "yes";
-    DR_TRY(dr_config_string(e->cfg, "data.source", "csv", dr_sources, &source));
-    if (strcmp(source, "csv") == 0) {
-        DR_TRY(dr_read_csv(e, &target, &positive, date));
+    dr_data_keys k;
+    DR_TRY(dr_read_data_keys(e->cfg, &k));
+    const char *target = k.target, *positive = k.positive;
+    dr_status s;
+    if (strcmp(k.source, "csv") == 0) {
+        s = dr_read_csv(e, &k);
+        *date = k.date;
     } else {
-        DR_TRY(dr_read_synthetic(e));
+        s = dr_read_synthetic(e, &k);
+        target = "default";
+        positive = "yes";
         *date = "issue_date";
     }
+    free(k.overrides);
+    DR_TRY(s);
     if (**date) {
         int c = dr_table_find(&e->table, *date);
         if (c < 0 || e->table.cols[c].kind != DR_COL_DATE)

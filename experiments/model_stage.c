@@ -53,10 +53,8 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
     return dr_predict(io, &te, r->test, NULL);
 }
 
-static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc)
+static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_hybrid_config hc)
 {
-    dr_hybrid_config hc;
-    DR_TRY(dr_hybrid_config_read(e->cfg, &hc));
     hc.n_groups = e->n_groups;
     memcpy(hc.group_size, e->group_size, sizeof hc.group_size);
     if (e->has_seq) {
@@ -77,51 +75,80 @@ static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc)
     return s;
 }
 
-static dr_status dr_run_mlp(dr_experiment *e, const char *name, const dr_train_config *tc, int logistic)
+/* Every model's settings, read whether or not the model is in baselines.models:
+ * a key of a model left out of one run is still a known key. */
+typedef struct dr_model_settings {
+    dr_train_config train;
+    dr_hybrid_config hybrid;
+    dr_mlp_config mlp[2]; /* logistic, MLP */
+    int mlp_epochs[2];
+    dr_tree_params tree[3];
+} dr_model_settings;
+
+static const char *const dr_tree_names[3] = {"xgboost", "lightgbm", "random_forest"};
+static const dr_tree_kind dr_tree_kinds[3] = {DR_TREE_XGBOOST, DR_TREE_LEAFWISE, DR_TREE_FOREST};
+
+static dr_status dr_read_tree(dr_config *cfg, int i, uint64_t seed, dr_tree_params *p)
 {
-    dr_mlp_config mc = {.loss = {.a = 1.0f, .gamma = 0.0f, .w_pos = 1.0f, .w_neg = 1.0f}};
-    dr_train_config t = *tc;
-    if (!logistic) {
-        const int *h;
-        double d;
-        DR_TRY(dr_config_int_list(e->cfg, "baselines.mlp_hidden", (const int[]){128, 64}, 2, 1, 65536, 1, 4, &h,
-                                  &mc.n_hidden));
-        memcpy(mc.hidden, h, (size_t)mc.n_hidden * sizeof *h);
-        DR_TRY(dr_config_float(e->cfg, "baselines.mlp_dropout", 0.3, 0.0, 0.95, &d));
-        mc.dropout = (float)d;
+    const char *name = dr_tree_names[i];
+    char key[96];
+    double d;
+    dr_tree_params_default(p, dr_tree_kinds[i]);
+    snprintf(key, sizeof key, "baselines.%s_estimators", name);
+    DR_TRY(dr_config_int(cfg, key, p->n_estimators, 1, 100000, &p->n_estimators));
+    snprintf(key, sizeof key, "baselines.%s_max_depth", name);
+    DR_TRY(dr_config_int(cfg, key, p->max_depth, 0, 64, &p->max_depth));
+    if (dr_tree_kinds[i] != DR_TREE_FOREST) {
+        snprintf(key, sizeof key, "baselines.%s_eta", name);
+        DR_TRY(dr_config_float(cfg, key, p->eta, 1e-4, 1.0, &d));
+        p->eta = (float)d;
+        snprintf(key, sizeof key, "baselines.%s_early_stopping", name);
+        DR_TRY(dr_config_int(cfg, key, p->early_stopping_rounds, 0, 100000, &p->early_stopping_rounds));
     }
-    DR_TRY(dr_config_int(e->cfg, logistic ? "baselines.logistic_epochs" : "baselines.mlp_epochs", 30, 1, 100000,
-                         &t.epochs));
+    p->seed = seed;
+    p->nthread = 2;
+    return DR_OK;
+}
+
+static dr_status dr_read_settings(dr_config *cfg, dr_model_settings *ms)
+{
+    DR_TRY(dr_train_config_read(cfg, &ms->train));
+    DR_TRY(dr_hybrid_config_read(cfg, &ms->hybrid));
+    for (int k = 0; k < 2; k++)
+        ms->mlp[k] = (dr_mlp_config){.loss = {.a = 1.0f, .gamma = 0.0f, .w_pos = 1.0f, .w_neg = 1.0f}};
+    const int *h;
+    double d;
+    DR_TRY(dr_config_int_list(cfg, "baselines.mlp_hidden", (const int[]){128, 64}, 2, 1, 65536, 1, 4, &h,
+                              &ms->mlp[1].n_hidden));
+    memcpy(ms->mlp[1].hidden, h, (size_t)ms->mlp[1].n_hidden * sizeof *h);
+    DR_TRY(dr_config_float(cfg, "baselines.mlp_dropout", 0.3, 0.0, 0.95, &d));
+    ms->mlp[1].dropout = (float)d;
+    DR_TRY(dr_config_int(cfg, "baselines.logistic_epochs", 30, 1, 100000, &ms->mlp_epochs[0]));
+    DR_TRY(dr_config_int(cfg, "baselines.mlp_epochs", 30, 1, 100000, &ms->mlp_epochs[1]));
+    for (int i = 0; i < 3; i++)
+        DR_TRY(dr_read_tree(cfg, i, ms->train.seed, &ms->tree[i]));
+    return DR_OK;
+}
+
+/* Logistic regression (k = 0) or the MLP (k = 1) with the [train] optimiser. */
+static dr_status dr_run_mlp(dr_experiment *e, const dr_model_settings *ms, int k)
+{
+    dr_train_config t = ms->train;
+    t.epochs = ms->mlp_epochs[k];
     t.progress = 0;
     dr_model_io io;
-    DR_TRY(dr_mlp_build(&io, e->be, &mc, e->n_selected, tc->seed, tc->batch_size));
-    dr_status s = dr_fit_graph(e, name, &io, t, NULL);
+    DR_TRY(dr_mlp_build(&io, e->be, &ms->mlp[k], e->n_selected, t.seed, t.batch_size));
+    dr_status s = dr_fit_graph(e, k ? "mlp" : "logistic", &io, t, NULL);
     dr_graph_free(io.g);
     return s;
 }
 
-static dr_status dr_run_tree(dr_experiment *e, const char *name, dr_tree_kind kind, uint64_t seed)
+static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
 {
-    dr_tree_params p;
-    dr_tree_params_default(&p, kind);
-    char key[96];
-    double d;
-    snprintf(key, sizeof key, "baselines.%s_estimators", name);
-    DR_TRY(dr_config_int(e->cfg, key, p.n_estimators, 1, 100000, &p.n_estimators));
-    snprintf(key, sizeof key, "baselines.%s_max_depth", name);
-    DR_TRY(dr_config_int(e->cfg, key, p.max_depth, 0, 64, &p.max_depth));
-    if (kind != DR_TREE_FOREST) {
-        snprintf(key, sizeof key, "baselines.%s_eta", name);
-        DR_TRY(dr_config_float(e->cfg, key, p.eta, 1e-4, 1.0, &d));
-        p.eta = (float)d;
-        snprintf(key, sizeof key, "baselines.%s_early_stopping", name);
-        DR_TRY(dr_config_int(e->cfg, key, p.early_stopping_rounds, 0, 100000, &p.early_stopping_rounds));
-    }
-    p.seed = seed;
-    p.nthread = 2;
+    const char *name = dr_tree_names[i];
     dr_tree_model *m;
     const dr_part *tr = &e->train, *va = &e->val;
-    DR_TRY(dr_tree_train(&m, &p, tr->m.x, tr->y, tr->m.n_rows, e->n_selected, va->m.x, va->y, va->m.n_rows));
+    DR_TRY(dr_tree_train(&m, p, tr->m.x, tr->y, tr->m.n_rows, e->n_selected, va->m.x, va->y, va->m.n_rows));
     dr_tree_info info;
     dr_model_result *r;
     dr_status s = dr_tree_get_info(m, &info);
@@ -135,7 +162,7 @@ static dr_status dr_run_tree(dr_experiment *e, const char *name, dr_tree_kind ki
         char path[1200];
         snprintf(path, sizeof path, "%s/%s.json", e->run.dir, name);
         s = dr_tree_save(m, path);
-        dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, dr_tree_kind_name(kind),
+        dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, dr_tree_kind_name(p->kind),
                    info.rounds_trained, info.best_iteration + 1, info.best_val_auc);
     }
     dr_tree_free(m);
@@ -197,8 +224,8 @@ static dr_status dr_run_ensemble(dr_experiment *e, uint64_t seed)
 
 dr_status dr_model_stage(dr_experiment *e)
 {
-    dr_train_config tc;
-    DR_TRY(dr_train_config_read(e->cfg, &tc));
+    dr_model_settings ms;
+    DR_TRY(dr_read_settings(e->cfg, &ms));
     const char *const def[] = {"hybrid", "logistic", "mlp", "xgboost", "lightgbm", "random_forest"};
     const char *const *models;
     int n;
@@ -206,22 +233,19 @@ dr_status dr_model_stage(dr_experiment *e)
     for (int i = 0; i < n; i++) {
         const char *m = models[i];
         dr_run_log(&e->run, "--- %s\n", m);
-        dr_status s;
+        dr_status s = DR_ERR_UNSUPPORTED;
         if (strcmp(m, "hybrid") == 0)
-            s = dr_run_hybrid(e, &tc);
+            s = dr_run_hybrid(e, &ms.train, ms.hybrid);
         else if (strcmp(m, "logistic") == 0 || strcmp(m, "mlp") == 0)
-            s = dr_run_mlp(e, m, &tc, m[0] == 'l');
-        else if (strcmp(m, "xgboost") == 0)
-            s = dr_run_tree(e, m, DR_TREE_XGBOOST, tc.seed);
-        else if (strcmp(m, "lightgbm") == 0)
-            s = dr_run_tree(e, m, DR_TREE_LEAFWISE, tc.seed);
-        else if (strcmp(m, "random_forest") == 0)
-            s = dr_run_tree(e, m, DR_TREE_FOREST, tc.seed);
-        else
+            s = dr_run_mlp(e, &ms, m[0] == 'm');
+        for (int t = 0; t < 3; t++)
+            if (strcmp(m, dr_tree_names[t]) == 0)
+                s = dr_run_tree(e, t, &ms.tree[t]);
+        if (strcmp(m, "svm") == 0)
             s = dr_error(DR_ERR_UNSUPPORTED, "%s: the linear SVM baseline is not implemented yet (it needs a hinge "
                          "loss op); remove \"svm\" from baselines.models",
                          dr_config_where(e->cfg, "baselines.models"));
         DR_TRY(s);
     }
-    return dr_run_ensemble(e, tc.seed);
+    return dr_run_ensemble(e, ms.train.seed);
 }

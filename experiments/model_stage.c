@@ -42,8 +42,10 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
         tr.seq = va.seq = te.seq = NULL, tr.seq_len = va.seq_len = te.seq_len = 0;
     dr_train_state st;
     dr_status s = dr_train(io, &tc, &tr, &va, run_dir, e->run.resumed, &st);
-    if (s != DR_OK)
+    if (s != DR_OK) {
+        dr_train_state_free(&st);
         return dr_error_context(s, "training %s: ", name);
+    }
     dr_run_log(&e->run, "%s: best validation AUC %.4f at epoch %d of %d\n", name, st.best_auc, st.best_epoch + 1,
                st.epoch);
     dr_train_state_free(&st);

@@ -257,6 +257,7 @@ static dr_status dr_train_epoch(const dr_model_io *m, const dr_train_config *tc,
 dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_rows *train, const dr_rows *val,
                    const char *run_dir, int resume, dr_train_state *st)
 {
+    memset(st, 0, sizeof *st); /* safe to free whatever happens below */
     DR_TRY(dr_check_rows(m, train, "training"));
     DR_TRY(dr_check_rows(m, val, "validation"));
     char ckpt[4096] = "";

@@ -195,9 +195,32 @@ static void test_bad_checkpoints_refused(void **state)
     dr_hybrid_free(&m);
 }
 
+/* A non-finite loss stops training with a message naming the step, and nothing
+ * of the run folder is overwritten by the diverged state. */
+static void test_nan_loss_stops_training(void **state)
+{
+    (void)state;
+    float x[N_TRAIN * N_FEAT];
+    memcpy(x, fx.x, sizeof x);
+    x[100 * N_FEAT + 3] = NAN; /* sample 100: in the second batch of epoch 1's order or later */
+    dr_rows train = fx.train;
+    train.x = x;
+    dr_hybrid m;
+    assert_int_equal(dr_hybrid_build(&m, fx.be, &fx.cfg, 7, 64), DR_OK);
+    dr_model_io io = io_of(&m);
+    dr_train_state st;
+    dr_status s = dr_train(&io, &fx.tc, &train, &fx.val, NULL, 0, &st);
+    printf("  %s\n", dr_last_error());
+    assert_int_equal(s, DR_ERR_NUMERIC);
+    assert_non_null(strstr(dr_last_error(), "epoch 1, step"));
+    dr_train_state_free(&st);
+    dr_hybrid_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nan_loss_stops_training),
         cmocka_unit_test(test_kill_and_resume_is_exact),
         cmocka_unit_test(test_bad_checkpoints_refused),
     };

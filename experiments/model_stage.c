@@ -9,6 +9,7 @@
 #include "experiments/ensemble.h"
 #include "experiments/experiment.h"
 #include "models/neural_baselines.h"
+#include "models/platt.h"
 #include "models/trees.h"
 
 static dr_rows dr_rows_of(const dr_experiment *e, const dr_part *p)
@@ -82,8 +83,9 @@ static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_h
 typedef struct dr_model_settings {
     dr_train_config train;
     dr_hybrid_config hybrid;
-    dr_mlp_config mlp[2]; /* logistic, MLP */
-    int mlp_epochs[2];
+    dr_mlp_config mlp[3]; /* logistic regression, MLP, linear SVM */
+    int mlp_epochs[3];
+    double svm_weight_decay;
     dr_tree_params tree[3];
 } dr_model_settings;
 
@@ -116,8 +118,8 @@ static dr_status dr_read_settings(dr_config *cfg, dr_model_settings *ms)
 {
     DR_TRY(dr_train_config_read(cfg, &ms->train));
     DR_TRY(dr_hybrid_config_read(cfg, &ms->hybrid));
-    for (int k = 0; k < 2; k++)
-        ms->mlp[k] = (dr_mlp_config){.loss = {.a = 1.0f, .gamma = 0.0f, .w_pos = 1.0f, .w_neg = 1.0f}};
+    for (int k = 0; k < 3; k++)
+        ms->mlp[k] = (dr_mlp_config){.loss = {.a = 1.0f, .gamma = 0.0f, .w_pos = 1.0f, .w_neg = 1.0f, .hinge = k == 2}};
     const int *h;
     double d;
     DR_TRY(dr_config_int_list(cfg, "baselines.mlp_hidden", (const int[]){128, 64}, 2, 1, 65536, 1, 4, &h,
@@ -127,22 +129,38 @@ static dr_status dr_read_settings(dr_config *cfg, dr_model_settings *ms)
     ms->mlp[1].dropout = (float)d;
     DR_TRY(dr_config_int(cfg, "baselines.logistic_epochs", 30, 1, 100000, &ms->mlp_epochs[0]));
     DR_TRY(dr_config_int(cfg, "baselines.mlp_epochs", 30, 1, 100000, &ms->mlp_epochs[1]));
+    DR_TRY(dr_config_int(cfg, "baselines.svm_epochs", 30, 1, 100000, &ms->mlp_epochs[2]));
+    /* the SVM's C, as L2 weight decay on the margin: lambda = 1 / (C n) */
+    DR_TRY(dr_config_float(cfg, "baselines.svm_weight_decay", 1e-3, 0.0, 1.0, &ms->svm_weight_decay));
     for (int i = 0; i < 3; i++)
         DR_TRY(dr_read_tree(cfg, i, ms->train.seed, &ms->tree[i]));
     return DR_OK;
 }
 
-/* Logistic regression (k = 0) or the MLP (k = 1) with the [train] optimiser. */
-static dr_status dr_run_mlp(dr_experiment *e, const dr_model_settings *ms, int k)
+static const char *const dr_neural_names[3] = {"logistic", "mlp", "svm"};
+
+/* Logistic regression (k = 0), the MLP (1) or the linear SVM (2, Platt-scaled on
+ * validation) with the [train] optimiser. */
+static dr_status dr_run_neural(dr_experiment *e, const dr_model_settings *ms, int k)
 {
     dr_train_config t = ms->train;
     t.epochs = ms->mlp_epochs[k];
     t.progress = 0;
+    if (k == 2)
+        t.weight_decay = ms->svm_weight_decay;
     dr_model_io io;
     DR_TRY(dr_mlp_build(&io, e->be, &ms->mlp[k], e->n_selected, t.seed, t.batch_size));
-    dr_status s = dr_fit_graph(e, k ? "mlp" : "logistic", &io, t, NULL);
+    dr_status s = dr_fit_graph(e, dr_neural_names[k], &io, t, NULL);
     dr_graph_free(io.g);
-    return s;
+    if (s != DR_OK || k != 2)
+        return s;
+    dr_model_result *r = &e->models[e->n_models - 1];
+    double A, B;
+    DR_TRY(dr_platt_fit(r->val, e->val.y, e->val.m.n_rows, &A, &B));
+    dr_platt_apply(r->val, r->val, e->val.m.n_rows, A, B);
+    dr_platt_apply(r->test, r->test, e->test.m.n_rows, A, B);
+    dr_run_log(&e->run, "svm: Platt scaling on validation, p = sigmoid(%.4f margin %+.4f)\n", A, B);
+    return DR_OK;
 }
 
 static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
@@ -228,25 +246,22 @@ dr_status dr_model_stage(dr_experiment *e)
 {
     dr_model_settings ms;
     DR_TRY(dr_read_settings(e->cfg, &ms));
-    const char *const def[] = {"hybrid", "logistic", "mlp", "xgboost", "lightgbm", "random_forest"};
+    const char *const def[] = {"hybrid", "logistic", "mlp", "svm", "xgboost", "lightgbm", "random_forest"};
     const char *const *models;
     int n;
-    DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 6, dr_model_names, 1, 7, &models, &n));
+    DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 7, dr_model_names, 1, 7, &models, &n));
     for (int i = 0; i < n; i++) {
         const char *m = models[i];
         dr_run_log(&e->run, "--- %s\n", m);
         dr_status s = DR_ERR_UNSUPPORTED;
         if (strcmp(m, "hybrid") == 0)
             s = dr_run_hybrid(e, &ms.train, ms.hybrid);
-        else if (strcmp(m, "logistic") == 0 || strcmp(m, "mlp") == 0)
-            s = dr_run_mlp(e, &ms, m[0] == 'm');
+        for (int k = 0; k < 3; k++)
+            if (strcmp(m, dr_neural_names[k]) == 0)
+                s = dr_run_neural(e, &ms, k);
         for (int t = 0; t < 3; t++)
             if (strcmp(m, dr_tree_names[t]) == 0)
                 s = dr_run_tree(e, t, &ms.tree[t]);
-        if (strcmp(m, "svm") == 0)
-            s = dr_error(DR_ERR_UNSUPPORTED, "%s: the linear SVM baseline is not implemented yet (it needs a hinge "
-                         "loss op); remove \"svm\" from baselines.models",
-                         dr_config_where(e->cfg, "baselines.models"));
         DR_TRY(s);
     }
     return dr_run_ensemble(e, ms.train.seed);

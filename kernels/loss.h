@@ -2,6 +2,7 @@
  * math in kernels/math.h), weighted per class and averaged over the batch:
  *   z [B] logits, y [B] labels in {0, 1}
  *   per_sample[i] = w_{y_i} * dr_composite_loss(z_i, y_i, a, gamma)
+ *                   (dr_hinge_loss(z_i, y_i) when p.hinge is set)
  *   loss[0]       = (1 / B) * sum_i per_sample[i]
  * Backward adds (+=) scale * (1 / B) * w_{y_i} * dL_i/dz_i into dz [B]. */
 #ifndef DR_KERNELS_LOSS_H
@@ -14,6 +15,7 @@ typedef struct dr_loss_params {
     float gamma; /* focal exponent */
     float w_pos; /* class weight of label 1 */
     float w_neg; /* class weight of label 0 */
+    int hinge;   /* 1: the SVM's hinge loss instead (a and gamma unused) */
 } dr_loss_params;
 
 typedef void dr_loss_forward_fn(dr_backend *be, float *loss, float *per_sample, const float *z,

@@ -63,6 +63,20 @@ static inline float dr_adam_bias_correction(float beta, long step)
     return (float)(1.0 - pow((double)beta, (double)step));
 }
 
+/* Hinge loss of a linear SVM, max(0, 1 - s z) with s = +1 for y = 1 and -1 for
+ * y = 0, and its subgradient: -s where s z < 1, else 0 (0 at the kink itself). */
+DR_HD float dr_hinge_loss(float z, float y)
+{
+    float s = y > 0.5f ? 1.0f : -1.0f;
+    return fmaxf(0.0f, 1.0f - s * z);
+}
+
+DR_HD float dr_hinge_loss_grad(float z, float y)
+{
+    float s = y > 0.5f ? 1.0f : -1.0f;
+    return s * z < 1.0f ? -s : 0.0f;
+}
+
 /* One Adam step for one parameter (PyTorch's Adam: weight decay is added to the
  * gradient). bc1 = 1 - beta1^t and bc2 = 1 - beta2^t are computed once per step. */
 DR_HD void dr_adam_element(float *p, float *m, float *v, float g, float lr, float beta1, float beta2,

@@ -22,6 +22,10 @@ static dr_status dr_mlp_graph(dr_model_io *io, const dr_mlp_config *c, int n_fea
     }
     DR_TRY(dr_graph_linear(g, &logit, z, 1, "head"));
     DR_TRY(dr_graph_loss(g, &io->loss, logit, io->y, c->loss));
+    if (c->loss.hinge) {
+        io->prob = logit;
+        return DR_OK;
+    }
     return dr_graph_sigmoid(g, &io->prob, logit);
 }
 

@@ -1,7 +1,10 @@
 /* The neural baselines on the same core as the hybrid network:
  *   logistic regression: linear -> 1 logit, trained with plain BCE
  *   MLP: { linear -> batch norm -> ReLU -> dropout } per hidden layer -> 1 logit
- * Both read flat features only (no sequence). */
+ *   linear SVM: linear -> 1 score, trained with the hinge loss (loss.hinge = 1) and
+ *   L2 weight decay; io->prob then holds the raw score (the margin), which the
+ *   caller turns into a probability by Platt scaling (models/platt.h)
+ * All read flat features only (no sequence). */
 #ifndef DR_MODELS_NEURAL_BASELINES_H
 #define DR_MODELS_NEURAL_BASELINES_H
 

@@ -18,7 +18,7 @@
 
 static dr_loss_params params(float a, float gamma, float w_pos, float w_neg)
 {
-    dr_loss_params p = {a, gamma, w_pos, w_neg};
+    dr_loss_params p = {.a = a, .gamma = gamma, .w_pos = w_pos, .w_neg = w_neg};
     return p;
 }
 
@@ -332,6 +332,45 @@ static void test_gradcheck(void **state)
     assert_true(worst_ok);
 }
 
+/* Hinge loss (the SVM baseline): closed-form values, the class weights and the
+ * batch mean, and the subgradient both by hand and by central differences at
+ * points at least 0.05 away from the kink s z = 1 (step 1e-3: the loss is linear
+ * there, so the difference is exact up to float rounding of the values, ~1e-6). */
+static void test_hinge(void **state)
+{
+    (void)state;
+    const float z[6] = {0.3f, 2.0f, -0.5f, -3.0f, 0.9f, 1.5f};
+    const float y[6] = {1, 1, 0, 0, 0, 1};
+    /* s z = 0.3, 2, 0.5, 3, -0.9, 1.5 -> losses 0.7, 0, 0.5, 0, 1.9, 0 */
+    const double want[6] = {0.7, 0.0, 0.5, 0.0, 1.9, 0.0};
+    const float gwant[6] = {-1, 0, 1, 0, 1, 0};
+    dr_loss_params p = {.w_pos = 2.0f, .w_neg = 1.0f, .hinge = 1};
+    float per[6], loss, dz[6] = {0.25f, 0.25f, 0.25f, 0.25f, 0.25f, 0.25f};
+    dr_cpu_loss_forward(tu_cpu(), &loss, per, z, y, 6, p);
+    double mean = 0;
+    for (int i = 0; i < 6; i++) {
+        double w = y[i] > 0.5f ? 2.0 : 1.0;
+        printf("  hinge z=%5.2f y=%.0f: %.7f (want %.7f)\n", z[i], y[i], per[i], w * want[i]);
+        assert_true(fabs(per[i] - w * want[i]) <= 1e-6);
+        mean += w * want[i] / 6.0;
+    }
+    assert_true(fabs(loss - mean) <= 1e-6);
+    dr_cpu_loss_backward(tu_cpu(), dz, z, y, 6, p, 1.0f);
+    for (int i = 0; i < 6; i++) {
+        double w = y[i] > 0.5f ? 2.0 : 1.0;
+        assert_true(fabs(dz[i] - (0.25 + w * gwant[i] / 6.0)) <= 1e-6);
+        float zp[6], zm[6], lp, lm, tmp[6];
+        memcpy(zp, z, sizeof zp);
+        memcpy(zm, z, sizeof zm);
+        zp[i] += 1e-3f;
+        zm[i] -= 1e-3f;
+        dr_cpu_loss_forward(tu_cpu(), &lp, tmp, zp, y, 6, p);
+        dr_cpu_loss_forward(tu_cpu(), &lm, tmp, zm, y, 6, p);
+        double fd = ((double)lp - lm) / ((double)zp[i] - zm[i]);
+        assert_true(fabs(fd - w * gwant[i] / 6.0) <= 1e-3);
+    }
+}
+
 int main(void)
 {
     tu_seed();
@@ -339,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_bce_closed_form),      cmocka_unit_test(test_focal_hand_points),
         cmocka_unit_test(test_extreme_logits),       cmocka_unit_test(test_forward_batches),
         cmocka_unit_test(test_backward_vs_reference), cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_hinge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

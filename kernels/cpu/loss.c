@@ -24,7 +24,8 @@ void dr_cpu_loss_forward(dr_backend *be, float *loss, float *per_sample, const f
     DR_ASSERT(B > 0 && loss && per_sample && z && y);
     double sum = 0.0;
     for (int i = 0; i < B; i++) {
-        float li = dr_loss_weight(y[i], &p) * dr_composite_loss(z[i], y[i], p.a, p.gamma);
+        float li = dr_loss_weight(y[i], &p) *
+                   (p.hinge ? dr_hinge_loss(z[i], y[i]) : dr_composite_loss(z[i], y[i], p.a, p.gamma));
         per_sample[i] = li;
         sum += li;
     }
@@ -38,5 +39,6 @@ void dr_cpu_loss_backward(dr_backend *be, float *dz, const float *z, const float
     DR_ASSERT(B > 0 && dz && z && y);
     const float s = scale / (float)B;
     for (int i = 0; i < B; i++)
-        dz[i] += s * dr_loss_weight(y[i], &p) * dr_composite_loss_grad(z[i], y[i], p.a, p.gamma);
+        dz[i] += s * dr_loss_weight(y[i], &p) *
+                 (p.hinge ? dr_hinge_loss_grad(z[i], y[i]) : dr_composite_loss_grad(z[i], y[i], p.a, p.gamma));
 }

@@ -15,7 +15,7 @@ static __global__ void loss_forward_kernel(float *loss, float *per_sample, const
     double s = 0.0;
     for (int i = threadIdx.x; i < B; i += blockDim.x) {
         float w = y[i] > 0.5f ? p.w_pos : p.w_neg;
-        float l = w * dr_composite_loss(z[i], y[i], p.a, p.gamma);
+        float l = w * (p.hinge ? dr_hinge_loss(z[i], y[i]) : dr_composite_loss(z[i], y[i], p.a, p.gamma));
         if (per_sample)
             per_sample[i] = l;
         s += l;
@@ -31,7 +31,7 @@ static __global__ void loss_backward_kernel(float *dz, const float *z, const flo
     const float k = scale / (float)B;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < B; i += gridDim.x * blockDim.x) {
         float w = y[i] > 0.5f ? p.w_pos : p.w_neg;
-        dz[i] += k * w * dr_composite_loss_grad(z[i], y[i], p.a, p.gamma);
+        dz[i] += k * w * (p.hinge ? dr_hinge_loss_grad(z[i], y[i]) : dr_composite_loss_grad(z[i], y[i], p.a, p.gamma));
     }
 }
 

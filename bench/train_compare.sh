@@ -14,8 +14,8 @@ shape=(--rows "$rows" --repeats "$reps" --groups 20,20,20,20 --seq-len 12 --seq-
 {
     echo "# $(date -u) commit $(git rev-parse --short HEAD) $(lscpu | grep 'Model name' | sed 's/ \+/ /g')"
     echo "# load before: $(cat /proc/loadavg)"
-    echo "## defrisk (cpu)"
-    ./build/train_bench "${shape[@]}"
+    echo "## defrisk (cpu, OMP_WAIT_POLICY=passive)"
+    OMP_WAIT_POLICY=passive ./build/train_bench "${shape[@]}"   # as ./run_experiment sets it
     echo "## pytorch: 2 threads, 1 BLAS thread"
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_ref.py "${shape[@]}" --threads 2
     echo "## pytorch: default threads"

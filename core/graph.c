@@ -62,8 +62,6 @@ dr_status dr_g_check_value(const dr_graph *g, dr_value v, const char *op)
 {
     if (v.id < 0 || v.id >= g->n_vals)
         return dr_error(DR_ERR_INVALID, "%s: input value %d is not a value of this graph", op, v.id);
-    if (g->vals[v.id].kind == DR_VAL_SAVED && g->vals[v.id].needs_grad)
-        return dr_error(DR_ERR_INVALID, "%s: input %s is internal state", op, g->vals[v.id].name);
     return DR_OK;
 }
 
@@ -404,6 +402,7 @@ dr_status dr_graph_read(dr_graph *g, dr_value v, float *host)
 /* --- inspection ------------------------------------------------------------ */
 
 int dr_graph_batch(const dr_graph *g) { return g->batch; }
+int dr_graph_max_batch(const dr_graph *g) { return g->max_batch; }
 long dr_graph_numel(const dr_graph *g, dr_value v) { return g->vals[v.id].numel; }
 const char *dr_graph_value_name(const dr_graph *g, dr_value v) { return g->vals[v.id].name; }
 uint64_t dr_graph_step(const dr_graph *g) { return g->step; }

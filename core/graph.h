@@ -89,7 +89,8 @@ dr_status dr_graph_read(dr_graph *g, dr_value v, float *host);
 
 /* --- inspection and state ------------------------------------------------ */
 
-int dr_graph_batch(const dr_graph *g);
+int dr_graph_batch(const dr_graph *g);     /* rows of the current batch */
+int dr_graph_max_batch(const dr_graph *g); /* the size the graph was planned for */
 long dr_graph_numel(const dr_graph *g, dr_value v); /* per sample, or total if unbatched */
 const char *dr_graph_value_name(const dr_graph *g, dr_value v);
 long dr_graph_param_count(const dr_graph *g);

@@ -45,7 +45,7 @@ typedef struct dr_node_class {
     size_t (*scratch)(const dr_graph *g, const dr_node *n, int batch);
 } dr_node_class;
 
-enum { DR_NODE_MAX_IN = 8, DR_NODE_MAX_AUX = 4, DR_NODE_MAX_PAR = 4 };
+enum { DR_NODE_MAX_IN = 16, DR_NODE_MAX_AUX = 4, DR_NODE_MAX_PAR = 4 };
 
 struct dr_node {
     const dr_node_class *cls;

@@ -215,13 +215,23 @@ static dr_status dr_assign_groups(dr_experiment *e, const dr_matrix *names, int 
     for (int k = 0; k < n_keys; k++) {
         const char *const *cols;
         int n;
-        DR_TRY(dr_config_string_list(e->cfg, keys[k].path, NULL, 0, NULL, 1, 100000, &cols, &n));
+        dr_status s = dr_config_string_list(e->cfg, keys[k].path, NULL, 0, NULL, 1, 100000, &cols, &n);
+        if (s != DR_OK) {
+            free(col_group);
+            return s;
+        }
         for (int j = 0; j < n; j++) {
             int c = dr_table_find(&e->table, cols[j]);
             if (c < 0) {
                 free(col_group);
                 return dr_error(DR_ERR_INVALID, "%s: feature group %s names column '%s', which %s lacks",
                                 dr_config_where(e->cfg, keys[k].path), keys[k].name, cols[j], e->table.source);
+            }
+            if (col_group[c] >= 0 && col_group[c] != k) {
+                const char *other = keys[col_group[c]].name;
+                free(col_group);
+                return dr_error(DR_ERR_INVALID, "%s: column '%s' is in feature groups %s and %s",
+                                dr_config_where(e->cfg, keys[k].path), cols[j], other, keys[k].name);
             }
             col_group[c] = k;
         }

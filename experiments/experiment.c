@@ -239,6 +239,13 @@ static dr_status dr_predict_rows(dr_config *cfg, dr_backend *be, const char *ckp
         free(y);
         return dr_error(DR_ERR_NOMEM, "out of host memory");
     }
+    for (int j = 0; j < nf; j++)
+        if (t->order[j] < 0 || t->order[j] >= full->n_features) {
+            free(x);
+            free(y);
+            return dr_error(DR_ERR_FORMAT, "%s: transform/feature_order[%d] = %d, but the stored preprocessing makes "
+                            "%d features", ckpt, j, t->order[j], full->n_features);
+        }
     for (long i = 0; i < n; i++)
         for (int j = 0; j < nf; j++)
             x[i * nf + j] = full->x[i * full->n_features + t->order[j]];

@@ -27,9 +27,9 @@ static dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_resu
     snprintf(r->name, sizeof r->name, "%s", name);
     r->val = malloc((size_t)e->val.m.n_rows * sizeof(float));
     r->test = malloc((size_t)e->test.m.n_rows * sizeof(float));
+    e->n_models++; /* counted even on failure, so dr_experiment_free frees both */
     if (!r->val || !r->test)
         return dr_error(DR_ERR_NOMEM, "out of host memory for predictions");
-    e->n_models++;
     *out = r;
     return DR_OK;
 }
@@ -39,7 +39,7 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
                               const char *run_dir)
 {
     dr_rows tr = dr_rows_of(e, &e->train), va = dr_rows_of(e, &e->val), te = dr_rows_of(e, &e->test);
-    if (!run_dir)
+    if (io->seq.id < 0) /* a model without a sequence input */
         tr.seq = va.seq = te.seq = NULL, tr.seq_len = va.seq_len = te.seq_len = 0;
     dr_train_state st;
     dr_status s = dr_train(io, &tc, &tr, &va, run_dir, e->run.resumed, &st);

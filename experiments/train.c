@@ -77,7 +77,7 @@ static dr_status dr_feed(const dr_model_io *m, const dr_rows *r, dr_batch_buf *b
 
 dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, double *mean_loss)
 {
-    int batch = dr_graph_batch(m->g);
+    int batch = dr_graph_max_batch(m->g);
     dr_batch_buf b = {0};
     dr_status s = dr_batch_alloc(&b, rows, batch);
     double loss_sum = 0.0;
@@ -220,7 +220,7 @@ static dr_status dr_check_rows(const dr_model_io *m, const dr_rows *r, const cha
 static dr_status dr_train_epoch(const dr_model_io *m, const dr_train_config *tc, const dr_rows *train,
                                 dr_train_state *st, long *idx, dr_batch_buf *b, double *mean_loss)
 {
-    int batch = dr_graph_batch(m->g) > tc->batch_size ? tc->batch_size : dr_graph_batch(m->g);
+    int batch = dr_graph_max_batch(m->g) > tc->batch_size ? tc->batch_size : dr_graph_max_batch(m->g);
     int epoch = st->epoch;
     dr_shuffle(idx, train->n, tc->seed, epoch);
     double t0 = dr_now(), last_draw = 0, loss_sum = 0;
@@ -273,7 +273,7 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
     long *idx = malloc((size_t)train->n * sizeof *idx);
     float *vprob = malloc((size_t)val->n * sizeof *vprob);
     dr_batch_buf b = {0};
-    dr_status s = (idx && vprob) ? dr_batch_alloc(&b, train, dr_graph_batch(m->g))
+    dr_status s = (idx && vprob) ? dr_batch_alloc(&b, train, dr_graph_max_batch(m->g))
                                  : dr_error(DR_ERR_NOMEM, "training: out of host memory");
     while (s == DR_OK && st->epoch < tc->epochs && !st->stopped) {
         double t0 = dr_now(), train_loss = 0, val_loss = 0, auc = 0;

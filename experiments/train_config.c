@@ -1,4 +1,6 @@
 /* The [train] section of an experiment file. */
+#include <string.h>
+
 #include "core/config.h"
 #include "experiments/train.h"
 
@@ -6,6 +8,7 @@ dr_status dr_train_config_read(dr_config *cfg, dr_train_config *tc)
 {
     int64_t seed;
     bool progress;
+    memset(tc, 0, sizeof *tc);
     DR_TRY(dr_config_int(cfg, "train.epochs", 100, 1, 100000, &tc->epochs));
     DR_TRY(dr_config_int(cfg, "train.batch_size", 256, 1, 1 << 20, &tc->batch_size));
     DR_TRY(dr_config_float(cfg, "train.lr", 1e-3, 1e-7, 10.0, &tc->lr));

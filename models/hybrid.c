@@ -75,8 +75,10 @@ static dr_status dr_hybrid_graph(dr_hybrid *m, const dr_hybrid_config *c)
         int positions = (len + c->pool - 1) / c->pool;
         DR_TRY(dr_graph_maxpool1d(g, &top, pooled, positions));
         DR_TRY(dr_graph_reshape(g, &summaries[i], top, 1, &in_ch));
-        DR_TRY(dr_graph_transpose(g, &t, pooled));
-        steps[i] = t;
+        if (c->seq_len == 0) { /* the branches' positions are the LSTM's steps */
+            DR_TRY(dr_graph_transpose(g, &t, pooled));
+            steps[i] = t;
+        }
     }
 
     dr_value seq = m->seq;

@@ -26,7 +26,7 @@ dr_status dr_platt_fit(const float *score, const float *label, long n, double *A
     if (npos == 0 || nneg == 0)
         return dr_error(DR_ERR_INVALID, "Platt scaling needs both classes (%g positive of %ld)", npos, n);
     double tpos = (npos + 1) / (npos + 2), tneg = 1 / (nneg + 2);
-    double a = 0, b = log((nneg + 1) / (npos + 1));
+    double a = 0, b = log((npos + 1) / (nneg + 1)); /* the base rate's logit */
     double f = dr_platt_objective(score, label, n, tpos, tneg, a, b);
     for (int it = 0; it < 100; it++) {
         /* gradient and Hessian in (a, b); the small ridge keeps the Hessian

@@ -1,8 +1,7 @@
 /* The autograd graph end to end on the CPU backend: shape errors name the op and
  * both shapes; a finite-difference check of every parameter's gradient through
- * a graph that uses every node; resuming from saved state replays exactly; and a
- * small conv + LSTM + attention stack learns a problem that needs the order of
- * the sequence. */
+ * a graph that uses every node; and a small conv + LSTM + attention stack learns
+ * a problem that needs the order of the sequence. (Exact resume: test_resume.c.) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

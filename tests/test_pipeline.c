@@ -1,8 +1,7 @@
 /* The whole pipeline as ./run_experiment runs it, on the bundled Lending Club
- * sample at a small size: every model trains, the report files appear, the
- * ensemble is at least as good as its best member on validation, prediction from
- * the run folder reproduces the run's own test predictions, and bad experiment
- * files fail with the file, line and column. */
+ * sample at a small size: every model trains, the report files appear,
+ * prediction from the run folder reproduces the run's own test predictions, and
+ * bad experiment files fail with the file, line and column. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -85,7 +85,8 @@ typedef struct dr_model_settings {
     dr_hybrid_config hybrid;
     dr_mlp_config mlp[3]; /* logistic regression, MLP, linear SVM */
     int mlp_epochs[3];
-    double svm_weight_decay;
+    double svm_weight_decay, neural_lr;
+    int neural_patience;
     dr_tree_params tree[3];
 } dr_model_settings;
 
@@ -132,6 +133,10 @@ static dr_status dr_read_settings(dr_config *cfg, dr_model_settings *ms)
     DR_TRY(dr_config_int(cfg, "baselines.svm_epochs", 30, 1, 100000, &ms->mlp_epochs[2]));
     /* the SVM's C, as L2 weight decay on the margin: lambda = 1 / (C n) */
     DR_TRY(dr_config_float(cfg, "baselines.svm_weight_decay", 1e-3, 0.0, 1.0, &ms->svm_weight_decay));
+    /* Linear models converge slowly at the network's lr and give up early under
+     * its patience; they get their own. */
+    DR_TRY(dr_config_float(cfg, "baselines.neural_lr", 1e-2, 1e-7, 10.0, &ms->neural_lr));
+    DR_TRY(dr_config_int(cfg, "baselines.neural_patience", 10, 1, 100000, &ms->neural_patience));
     for (int i = 0; i < 3; i++)
         DR_TRY(dr_read_tree(cfg, i, ms->train.seed, &ms->tree[i]));
     return DR_OK;
@@ -146,10 +151,21 @@ static dr_status dr_run_neural(dr_experiment *e, const dr_model_settings *ms, in
     dr_train_config t = ms->train;
     t.epochs = ms->mlp_epochs[k];
     t.progress = 0;
-    if (k == 2)
+    t.lr = ms->neural_lr;
+    t.early_stop_patience = ms->neural_patience;
+    t.plateau_patience = ms->neural_patience / 2;
+    dr_mlp_config mc = ms->mlp[k];
+    if (k == 2) {
+        /* hinge loss on imbalanced classes: weigh each class by its inverse share */
+        double pos = 0;
+        for (long i = 0; i < e->train.m.n_rows; i++)
+            pos += e->train.y[i];
+        mc.loss.w_pos = (float)((double)e->train.m.n_rows / (2.0 * pos));
+        mc.loss.w_neg = (float)((double)e->train.m.n_rows / (2.0 * ((double)e->train.m.n_rows - pos)));
         t.weight_decay = ms->svm_weight_decay;
+    }
     dr_model_io io;
-    DR_TRY(dr_mlp_build(&io, e->be, &ms->mlp[k], e->n_selected, t.seed, t.batch_size));
+    DR_TRY(dr_mlp_build(&io, e->be, &mc, e->n_selected, t.seed, t.batch_size));
     dr_status s = dr_fit_graph(e, dr_neural_names[k], &io, t, NULL);
     dr_graph_free(io.g);
     if (s != DR_OK || k != 2)

@@ -118,25 +118,38 @@ static void test_kill_and_resume_is_exact(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double full = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 
-    /* Kill points spread over the run, including mid-epoch and mid-checkpoint. */
-    const double fractions[] = {0.15, 0.45, 0.8};
+    /* Each kill comes once the first checkpoint exists (so the resume path, not a
+     * fresh start, is what gets compared), right away or after a share of the
+     * run: mid-epoch and mid-checkpoint-write both happen. */
+    const double extra[] = {0.0, 0.2, 0.5};
+    int resumed_mid_run = 0;
     for (int k = 0; k < 3; k++) {
         make_run_dir(run_dir, sizeof run_dir, "kill");
+        char ckpt[300];
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", run_dir);
+        /* A new process, not a forked copy: OpenMP's thread pool does not survive
+         * fork(), and a forked child that hangs in it would make the kill moot. */
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-            long n;
-            free(train_to_end(run_dir, 0, &n));
-            _exit(0);
+            execl("/proc/self/exe", "test_resume", "--train-child", run_dir, (char *)NULL);
+            _exit(127);
         }
-        double wait_s = fractions[k] * full;
+        const struct timespec poll = {0, 200000};
+        for (int i = 0; i < 300000 && access(ckpt, F_OK) != 0; i++) /* up to a minute */
+            nanosleep(&poll, NULL);
+        int had_checkpoint = access(ckpt, F_OK) == 0;
+        double wait_s = extra[k] * full;
         struct timespec ts = {(time_t)wait_s, (long)((wait_s - (double)(time_t)wait_s) * 1e9)};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
-        printf("  killed after %.2fs of a %.2fs run (%s)\n", wait_s, full,
-               WIFSIGNALED(status) ? "by SIGKILL" : "it had already finished");
+        int killed = WIFSIGNALED(status);
+        printf("  killed %.2fs after the first checkpoint of a %.2fs run (%s)\n", wait_s, full,
+               killed ? "by SIGKILL" : "it had already finished");
+        printf("  checkpoint present at the kill: %s\n", had_checkpoint ? "yes" : "no");
+        resumed_mid_run += killed && had_checkpoint;
         long n;
         float *got = train_to_end(run_dir, 1, &n);
         assert_int_equal(n, n_ref);
@@ -147,6 +160,8 @@ static void test_kill_and_resume_is_exact(void **state)
         assert_int_equal(diff, 0);
         free(got);
     }
+    /* the kill right after the first of six checkpoints cannot miss the run */
+    assert_true(resumed_mid_run >= 1);
     free(ref);
 }
 
@@ -219,8 +234,16 @@ static void test_nan_loss_stops_training(void **state)
     dr_hybrid_free(&m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--train-child") == 0) {
+        /* the run that test_kill_and_resume_is_exact kills */
+        setup(NULL);
+        long n;
+        free(train_to_end(argv[2], 0, &n));
+        teardown(NULL);
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nan_loss_stops_training),
         cmocka_unit_test(test_kill_and_resume_is_exact),

@@ -154,8 +154,9 @@ static void conv_fb(void *p)
 
 /* ---- lab: conv1d with OpenBLAS's pool running the GEMMs ----
  * Why it exists: it is the other way to avoid oversubscription that the kernel
- * was measured against (bench/RESULTS.md). Same layout as the kernel (col [P, CK],
- * yt [P, Cout], positions as rows) and the same scratch, but each GEMM is one call
+ * was measured against (bench/RESULTS.md). It keeps the kernel's first layout
+ * (positions as rows: col [P, CK], yt [P, Cout], transposing regroup passes), so
+ * it is the old kernel's alternative, not the current one's; each GEMM is one call
  * over the whole batch that OpenBLAS's own threads split, and the per-sample
  * passes run in separate OpenMP loops between the GEMMs (the style of
  * kernels/cpu/lstm.c). The two thread pools take turns on the cores. */

@@ -13,10 +13,19 @@
 
 #include "core/backend.h"
 
+/* Row stride (floats) of the channel-major blocks over the batch's B*L positions:
+ * a whole, odd number of 64-byte lines, so rows never sit a multiple of 4 KiB apart
+ * (at B*L = 5120 they would, and every row would fall into the same cache set). */
+static inline size_t dr_conv1d_ld(int B, int L)
+{
+    size_t lines = ((size_t)B * L + 15) / 16;
+    return (lines | 1) * 16;
+}
+
 static inline size_t dr_conv1d_scratch_floats(int B, int Cin, int Cout, int L, int K)
 {
     /* im2col of the whole batch [Cin*K, B*L] plus one [Cout, B*L] staging block */
-    return (size_t)B * L * ((size_t)Cin * K + (size_t)Cout);
+    return dr_conv1d_ld(B, L) * ((size_t)Cin * K + (size_t)Cout);
 }
 
 typedef void dr_conv1d_forward_fn(dr_backend *be, float *out, float *scratch, const float *x,

@@ -1,36 +1,41 @@
-/* 1-D convolution on the CPU (contract in kernels/conv1d.h): im2col of the whole
- * batch, then one GEMM, so OpenBLAS sees one large product instead of B small
+/* 1-D convolution on the CPU (contract in kernels/conv1d.h): im2col, then GEMMs
+ * over many samples at once, so OpenBLAS sees large products instead of B small
  * ones (per sample the product is only L = 20 columns wide).
  *
- *   P = B * L output positions, CK = Cin * K, pl = (K - 1) / 2
- *   col [P, CK]      col[n*L + t, c*K + k] = x[n, c, t + k - pl]  (0 outside [0, L))
- *   yt  [P, Cout]    yt = col . w^T                  (w is [Cout, CK])
- *   out [B, Cout, L] out[n, o, t] = yt[n*L + t, o] + b[o]
- * Backward, with dyt [P, Cout] = dout regrouped like yt:
- *   db   += sums of dout over n and t
- *   dw   += dyt^T . col                  [Cout, P] x [P, CK]
- *   dcol  = dyt . w                      [P, Cout] x [Cout, CK]   (into col's space)
- *   dx   += col2im(dcol)                 (the transpose of im2col: scatter-add)
- * scratch = col followed by yt (or dyt): B*L*(Cin*K + Cout) floats.
+ * Channel-major blocks over the batch's P = B * L positions, row stride ld
+ * (dr_conv1d_ld), CK = Cin * K, pl = (K - 1) / 2:
+ *   col [CK, P]    col[c*K + k, n*L + t] = x[n, c, t + k - pl]  (0 outside [0, L))
+ *   y   [Cout, P]  y = w . col              (w is [Cout, CK] as stored)
+ *   out[n, o, t] = y[o, n*L + t] + b[o]
+ * Backward, with D [Cout, P] = dout regrouped like y:
+ *   dw   += D . col^T       db += row sums of D
+ *   dcol  = w^T . D         (into col's space)
+ *   dx   += col2im(dcol)    (the transpose of im2col: shifted adds)
+ * scratch = col followed by y (or D).
  *
- * Why positions are the rows: every regrouping pass (im2col, yt -> out, dout ->
- * dyt, col2im) then touches one sample's block at a time (L rows, <= 30 KB at the
- * paper's sizes), which stays in L1/L2. With channels as rows ([CK, P]) the same
- * passes stride through the whole batch: im2col + output regrouping measured
- * 12.8 ms against 3.5 ms this way (one core, 128->256, next to a ~15 ms GEMM).
+ * Why channel-major: every regrouping pass (im2col, y -> out, dout -> D, col2im)
+ * then copies contiguous runs of L floats; with positions as rows ([P, CK]) the
+ * same passes are transposes with strided stores and took a quarter of the
+ * kernel's time. Rows sit an odd number of cache lines apart (dr_conv1d_ld): at
+ * ld = 5120 floats every row of a sample's block mapped to one cache set.
  *
  * Threads: one OpenMP region per call, BLAS single-threaded inside it. Each
- * thread owns a range of samples (rows of col and yt) for im2col, the forward
- * GEMM, the transposes, dcol and col2im, and a range of output channels for dw
- * and db. OpenBLAS is the pthread build: letting its pool run the GEMMs between
- * OpenMP loops puts two sets of spinning threads on two cores; measured slower,
- * see bench/RESULTS.md (the pool variant is the lab entry in bench/ops_bench.c).
- * blas_single_begin/end (below) switch OpenBLAS to 1 thread for the call and
- * restore the caller's setting, so kernels that use the pool are unaffected. */
+ * thread owns a range of samples (columns of col and y) for im2col, the forward
+ * GEMM, the regrouping, dcol and col2im, and a range of output channels for dw
+ * and db, so dw and db do not depend on the thread count. Forward and dcol work
+ * through a thread's samples in chunks of CHUNK so that col and y of a chunk
+ * are still in L2 when the regrouping reads them. OpenBLAS is the pthread build:
+ * letting its pool run the GEMMs between OpenMP loops puts two sets of spinning
+ * threads on two cores; measured slower, see bench/RESULTS.md (the pool variant
+ * is the lab entry in bench/ops_bench.c). blas_single_begin/end (below) switch
+ * OpenBLAS to 1 thread for the call and restore the caller's setting, so
+ * kernels that use the pool are unaffected. */
 #include "kernels/conv1d.h"
 
 #include <cblas.h>
 #include <omp.h>
+
+enum { CHUNK = 32 }; /* samples per forward / dcol step */
 
 /* Output positions t in [t0, t1) read x at t + shift inside [0, L). */
 static void valid_range(int L, int shift, int *t0, int *t1)
@@ -43,22 +48,44 @@ static void valid_range(int L, int shift, int *t0, int *t1)
     *t1 = e;
 }
 
-/* One sample: x [Cin, L] -> col [L, CK]. Column (c, k) is x's row c shifted. */
-static void im2col_sample(float *restrict col, const float *restrict x, int Cin, int L, int K)
+/* Samples [0, nb) of x [nb, Cin, L] into columns [0, nb*L) of col (stride ld).
+ * Sample-major, so each sample's block of x is read once while it sits in L1. */
+static void im2col(float *restrict col, size_t ld, const float *restrict x, int nb, int Cin,
+                   int L, int K)
 {
-    const int CK = Cin * K, pl = (K - 1) / 2;
-    for (int c = 0; c < Cin; c++)
-        for (int k = 0; k < K; k++) {
-            int t0, t1, shift = k - pl;
-            valid_range(L, shift, &t0, &t1);
-            float *dst = col + c * K + k;
-            const float *xr = x + (size_t)c * L;
-            for (int t = 0; t < t0; t++)
-                dst[(size_t)t * CK] = 0.0f;
-            for (int t = t0; t < t1; t++)
-                dst[(size_t)t * CK] = xr[t + shift];
-            for (int t = t1; t < L; t++)
-                dst[(size_t)t * CK] = 0.0f;
+    const int pl = (K - 1) / 2;
+    for (int n = 0; n < nb; n++)
+        for (int c = 0; c < Cin; c++) {
+            const float *xr = x + ((size_t)n * Cin + c) * L;
+            for (int k = 0; k < K; k++) {
+                int t0, t1, shift = k - pl;
+                valid_range(L, shift, &t0, &t1);
+                float *dst = col + (size_t)(c * K + k) * ld + (size_t)n * L;
+                for (int t = 0; t < t0; t++)
+                    dst[t] = 0.0f;
+                for (int t = t0; t < t1; t++)
+                    dst[t] = xr[t + shift];
+                for (int t = t1; t < L; t++)
+                    dst[t] = 0.0f;
+            }
+        }
+}
+
+/* The transpose of im2col: dx [nb, Cin, L] += the shifted rows of dcol. */
+static void col2im_add(float *restrict dx, const float *restrict dcol, size_t ld, int nb, int Cin,
+                       int L, int K)
+{
+    const int pl = (K - 1) / 2;
+    for (int n = 0; n < nb; n++)
+        for (int c = 0; c < Cin; c++) {
+            float *dst = dx + ((size_t)n * Cin + c) * L;
+            for (int k = 0; k < K; k++) {
+                int t0, t1, shift = k - pl;
+                valid_range(L, shift, &t0, &t1);
+                const float *src = dcol + (size_t)(c * K + k) * ld + (size_t)n * L;
+                for (int t = t0; t < t1; t++)
+                    dst[t + shift] += src[t];
+            }
         }
 }
 
@@ -93,26 +120,27 @@ void dr_cpu_conv1d_forward(dr_backend *be, float *out, float *scratch, const flo
         return;
     DR_ASSERT(out && scratch && x && w);
     const int CK = Cin * K;
-    const size_t LCK = (size_t)L * CK, LCo = (size_t)L * Cout;
-    float *col = scratch, *yt = scratch + (size_t)B * LCK;
+    const size_t ld = dr_conv1d_ld(B, L);
+    float *col = scratch, *y = scratch + (size_t)CK * ld;
     int keep = blas_single_begin();
 #pragma omp parallel
     {
         int n0, n1;
         my_range(B, &n0, &n1);
-        for (int n = n0; n < n1; n++)
-            im2col_sample(col + n * LCK, x + (size_t)n * Cin * L, Cin, L, K);
-        if (n1 > n0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (n1 - n0) * L, Cout, CK, 1.0f,
-                        col + n0 * LCK, CK, w, CK, 0.0f, yt + n0 * LCo, Cout);
-        for (int n = n0; n < n1; n++) {
-            const float *src = yt + n * LCo;          /* [L, Cout] */
-            float *dst = out + (size_t)n * Cout * L; /* [Cout, L] */
-            for (int o = 0; o < Cout; o++) {
-                float bo = b ? b[o] : 0.0f;
-                for (int t = 0; t < L; t++)
-                    dst[(size_t)o * L + t] = src[(size_t)t * Cout + o] + bo;
-            }
+        for (int n = n0; n < n1; n += CHUNK) {
+            int nb = n1 - n < CHUNK ? n1 - n : CHUNK;
+            size_t p = (size_t)n * L;
+            im2col(col + p, ld, x + (size_t)n * Cin * L, nb, Cin, L, K);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, nb * L, CK, 1.0f, w, CK,
+                        col + p, ld, 0.0f, y + p, ld);
+            for (int j = 0; j < nb; j++)
+                for (int o = 0; o < Cout; o++) {
+                    const float *src = y + o * ld + p + (size_t)j * L;
+                    float *dst = out + ((size_t)(n + j) * Cout + o) * L;
+                    float bo = b ? b[o] : 0.0f;
+                    for (int t = 0; t < L; t++)
+                        dst[t] = src[t] + bo;
+                }
         }
     }
     blas_single_end(keep);
@@ -127,9 +155,9 @@ void dr_cpu_conv1d_backward(dr_backend *be, float *dx, float *dw, float *db, flo
     if (B == 0)
         return;
     DR_ASSERT(dw && scratch && dout && x && w);
-    const int P = B * L, CK = Cin * K, pl = (K - 1) / 2;
-    const size_t LCK = (size_t)L * CK, LCo = (size_t)L * Cout;
-    float *col = scratch, *dyt = scratch + (size_t)B * LCK;
+    const int P = B * L, CK = Cin * K;
+    const size_t ld = dr_conv1d_ld(B, L);
+    float *col = scratch, *D = scratch + (size_t)CK * ld;
     int keep = blas_single_begin();
 #pragma omp parallel
     {
@@ -137,44 +165,35 @@ void dr_cpu_conv1d_backward(dr_backend *be, float *dx, float *dw, float *db, flo
         my_range(B, &n0, &n1);
         my_range(Cout, &o0, &o1);
         /* the forward's col is gone (scratch is undefined on entry): rebuild it */
-        for (int n = n0; n < n1; n++) {
-            im2col_sample(col + n * LCK, x + (size_t)n * Cin * L, Cin, L, K);
-            const float *src = dout + (size_t)n * Cout * L; /* [Cout, L] */
-            float *dst = dyt + n * LCo;                     /* [L, Cout] */
-            /* t outer: contiguous stores; measured 10 - 30 % faster than o outer */
-            for (int t = 0; t < L; t++)
-                for (int o = 0; o < Cout; o++)
-                    dst[(size_t)t * Cout + o] = src[(size_t)o * L + t];
-        }
+        im2col(col + (size_t)n0 * L, ld, x + (size_t)n0 * Cin * L, n1 - n0, Cin, L, K);
+        for (int n = n0; n < n1; n++)
+            for (int o = 0; o < Cout; o++) {
+                const float *src = dout + ((size_t)n * Cout + o) * L;
+                float *dst = D + o * ld + (size_t)n * L;
+                for (int t = 0; t < L; t++)
+                    dst[t] = src[t];
+            }
 #pragma omp barrier
-        /* dw rows [o0, o1) need every sample's col and dyt */
+        /* dw rows [o0, o1) need every sample's col and D */
         if (o1 > o0)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, CK, P, 1.0f, dyt + o0,
-                        Cout, col, CK, 1.0f, dw + (size_t)o0 * CK, CK);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, o1 - o0, CK, P, 1.0f,
+                        D + o0 * ld, ld, col, ld, 1.0f, dw + (size_t)o0 * CK, CK);
         for (int o = o0; db && o < o1; o++) {
             double s = 0.0; /* B*L terms: keep the sum's rounding off the gradient */
-            for (int n = 0; n < B; n++)
-                for (int t = 0; t < L; t++)
-                    s += dout[((size_t)n * Cout + o) * L + t];
+            const float *row = D + o * ld;
+            for (int p = 0; p < P; p++)
+                s += row[p];
             db[o] += (float)s;
         }
         if (dx) {
 #pragma omp barrier
-            /* every thread is done reading col: overwrite this thread's rows with dcol */
-            if (n1 > n0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (n1 - n0) * L, CK, Cout,
-                            1.0f, dyt + n0 * LCo, Cout, w, CK, 0.0f, col + n0 * LCK, CK);
-            /* col2im: sample n's rows of dx belong to this thread only */
-            for (int n = n0; n < n1; n++) {
-                const float *src = col + n * LCK;      /* [L, CK] */
-                float *dst = dx + (size_t)n * Cin * L; /* [Cin, L] */
-                for (int c = 0; c < Cin; c++)
-                    for (int k = 0; k < K; k++) {
-                        int t0, t1, shift = k - pl;
-                        valid_range(L, shift, &t0, &t1);
-                        for (int t = t0; t < t1; t++)
-                            dst[(size_t)c * L + t + shift] += src[(size_t)t * CK + c * K + k];
-                    }
+            /* every thread is done reading col: overwrite this thread's columns with dcol */
+            for (int n = n0; n < n1; n += CHUNK) {
+                int nb = n1 - n < CHUNK ? n1 - n : CHUNK;
+                size_t p = (size_t)n * L;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CK, nb * L, Cout, 1.0f, w,
+                            CK, D + p, ld, 0.0f, col + p, ld);
+                col2im_add(dx + (size_t)n * Cin * L, col + p, ld, nb, Cin, L, K);
             }
         }
     }

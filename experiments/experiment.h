@@ -56,9 +56,16 @@ typedef struct dr_experiment {
     dr_model_result models[DR_MAX_MODELS];
 } dr_experiment;
 
+/* The model names of baselines.models and ensemble.members, NULL-terminated. */
+extern const char *const dr_model_names[];
+
 dr_status dr_data_stage(dr_experiment *e);
 dr_status dr_model_stage(dr_experiment *e);
+/* [ensemble] over e->models; ensemble.seed defaults to default_seed (train.seed). */
+dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed);
 dr_status dr_report_stage(dr_experiment *e);
+/* Appends a model's result slot (val and test arrays of the split's sizes). */
+dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out);
 /* Writes the transform (preprocessing, sequence statistics, feature order and
  * groups, reference date) under "transform/" of a checkpoint being written. */
 dr_h5_writer_fn dr_transform_write;
@@ -68,6 +75,11 @@ void dr_experiment_free(dr_experiment *e);
  * continues a killed run from its folder instead. */
 dr_status dr_experiment_run(const char *config_path, const char *const *overrides, int n_overrides,
                             const char *resume_dir);
+/* The ensemble stage alone over the predictions.h5 of earlier runs on one split:
+ * a new run folder "ensemble-<time>" under output.dir with the blend's results.
+ * Overrides may set ensemble.* and output.*; the defaults are the first run's. */
+dr_status dr_experiment_ensemble(const char *const *run_dirs, int n_dirs, const char *const *overrides,
+                                 int n_overrides);
 /* Default probabilities for the loans of csv_path with the model of run_dir,
  * written as CSV (row, probability) to out_path ("-" = stdout). */
 dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const char *out_path);

@@ -3,6 +3,8 @@
  *   defrisk EXP.toml [section.key=value ...]    run an experiment
  *   defrisk --resume RUN_DIR                    continue a killed run
  *   defrisk predict RUN_DIR LOANS.csv [OUT.csv] default probabilities for new loans
+ *   defrisk ensemble RUN_DIR... [ensemble.key=value ...]
+ *                                               the ensemble stage alone over earlier runs
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,8 @@ static int dr_usage(void)
 {
     fprintf(stderr, "usage: run_experiment EXP.toml [section.key=value ...]\n"
                     "       run_experiment --resume RUN_DIR\n"
-                    "       run_experiment predict RUN_DIR LOANS.csv [OUT.csv]\n");
+                    "       run_experiment predict RUN_DIR LOANS.csv [OUT.csv]\n"
+                    "       run_experiment ensemble RUN_DIR... [ensemble.key=value ...]\n");
     return 2;
 }
 
@@ -38,6 +41,14 @@ int main(int argc, char **argv)
         if (argc != 4 && argc != 5)
             return dr_usage();
         s = dr_experiment_predict(argv[2], argv[3], argc == 5 ? argv[4] : "-");
+    } else if (!strcmp(argv[1], "ensemble")) {
+        int n_dirs = 0;
+        while (2 + n_dirs < argc && !strchr(argv[2 + n_dirs], '='))
+            n_dirs++;
+        if (n_dirs == 0)
+            return dr_usage();
+        s = dr_experiment_ensemble((const char *const *)argv + 2, n_dirs, (const char *const *)argv + 2 + n_dirs,
+                                   argc - 2 - n_dirs);
     } else {
         for (int i = 2; i < argc; i++)
             if (!strchr(argv[i], '=')) {

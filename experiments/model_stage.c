@@ -1,12 +1,12 @@
 /* The model stage: [model] and [train] for the hybrid network, [baselines] and
- * [ensemble]. Every model leaves its validation and test probabilities in
- * e->models; the ensemble blends the members it names. */
+ * then the ensemble stage (experiments/ensemble_stage.c). Every model leaves its
+ * validation and test probabilities in e->models; the ensemble blends the members
+ * it names. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiments/ensemble.h"
 #include "experiments/experiment.h"
 #include "models/neural_baselines.h"
 #include "models/platt.h"
@@ -17,21 +17,6 @@ static dr_rows dr_rows_of(const dr_experiment *e, const dr_part *p)
     return (dr_rows){.n = p->m.n_rows, .n_features = p->m.n_features, .x = p->m.x,
                      .seq_len = e->has_seq ? e->seq_stats.T : 0, .seq_channels = e->has_seq ? e->seq_stats.n_channels : 0,
                      .seq = p->seq, .y = p->y};
-}
-
-static dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out)
-{
-    if (e->n_models == DR_MAX_MODELS)
-        return dr_error(DR_ERR_INVALID, "more than %d models in one run", DR_MAX_MODELS);
-    dr_model_result *r = &e->models[e->n_models];
-    snprintf(r->name, sizeof r->name, "%s", name);
-    r->val = malloc((size_t)e->val.m.n_rows * sizeof(float));
-    r->test = malloc((size_t)e->test.m.n_rows * sizeof(float));
-    e->n_models++; /* counted even on failure, so dr_experiment_free frees both */
-    if (!r->val || !r->test)
-        return dr_error(DR_ERR_NOMEM, "out of host memory for predictions");
-    *out = r;
-    return DR_OK;
 }
 
 /* Trains a graph model with the [train] settings and predicts val and test. */
@@ -205,59 +190,6 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
     return s;
 }
 
-static const char *const dr_model_names[] = {"hybrid",   "logistic", "mlp",           "svm",
-                                             "xgboost", "lightgbm", "random_forest", NULL};
-
-static int dr_find_model(const dr_experiment *e, const char *name)
-{
-    for (int i = 0; i < e->n_models; i++)
-        if (strcmp(e->models[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-static dr_status dr_run_ensemble(dr_experiment *e, uint64_t seed)
-{
-    const char *const def[] = {"hybrid", "xgboost", "lightgbm", "random_forest"};
-    const char *const *members;
-    int k, trials;
-    DR_TRY(dr_config_string_list(e->cfg, "ensemble.members", def, 4, dr_model_names, 0, DR_ENSEMBLE_MAX_MEMBERS,
-                                 &members, &k));
-    DR_TRY(dr_config_int(e->cfg, "ensemble.trials", 200, 0, 100000, &trials));
-    if (k < 2)
-        return DR_OK;
-    const float *val[DR_ENSEMBLE_MAX_MEMBERS], *test[DR_ENSEMBLE_MAX_MEMBERS];
-    for (int i = 0; i < k; i++) {
-        int m = dr_find_model(e, members[i]);
-        if (m < 0)
-            return dr_error(DR_ERR_INVALID, "%s: ensemble member '%s' was not trained in this run (add it to "
-                            "baselines.models)", dr_config_where(e->cfg, "ensemble.members"), members[i]);
-        val[i] = e->models[m].val;
-        test[i] = e->models[m].test;
-    }
-    dr_ensemble_options o;
-    dr_ensemble_options_default(&o);
-    o.n_trials = trials;
-    o.seed = seed;
-    dr_ensemble_result r;
-    DR_TRY(dr_ensemble_fit(&r, k, val, e->val.y, e->val.m.n_rows, test, e->test.y, e->test.m.n_rows, &o));
-    dr_run_log(&e->run, "ensemble (TPE, %d weight vectors):", r.n_evaluated);
-    for (int i = 0; i < k; i++)
-        dr_run_log(&e->run, " %s %.3f", members[i], r.weights[i]);
-    dr_run_log(&e->run, "\n  validation AUC %.4f (equal weights %.4f, best member %s %.4f)\n", r.val_auc,
-               r.equal_val_auc, members[r.best_member], r.member_val_auc[r.best_member]);
-    dr_model_result *ens, *eq;
-    double equal[DR_ENSEMBLE_MAX_MEMBERS];
-    for (int i = 0; i < k; i++)
-        equal[i] = 1.0 / k;
-    DR_TRY(dr_add_result(e, "ensemble", &ens));
-    DR_TRY(dr_ensemble_blend(ens->val, r.weights, k, val, e->val.m.n_rows));
-    DR_TRY(dr_ensemble_blend(ens->test, r.weights, k, test, e->test.m.n_rows));
-    DR_TRY(dr_add_result(e, "ensemble_equal", &eq));
-    DR_TRY(dr_ensemble_blend(eq->val, equal, k, val, e->val.m.n_rows));
-    return dr_ensemble_blend(eq->test, equal, k, test, e->test.m.n_rows);
-}
-
 dr_status dr_model_stage(dr_experiment *e)
 {
     dr_model_settings ms;
@@ -280,5 +212,5 @@ dr_status dr_model_stage(dr_experiment *e)
                 s = dr_run_tree(e, t, &ms.tree[t]);
         DR_TRY(s);
     }
-    return dr_run_ensemble(e, ms.train.seed);
+    return dr_ensemble_stage(e, ms.train.seed);
 }

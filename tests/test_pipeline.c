@@ -1,6 +1,7 @@
 /* The whole pipeline as ./run_experiment runs it, on the bundled Lending Club
  * sample at a small size: every model trains, the report files appear,
- * prediction from the run folder reproduces the run's own test predictions, and
+ * prediction from the run folder reproduces the run's own test predictions, the
+ * ensemble stage run alone over the run folder reproduces the run's ensemble, and
  * bad experiment files fail with the file, line and column. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,65 @@ static int newest_run(char *dir, size_t cap)
     if (ok)
         dir[strcspn(dir, "\n")] = '\0';
     return ok;
+}
+
+/* Test AUC of `model` in dir/results.csv, NAN when absent. */
+static double result_auc(const char *dir, const char *model)
+{
+    char path[700], line[1024];
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    FILE *f = fopen(path, "r");
+    double auc = NAN;
+    size_t n = strlen(model);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, model, n) == 0 && line[n] == ',')
+            auc = atof(line + n + 1);
+    if (f)
+        fclose(f);
+    return auc;
+}
+
+/* `run_experiment ensemble RUN_DIR` with the run's own settings gives the run's
+ * ensemble; a run folder of another split and a mistyped key are refused. */
+static void check_ensemble_alone(const char *dir)
+{
+    const char *const dirs[] = {dir}, *const ov[] = {"output.dir=\"/tmp/defrisk_test_pipeline/ens\""};
+    dr_status s = dr_experiment_ensemble(dirs, 1, ov, 1);
+    if (s != DR_OK)
+        printf("  %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    char ens[512];
+    FILE *p = popen("ls -td /tmp/defrisk_test_pipeline/ens/ensemble-* | head -1", "r");
+    assert_non_null(p);
+    assert_non_null(fgets(ens, sizeof ens, p));
+    pclose(p);
+    ens[strcspn(ens, "\n")] = '\0';
+    double run = result_auc(dir, "ensemble"), alone = result_auc(ens, "ensemble");
+    printf("  ensemble test AUC: in the run %.6f, alone %.6f\n", run, alone);
+    assert_true(run == alone);
+
+    /* a predictions.h5 of another split: 3 validation rows */
+    assert_int_equal(system("mkdir -p /tmp/defrisk_test_pipeline/other"), 0);
+    dr_h5 *h;
+    assert_int_equal(dr_h5_create(&h, "/tmp/defrisk_test_pipeline/other/predictions.h5"), DR_OK);
+    float y[3] = {0, 1, 0};
+    int32_t r[3] = {0, 1, 2};
+    int64_t n3 = 3;
+    assert_int_equal(dr_h5_write_f32(h, "val/label", y, 1, &n3), DR_OK);
+    assert_int_equal(dr_h5_write_i32(h, "val/row", r, 1, &n3), DR_OK);
+    assert_int_equal(dr_h5_write_f32(h, "test/label", y, 1, &n3), DR_OK);
+    assert_int_equal(dr_h5_write_i32(h, "test/row", r, 1, &n3), DR_OK);
+    assert_int_equal(dr_h5_commit(h), DR_OK);
+    const char *const two[] = {dir, "/tmp/defrisk_test_pipeline/other"};
+    s = dr_experiment_ensemble(two, 2, ov, 1);
+    printf("  -> %s\n", dr_last_error());
+    assert_int_not_equal(s, DR_OK);
+    assert_non_null(strstr(dr_last_error(), "not the same split"));
+    const char *const typo[] = {ov[0], "ensemble.trails=5"};
+    s = dr_experiment_ensemble(dirs, 1, typo, 2);
+    printf("  -> %s\n", dr_last_error());
+    assert_int_not_equal(s, DR_OK);
+    assert_non_null(strstr(dr_last_error(), "trails"));
 }
 
 static void test_quickstart_small(void **state)
@@ -91,6 +151,7 @@ static void test_quickstart_small(void **state)
     free(all);
     free(test);
     free(rows);
+    check_ensemble_alone(dir);
 }
 
 static void expect_failure(const char *toml, const char *const *overrides, int n, const char *needle)

@@ -1,9 +1,19 @@
 /* Batch normalisation on the CPU (contract in kernels/batchnorm.h).
  *   x [B, C, L], gamma [C], beta [C] -> out [B, C, L]; mean [C], rstd [C] saved
- * Channel c owns the n = B*L values x[b, c, l]. Statistics are taken in double
- * with two passes (mean, then sum of squared deviations), so a channel with a
- * large mean and a small spread keeps its variance (one-pass E[x^2] - E[x]^2
- * cancels catastrophically there). Channels are independent: OpenMP over them.
+ * Channel c owns the n = B*L values x[b, c, l].
+ *
+ * Statistics in one pass over shifted values: with K_c = x[0, c, 0], the sums
+ * of (x - K_c) and (x - K_c)^2 in double give mean and variance without the
+ * cancellation of E[x^2] - E[x]^2 when a channel's mean is large against its
+ * spread (K_c is one of the channel's values, so x - K_c is of the order of the
+ * spread). The L-runs are summed in SIMD lanes (reordered double sums).
+ *
+ * Memory order: each thread owns a range of channels and walks the samples in
+ * order, reading its channels' block of each sample contiguously. Walking one
+ * channel over all samples instead reads B runs of L floats that lie C*L floats
+ * apart (20 KiB at C = 256, L = 20: every run in the same cache set), and the
+ * kernel ran at under 2 GB/s. Channel ranges keep every sum independent of the
+ * thread count.
  *
  * Single value per channel (n = B*L = 1): the batch variance is 0 and the
  * unbiased estimate n/(n-1) var is 0/0 (PyTorch raises an error). Here the
@@ -15,10 +25,20 @@
 
 #include <math.h>
 
-/* channel c of sample b: L contiguous floats */
-static inline const float *dr_bn_row(const float *x, int b, int c, int C, int L)
+#include <omp.h>
+
+/* This thread's share [lo, hi) of n channels. */
+static void dr_bn_range(int n, int *lo, int *hi)
 {
-    return x + ((long)b * C + c) * L;
+    int parts = omp_get_num_threads(), i = omp_get_thread_num();
+    *lo = (int)((long)n * i / parts);
+    *hi = (int)((long)n * (i + 1) / parts);
+}
+
+/* Threads only when there is enough work to pay for waking them. */
+static int dr_bn_threads(long elements)
+{
+    return elements >= 32768 ? omp_get_max_threads() : 1;
 }
 
 void dr_cpu_batchnorm_forward_train(dr_backend *be, float *out, float *mean, float *rstd,
@@ -30,39 +50,52 @@ void dr_cpu_batchnorm_forward_train(dr_backend *be, float *out, float *mean, flo
     DR_ASSERT(B > 0 && C > 0 && L > 0 && eps >= 0.0f);
     DR_ASSERT(out && mean && rstd && x && gamma && beta);
     const long n = (long)B * L;
-#pragma omp parallel for schedule(static) if ((long)C * n >= 4096)
-    for (int c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int b = 0; b < B; b++) {
-            const float *xr = dr_bn_row(x, b, c, C, L);
-            for (int l = 0; l < L; l++)
-                s += xr[l];
-        }
-        const double mu = s / (double)n;
-        double ss = 0.0;
-        for (int b = 0; b < B; b++) {
-            const float *xr = dr_bn_row(x, b, c, C, L);
-            for (int l = 0; l < L; l++) {
-                double d = xr[l] - mu;
-                ss += d * d;
+#pragma omp parallel num_threads(dr_bn_threads((long)C * n))
+    {
+        int c0, c1;
+        dr_bn_range(C, &c0, &c1);
+        /* this thread's channels: sum and sum of squares of x - K_c (on the stack:
+         * no allocation inside a training step) */
+        double acc_[2 * (c1 - c0) + 1], *acc = acc_ - 2 * c0;
+        for (int c = c0; c < c1; c++)
+            acc[2 * c] = acc[2 * c + 1] = 0.0;
+        for (int b = 0; b < B; b++)
+            for (int c = c0; c < c1; c++) {
+                const float *xr = x + ((long)b * C + c) * L;
+                const double k = x[(long)c * L];
+                double s = 0.0, q = 0.0;
+#pragma omp simd reduction(+ : s, q)
+                for (int l = 0; l < L; l++) {
+                    double d = xr[l] - k;
+                    s += d;
+                    q += d * d;
+                }
+                acc[2 * c] += s;
+                acc[2 * c + 1] += q;
             }
+        for (int c = c0; c < c1; c++) {
+            const double ds = acc[2 * c] / (double)n, k = x[(long)c * L];
+            const double mu = k + ds;
+            const double ss = fmax(acc[2 * c + 1] - (double)n * ds * ds, 0.0); /* sum (x - mu)^2 */
+            const double rs = 1.0 / sqrt(ss / (double)n + (double)eps); /* biased variance */
+            mean[c] = (float)mu;
+            rstd[c] = (float)rs;
+            acc[2 * c] = mu; /* the output pass normalises in double, like the statistics */
+            acc[2 * c + 1] = rs * gamma[c];
+            if (running_mean)
+                running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mu;
+            if (running_var && n > 1) /* n = 1: unchanged, see the top of the file */
+                running_var[c] = (1.0f - momentum) * running_var[c] +
+                                 momentum * (float)(ss / (double)(n - 1));
         }
-        const double var = ss / (double)n; /* biased: what normalises the batch */
-        const double rs = 1.0 / sqrt(var + (double)eps);
-        mean[c] = (float)mu;
-        rstd[c] = (float)rs;
-        const double g = gamma[c], bt = beta[c];
-        for (int b = 0; b < B; b++) {
-            const float *xr = dr_bn_row(x, b, c, C, L);
-            float *yr = out + ((long)b * C + c) * L;
-            for (int l = 0; l < L; l++)
-                yr[l] = (float)((xr[l] - mu) * rs * g + bt);
-        }
-        if (running_mean)
-            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mu;
-        if (running_var && n > 1) /* n = 1: unchanged, see the top of the file */
-            running_var[c] = (1.0f - momentum) * running_var[c] +
-                             momentum * (float)(ss / (double)(n - 1));
+        for (int b = 0; b < B; b++)
+            for (int c = c0; c < c1; c++) {
+                const float *xr = x + ((long)b * C + c) * L;
+                float *yr = out + ((long)b * C + c) * L;
+                const double mu = acc[2 * c], g = acc[2 * c + 1], t = beta[c];
+                for (int l = 0; l < L; l++)
+                    yr[l] = (float)((xr[l] - mu) * g + t);
+            }
     }
 }
 
@@ -90,7 +123,8 @@ void dr_cpu_batchnorm_forward_eval(dr_backend *be, float *out, const float *x, c
  *   dbeta  = sum dy,   dgamma = sum dy xhat
  *   dx     = gamma rstd (dy - dbeta / n - xhat dgamma / n)
  * (the batch mean and variance depend on every x of the channel, hence the two
- * sums in dx). Sums in double; xhat is recomputed from the saved mean and rstd. */
+ * sums in dx). Sums in double over float L-runs (at most L terms each); xhat is recomputed from the
+ * saved mean and rstd. Same memory order as the forward. */
 void dr_cpu_batchnorm_backward(dr_backend *be, float *dx, float *dgamma, float *dbeta,
                                const float *dout, const float *x, const float *mean,
                                const float *rstd, const float *gamma, int B, int C, int L)
@@ -99,27 +133,38 @@ void dr_cpu_batchnorm_backward(dr_backend *be, float *dx, float *dgamma, float *
     DR_ASSERT(B > 0 && C > 0 && L > 0);
     DR_ASSERT(dgamma && dbeta && dout && x && mean && rstd && gamma);
     const long n = (long)B * L;
-#pragma omp parallel for schedule(static) if ((long)C * n >= 4096)
-    for (int c = 0; c < C; c++) {
-        const double mu = mean[c], rs = rstd[c];
-        double sdy = 0.0, sdyx = 0.0;
-        for (int b = 0; b < B; b++) {
-            const float *xr = dr_bn_row(x, b, c, C, L), *dyr = dr_bn_row(dout, b, c, C, L);
-            for (int l = 0; l < L; l++) {
-                sdy += dyr[l];
-                sdyx += dyr[l] * ((xr[l] - mu) * rs);
+#pragma omp parallel num_threads(dr_bn_threads((long)C * n))
+    {
+        int c0, c1;
+        dr_bn_range(C, &c0, &c1);
+        double acc_[2 * (c1 - c0) + 1], *acc = acc_ - 2 * c0; /* sum dy, sum dy xhat */
+        for (int c = c0; c < c1; c++)
+            acc[2 * c] = acc[2 * c + 1] = 0.0;
+        for (int b = 0; b < B; b++)
+            for (int c = c0; c < c1; c++) {
+                const float *xr = x + ((long)b * C + c) * L, *dyr = dout + ((long)b * C + c) * L;
+                const float mu = mean[c], rs = rstd[c];
+                float s = 0.0f, sx = 0.0f;
+#pragma omp simd reduction(+ : s, sx)
+                for (int l = 0; l < L; l++) {
+                    s += dyr[l];
+                    sx += dyr[l] * ((xr[l] - mu) * rs);
+                }
+                acc[2 * c] += s;
+                acc[2 * c + 1] += sx;
             }
+        for (int c = c0; c < c1; c++) {
+            dbeta[c] += (float)acc[2 * c];
+            dgamma[c] += (float)acc[2 * c + 1];
         }
-        dbeta[c] += (float)sdy;
-        dgamma[c] += (float)sdyx;
-        if (!dx)
-            continue;
-        const double k = gamma[c] * rs, mdy = sdy / (double)n, mdyx = sdyx / (double)n;
-        for (int b = 0; b < B; b++) {
-            const float *xr = dr_bn_row(x, b, c, C, L), *dyr = dr_bn_row(dout, b, c, C, L);
-            float *dxr = dx + ((long)b * C + c) * L;
-            for (int l = 0; l < L; l++)
-                dxr[l] += (float)(k * (dyr[l] - mdy - (xr[l] - mu) * rs * mdyx));
-        }
+        for (int b = 0; dx && b < B; b++)
+            for (int c = c0; c < c1; c++) {
+                const float *xr = x + ((long)b * C + c) * L, *dyr = dout + ((long)b * C + c) * L;
+                float *dxr = dx + ((long)b * C + c) * L;
+                const float mu = mean[c], rs = rstd[c], k = gamma[c] * rs;
+                const float mdy = (float)(acc[2 * c] / (double)n), mdyx = (float)(acc[2 * c + 1] / (double)n);
+                for (int l = 0; l < L; l++)
+                    dxr[l] += k * (dyr[l] - mdy - (xr[l] - mu) * rs * mdyx);
+            }
     }
 }

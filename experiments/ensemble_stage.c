@@ -91,9 +91,21 @@ static dr_status dr_blend_members(dr_experiment *e, const dr_ensemble_keys *ks)
     return dr_ensemble_blend(eq->test, equal, k, test, e->test.m.n_rows);
 }
 
+/* The defaults inside a run. */
+static dr_ensemble_keys dr_run_defaults(uint64_t seed)
+{
+    return (dr_ensemble_keys){dr_default_members, 4, 200, (int64_t)seed};
+}
+
+dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed)
+{
+    dr_ensemble_keys def = dr_run_defaults(default_seed), ks;
+    return dr_read_ensemble_keys(e->cfg, &def, &ks);
+}
+
 dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed)
 {
-    dr_ensemble_keys def = {dr_default_members, 4, 200, (int64_t)default_seed}, ks;
+    dr_ensemble_keys def = dr_run_defaults(default_seed), ks;
     DR_TRY(dr_read_ensemble_keys(e->cfg, &def, &ks));
     return ks.k < 2 ? DR_OK : dr_blend_members(e, &ks);
 }
@@ -230,7 +242,7 @@ static dr_status dr_base_keys(const char *run_dir, dr_config **base, dr_ensemble
     DR_TRY(dr_config_load(base, path));
     int64_t train_seed;
     DR_TRY(dr_config_int64(*base, "train.seed", 42, 0, INT64_MAX, &train_seed));
-    dr_ensemble_keys def = {dr_default_members, 4, 200, train_seed};
+    dr_ensemble_keys def = dr_run_defaults((uint64_t)train_seed);
     return dr_read_ensemble_keys(*base, &def, out);
 }
 

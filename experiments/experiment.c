@@ -165,10 +165,6 @@ dr_status dr_experiment_run(const char *config_path, const char *const *override
         s = dr_data_stage(&e);
     if (s == DR_OK)
         s = dr_model_stage(&e);
-    /* Every key has been read by now: an unknown one is a typo, and the run stops
-     * before its results could be mistaken for the configured ones. */
-    if (s == DR_OK)
-        s = dr_config_check_unused(e.cfg);
     if (s == DR_OK) {
         char path[1100];
         s = dr_config_write_resolved(e.cfg, dr_run_path(&e.run, "config.toml", path, sizeof path));

@@ -60,9 +60,14 @@ typedef struct dr_experiment {
 extern const char *const dr_model_names[];
 
 dr_status dr_data_stage(dr_experiment *e);
+/* Reads every remaining key, stops on an unknown one (dr_config_check_unused),
+ * then trains the models and runs the ensemble stage. */
 dr_status dr_model_stage(dr_experiment *e);
 /* [ensemble] over e->models; ensemble.seed defaults to default_seed (train.seed). */
 dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed);
+/* Reads the [ensemble] keys only, so that the model stage can check for unknown
+ * keys before it trains anything. */
+dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed);
 dr_status dr_report_stage(dr_experiment *e);
 /* Appends a model's result slot (val and test arrays of the split's sizes). */
 dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out);

@@ -198,6 +198,10 @@ dr_status dr_model_stage(dr_experiment *e)
     const char *const *models;
     int n;
     DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 7, dr_model_names, 1, 7, &models, &n));
+    DR_TRY(dr_ensemble_settings(e, ms.train.seed));
+    /* Every key has been read by now: an unknown one is a typo, and the run stops
+     * before hours of training, not after them. */
+    DR_TRY(dr_config_check_unused(e->cfg));
     for (int i = 0; i < n; i++) {
         const char *m = models[i];
         dr_run_log(&e->run, "--- %s\n", m);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/philox.h"
 #include "data/auc.h"
 
 void dr_ensemble_options_default(dr_ensemble_options *o)
@@ -129,6 +130,66 @@ static dr_status search(dr_ensemble_result *r, const ens_ctx *c, const dr_ensemb
     return st;
 }
 
+/* Stratified bootstrap of the validation set, resample b: idx [nv] receives row
+ * indices, positives drawn among the positive rows and negatives among the rest. */
+static void resample(long *idx, const long *pos, long np, const long *neg, long nn, uint64_t seed, uint32_t b)
+{
+    for (long j = 0; j < np + nn; j++) {
+        float u = dr_philox_uniform(seed, b + 1u, 0, (uint64_t)j);
+        const long *from = j < np ? pos : neg;
+        long m = j < np ? np : nn, i = (long)(u * (float)m);
+        idx[j] = from[i < m ? i : m - 1];
+    }
+}
+
+static dr_status bagged_search(dr_ensemble_result *r, const ens_ctx *c, const dr_ensemble_options *o)
+{
+    const int k = c->k, R = o->n_bootstrap;
+    const long nv = c->nv;
+    long *rows = malloc((size_t)nv * sizeof *rows), *idx = malloc((size_t)nv * sizeof *idx);
+    float *block = malloc((size_t)nv * (size_t)(k + 1) * sizeof *block);
+    dr_status st = rows && idx && block ? DR_OK : dr_error(DR_ERR_NOMEM, "ensemble: %ld resampled rows", nv);
+    long np = 0, nn = 0;
+    for (long j = 0; st == DR_OK && j < nv; j++) /* positives first, then negatives */
+        if (c->vl[j] > 0.5f)
+            rows[np++] = j;
+    for (long j = 0; st == DR_OK && j < nv; j++)
+        if (!(c->vl[j] > 0.5f))
+            rows[np + nn++] = j;
+    if (st == DR_OK && (np == 0 || nn == 0))
+        st = dr_error(DR_ERR_INVALID, "ensemble: the validation set has %ld defaults and %ld others; a "
+                      "bootstrap needs both", np, nn);
+    double sum[DR_ENSEMBLE_MAX_MEMBERS] = {0};
+    int evaluated = 0;
+    for (int b = 0; b < R && st == DR_OK; b++) {
+        resample(idx, rows, np, rows + np, nn, o->seed, (uint32_t)b);
+        const float *vp[DR_ENSEMBLE_MAX_MEMBERS];
+        float *vl = block + (size_t)k * nv;
+        for (int i = 0; i < k; i++) {
+            float *dst = block + (size_t)i * nv;
+            for (long j = 0; j < nv; j++)
+                dst[j] = c->vp[i][idx[j]];
+            vp[i] = dst;
+        }
+        for (long j = 0; j < nv; j++)
+            vl[j] = c->vl[idx[j]];
+        ens_ctx cb = {k, vp, NULL, vl, NULL, nv, 0, c->buf};
+        dr_ensemble_options ob = *o;
+        ob.seed = o->seed + (uint64_t)b;
+        st = search(r, &cb, &ob);
+        evaluated += r->n_evaluated;
+        for (int i = 0; st == DR_OK && i < k; i++)
+            sum[i] += r->weights[i];
+    }
+    for (int i = 0; i < k; i++)
+        r->weights[i] = sum[i] / R;
+    r->n_evaluated = evaluated;
+    free(rows);
+    free(idx);
+    free(block);
+    return st;
+}
+
 dr_status dr_ensemble_fit(dr_ensemble_result *r, int k, const float *const *val_prob,
                           const float *val_label, long n_val, const float *const *test_prob,
                           const float *test_label, long n_test, const dr_ensemble_options *o)
@@ -146,6 +207,8 @@ dr_status dr_ensemble_fit(dr_ensemble_result *r, int k, const float *const *val_
     dr_ensemble_options_default(&opt);
     if (o)
         opt = *o;
+    if (opt.n_bootstrap < 0)
+        return dr_error(DR_ERR_INVALID, "ensemble_fit: n_bootstrap %d < 0", opt.n_bootstrap);
     if (opt.n_trials < 0 || (opt.n_trials == 0 && !opt.enqueue_baselines))
         return dr_error(DR_ERR_INVALID, "ensemble_fit: n_trials %d with enqueue_baselines %d "
                         "evaluates nothing", opt.n_trials, opt.enqueue_baselines);
@@ -176,7 +239,7 @@ dr_status dr_ensemble_fit(dr_ensemble_result *r, int k, const float *const *val_
     if (st == DR_OK)
         st = score(&c, w, &r->equal_val_auc, &r->equal_test_auc);
     if (st == DR_OK)
-        st = search(r, &c, &opt);
+        st = opt.n_bootstrap > 0 ? bagged_search(r, &c, &opt) : search(r, &c, &opt);
     if (st == DR_OK)
         st = score(&c, r->weights, &r->val_auc, &r->test_auc);
     free(c.buf);

@@ -42,7 +42,7 @@ static int dr_find_model(const dr_experiment *e, const char *name)
  * ensemble. */
 typedef struct dr_ensemble_keys {
     const char *const *members;
-    int k, trials;
+    int k, trials, bootstrap;
     int64_t seed;
 } dr_ensemble_keys;
 
@@ -51,6 +51,7 @@ static dr_status dr_read_ensemble_keys(dr_config *cfg, const dr_ensemble_keys *d
     DR_TRY(dr_config_string_list(cfg, "ensemble.members", def->members, def->k, dr_model_names, 0,
                                  DR_ENSEMBLE_MAX_MEMBERS, &out->members, &out->k));
     DR_TRY(dr_config_int(cfg, "ensemble.trials", def->trials, 0, 100000, &out->trials));
+    DR_TRY(dr_config_int(cfg, "ensemble.bootstrap", def->bootstrap, 0, 10000, &out->bootstrap));
     return dr_config_int64(cfg, "ensemble.seed", def->seed, 0, INT64_MAX, &out->seed);
 }
 
@@ -71,10 +72,15 @@ static dr_status dr_blend_members(dr_experiment *e, const dr_ensemble_keys *ks)
     dr_ensemble_options o;
     dr_ensemble_options_default(&o);
     o.n_trials = ks->trials;
+    o.n_bootstrap = ks->bootstrap;
     o.seed = (uint64_t)ks->seed;
     dr_ensemble_result r;
     DR_TRY(dr_ensemble_fit(&r, k, val, e->val.y, e->val.m.n_rows, test, e->test.y, e->test.m.n_rows, &o));
-    dr_run_log(&e->run, "ensemble (TPE, %d weight vectors):", r.n_evaluated);
+    if (ks->bootstrap)
+        dr_run_log(&e->run, "ensemble (TPE on %d bootstrap resamples, %d weight vectors, mean weights):",
+                   ks->bootstrap, r.n_evaluated);
+    else
+        dr_run_log(&e->run, "ensemble (TPE, %d weight vectors):", r.n_evaluated);
     for (int i = 0; i < k; i++)
         dr_run_log(&e->run, " %s %.3f", ks->members[i], r.weights[i]);
     dr_run_log(&e->run, "\n  validation AUC %.4f (equal weights %.4f, best member %s %.4f)\n", r.val_auc,
@@ -94,7 +100,7 @@ static dr_status dr_blend_members(dr_experiment *e, const dr_ensemble_keys *ks)
 /* The defaults inside a run. */
 static dr_ensemble_keys dr_run_defaults(uint64_t seed)
 {
-    return (dr_ensemble_keys){dr_default_members, 4, 200, (int64_t)seed};
+    return (dr_ensemble_keys){dr_default_members, 4, 200, 0, (int64_t)seed};
 }
 
 dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed)

@@ -155,6 +155,39 @@ static void test_complementary_blend(void **state)
     set_free(&t);
 }
 
+/* Bagged search: the mean of the resamples' winners still finds the
+ * complementary pair (the noise members get less than either informative one),
+ * the weights sum to 1, a seed repeats it exactly, and R < 0 is refused. */
+static void test_bagged(void **state)
+{
+    (void)state;
+    set v, t;
+    make_complementary(&v, 701);
+    make_complementary(&t, 702);
+    dr_ensemble_options o;
+    dr_ensemble_options_default(&o);
+    o.seed = tu_seed();
+    o.n_trials = 40;
+    o.n_bootstrap = 8;
+    dr_ensemble_result r, again;
+    const float *const *vp = (const float *const *)v.p, *const *tp = (const float *const *)t.p;
+    OK(dr_ensemble_fit(&r, K, vp, v.y, N, tp, t.y, N, &o));
+    print_result("bagged, complementary members 0 and 1", &r);
+    double sum = 0, lo = fmin(r.weights[0], r.weights[1]);
+    for (int i = 0; i < K; i++)
+        sum += r.weights[i];
+    assert_true(fabs(sum - 1.0) < 1e-12);
+    assert_true(r.weights[2] < lo && r.weights[3] < lo);
+    assert_true(r.test_auc > r.member_test_auc[r.best_member] + 0.05);
+    assert_int_equal(r.n_evaluated, 8 * (40 + K + 1));
+    OK(dr_ensemble_fit(&again, K, vp, v.y, N, tp, t.y, N, &o));
+    assert_memory_equal(r.weights, again.weights, sizeof r.weights);
+    o.n_bootstrap = -1;
+    assert_int_equal(dr_ensemble_fit(&r, K, vp, v.y, N, NULL, NULL, 0, &o), DR_ERR_INVALID);
+    set_free(&v);
+    set_free(&t);
+}
+
 static void test_deterministic(void **state)
 {
     (void)state;
@@ -227,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_perfect_member_takes_weight),
         cmocka_unit_test(test_complementary_blend),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_bagged),
         cmocka_unit_test(test_blend_and_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data/csv.h"
+#include "data/history.h"
 
 enum { SEQ_H5_VERSION = 1 };
 
@@ -204,6 +205,8 @@ dr_status dr_fe_apply(dr_table *t, const dr_fe_options *opt, double *reference_u
         *reference_used = NAN;
     if (!opt)
         return DR_OK;
+    if (opt->history)
+        DR_TRY(dr_history_summarise(t, opt->history_thresholds, opt->n_history_thresholds));
     DR_TRY(apply_products(t, opt));
     DR_TRY(apply_poly(t, opt));
     if (opt->date_column)

@@ -21,7 +21,10 @@
  *                             season_onehot = 1: categorical "D_month" (levels
  *                             "01".."12") and "D_quarter" ("Q1".."Q4"), one-hot
  *                             encoded by preprocessing
- *             a missing date gives missing time features. */
+ *             a missing date gives missing time features.
+ *   history   first, on the table as given: the summaries of every sequence
+ *             channel (data/history.h), so the flat-feature models see the
+ *             repayment histories too; products may name them. */
 #ifndef DR_DATA_FEATURES_H
 #define DR_DATA_FEATURES_H
 
@@ -36,6 +39,9 @@ typedef struct dr_fe_options {
     const char *date_column;    /* time features when set */
     const char *reference_date; /* "YYYY-MM-DD" or "YYYY-MM"; NULL: latest date */
     int season_onehot;
+    int history; /* dr_history_summarise with the thresholds below */
+    const double *history_thresholds;
+    int n_history_thresholds;
 } dr_fe_options;
 
 /* reference_used (may be NULL) receives the reference date in days since

@@ -1,8 +1,9 @@
 /* The data stage: [data] and [features] of the experiment file.
  *
  *   read (CSV through the HDF5 cache, or the synthetic generator) -> target ->
- *   feature engineering -> split -> history sequences -> preprocessing fitted on
- *   train -> feature selection on train -> feature groups for the CNN branches */
+ *   feature engineering (history summaries first) -> split -> history sequences
+ *   -> preprocessing fitted on train -> feature selection on train -> feature
+ *   groups for the CNN branches */
 #define _GNU_SOURCE /* strcasestr */
 #include <errno.h>
 #include <math.h>
@@ -123,11 +124,20 @@ static dr_status dr_read_data(dr_experiment *e, const char **date)
     return dr_table_target(&e->table, target, positive, &e->label);
 }
 
-static dr_status dr_engineer(dr_experiment *e, const char *date)
+/* n_channels: the history channels of the data as read. */
+static dr_status dr_engineer(dr_experiment *e, const char *date, int n_channels)
 {
     const char *const none[1] = {NULL};
+    const double dpd[3] = {30, 60, 90}; /* the usual days-past-due buckets */
     const char *ref;
-    bool time_features, onehot;
+    bool time_features, onehot, history;
+    DR_TRY(dr_config_bool(e->cfg, "features.history_summaries", true, &history));
+    DR_TRY(dr_config_float_list(e->cfg, "features.history_thresholds", dpd, 3, -1e300, 1e300, 0, 64,
+                                &e->fe.history_thresholds, &e->fe.n_history_thresholds));
+    e->fe.history = history && n_channels > 0;
+    if (e->fe.history)
+        dr_run_log(&e->run, "history: %d channels summarised for the flat features (%d thresholds)\n", n_channels,
+                   e->fe.n_history_thresholds);
     DR_TRY(dr_config_string_list(e->cfg, "features.products", none, 0, NULL, 0, 1000, &e->fe.products,
                                  &e->fe.n_products));
     DR_TRY(dr_config_string_list(e->cfg, "features.polynomial", none, 0, NULL, 0, 100, &e->fe.poly, &e->fe.n_poly));
@@ -325,26 +335,17 @@ static dr_status dr_make_part(dr_experiment *e, dr_part *p, const long *rows, lo
     return DR_OK;
 }
 
-static dr_status dr_sequences(dr_experiment *e, float **seq_all)
+static dr_status dr_sequences(dr_experiment *e, char **bases, int n, int T, float **seq_all)
 {
     bool use;
     DR_TRY(dr_config_bool(e->cfg, "data.sequences", true, &use));
-    char **bases = NULL;
-    int n = 0, T = 0;
-    DR_TRY(dr_seq_find(&e->table, &bases, &n, &T));
-    dr_status s = DR_OK;
-    if (use && n > 0) {
-        s = dr_seq_gather(&e->table, (const char *const *)bases, n, e->split.train, e->split.n_train, &e->seq_stats,
-                          seq_all);
-        if (s == DR_OK) {
-            e->has_seq = 1;
-            dr_run_log(&e->run, "history: %d channels x %d steps feed the LSTM\n", n, T);
-        }
-    }
-    for (int i = 0; i < n; i++)
-        free(bases[i]);
-    free(bases);
-    return s;
+    if (!use || n == 0)
+        return DR_OK;
+    DR_TRY(dr_seq_gather(&e->table, (const char *const *)bases, n, e->split.train, e->split.n_train, &e->seq_stats,
+                         seq_all));
+    e->has_seq = 1;
+    dr_run_log(&e->run, "history: %d channels x %d steps feed the LSTM\n", n, T);
+    return DR_OK;
 }
 
 static dr_status dr_fit_transform(dr_experiment *e)
@@ -402,11 +403,22 @@ dr_status dr_data_stage(dr_experiment *e)
 {
     const char *date = "";
     DR_TRY(dr_read_data(e, &date));
-    DR_TRY(dr_engineer(e, date));
-    DR_TRY(dr_make_split(e, date));
+    /* channels found before engineering: a derived name such as "c_over_1" next
+     * to "c_over_2" must not pass for a channel's steps */
+    char **bases;
+    int n_bases, T;
+    DR_TRY(dr_seq_find(&e->table, &bases, &n_bases, &T));
     float *seq_all = NULL;
-    DR_TRY(dr_sequences(e, &seq_all));
-    dr_status s = dr_fit_transform(e);
+    dr_status s = dr_engineer(e, date, n_bases);
+    if (s == DR_OK)
+        s = dr_make_split(e, date);
+    if (s == DR_OK)
+        s = dr_sequences(e, bases, n_bases, T, &seq_all);
+    for (int i = 0; i < n_bases; i++)
+        free(bases[i]);
+    free(bases);
+    if (s == DR_OK)
+        s = dr_fit_transform(e);
     if (s == DR_OK)
         s = dr_make_part(e, &e->train, e->split.train, e->split.n_train, seq_all);
     if (s == DR_OK)

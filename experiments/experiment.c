@@ -66,6 +66,14 @@ dr_status dr_transform_write(dr_h5 *f, void *ctx)
         s = dr_h5_write_strings(f, "transform/date_column", &date, 1);
     if (s == DR_OK)
         s = dr_h5_write_f64(f, "transform/reference_date", &e->reference_date, 1, &one);
+    int32_t history = e->fe.history;
+    int64_t n_thr = e->fe.n_history_thresholds;
+    const double no_thresholds = 0; /* HDF5 wants a buffer even for 0 values */
+    if (s == DR_OK)
+        s = dr_h5_write_i32(f, "transform/history_summaries", &history, 1, &one);
+    if (s == DR_OK)
+        s = dr_h5_write_f64(f, "transform/history_thresholds",
+                            n_thr ? e->fe.history_thresholds : &no_thresholds, 1, &n_thr);
     if (s == DR_OK && e->has_seq)
         s = dr_seq_save(&e->seq_stats, f, "transform/seq");
     free(order);
@@ -187,6 +195,9 @@ typedef struct dr_saved_transform {
     char **products, **poly, **date;
     long n_products, n_poly, n_date;
     double reference_date;
+    int history;
+    double *history_thresholds;
+    int64_t n_history_thresholds;
 } dr_saved_transform;
 
 static void dr_saved_free(dr_saved_transform *t)
@@ -196,6 +207,28 @@ static void dr_saved_free(dr_saved_transform *t)
     dr_h5_free_strings(t->products, t->n_products);
     dr_h5_free_strings(t->poly, t->n_poly);
     dr_h5_free_strings(t->date, t->n_date);
+    free(t->history_thresholds);
+}
+
+/* History summaries as the run made them; a checkpoint older than them had none. */
+static dr_status dr_read_history(dr_h5 *f, dr_saved_transform *t)
+{
+    if (!dr_h5_exists(f, "transform/history_summaries"))
+        return DR_OK;
+    int32_t *on;
+    int rank;
+    int64_t d[DR_H5_MAX_RANK];
+    DR_TRY(dr_h5_read_i32(f, "transform/history_summaries", &on, &rank, d));
+    int one_flag = rank == 1 && d[0] == 1;
+    t->history = one_flag && on[0] != 0;
+    free(on);
+    if (!one_flag)
+        return dr_error(DR_ERR_FORMAT, "%s: transform/history_summaries is not one flag", dr_h5_path(f));
+    DR_TRY(dr_h5_read_f64(f, "transform/history_thresholds", &t->history_thresholds, &rank, d));
+    if (rank != 1)
+        return dr_error(DR_ERR_FORMAT, "%s: transform/history_thresholds is not a list", dr_h5_path(f));
+    t->n_history_thresholds = d[0];
+    return DR_OK;
 }
 
 static dr_status dr_read_transform(dr_h5 *f, dr_saved_transform *t, dr_prep *prep, dr_seq_stats *seq, int *has_seq)
@@ -211,6 +244,7 @@ static dr_status dr_read_transform(dr_h5 *f, dr_saved_transform *t, dr_prep *pre
     DR_TRY(dr_h5_read_f64(f, "transform/reference_date", &ref, NULL, NULL));
     t->reference_date = ref[0];
     free(ref);
+    DR_TRY(dr_read_history(f, t));
     *has_seq = dr_h5_exists(f, "transform/seq");
     return *has_seq ? dr_seq_load(seq, f, "transform/seq") : DR_OK;
 }
@@ -311,7 +345,9 @@ dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const
         }
         dr_fe_options fe = {.products = (const char *const *)t.products, .n_products = (int)t.n_products,
                             .poly = (const char *const *)t.poly, .n_poly = (int)t.n_poly,
-                            .date_column = t.n_date && t.date[0][0] ? t.date[0] : NULL, .reference_date = ref};
+                            .date_column = t.n_date && t.date[0][0] ? t.date[0] : NULL, .reference_date = ref,
+                            .history = t.history, .history_thresholds = t.history_thresholds,
+                            .n_history_thresholds = (int)t.n_history_thresholds};
         s = dr_fe_apply(&table, &fe, NULL);
     }
     if (s == DR_OK && has_seq)

@@ -1,5 +1,6 @@
-/* Feature engineering (products, degree-2 terms, time features) and sequence
- * gathering, each against values computed here by hand, plus errors. */
+/* Feature engineering (products, degree-2 terms, time features, history
+ * summaries) and sequence gathering, each against values computed here by
+ * hand, plus errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "data/csv.h"
 #include "data/features.h"
+#include "data/history.h"
 #include "data/preprocess.h"
 #include "tests/testutil.h"
 
@@ -218,12 +220,123 @@ static void test_sequences(void **state)
     dr_table_free(&t);
 }
 
+/* Two channels of T = 4: late (days past due) and util (per cent); "NA" is
+ * missing. Row 1 has no late value at all, row 2 only zero days late. */
+static const char history_csv[] = "late_1,late_2,late_3,late_4,util_1,util_2,util_3,util_4,amt\n"
+                                  "0,35,NA,95,10,20,30,40,1\n"
+                                  "NA,NA,NA,NA,0,0,0,0,2\n"
+                                  "0,0,0,0,50,NA,70,0,3\n"
+                                  "61,0,31,NA,NA,NA,NA,5,4\n";
+
+/* Column name of t against want[4] (NaN: missing). Each value is a sum of small
+ * integers (exact) divided once or a difference of two such: the code and the
+ * expressions here round alike, but allow 1e-12 relative for reordering. */
+static int check_summary(const dr_table *t, const char *name, const double want[4])
+{
+    const double *v = col(t, name);
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        int ok = isnan(want[i]) ? isnan(v[i]) : fabs(v[i] - want[i]) <= 1e-12 * fmax(1.0, fabs(want[i]));
+        if (!ok)
+            printf("  %s[%d] = %.17g, want %.17g\n", name, i, v[i], want[i]);
+        bad += !ok;
+    }
+    return bad;
+}
+
+static void test_history_summaries(void **state)
+{
+    (void)state;
+    dr_table t;
+    parse(&t, history_csv, "history.csv");
+    const double dpd[] = {30, 60, 90};
+    const char *prod[] = {"late_mean*amt"}; /* summaries come first: products may use them */
+    dr_fe_options o = {.history = 1, .history_thresholds = dpd, .n_history_thresholds = 3,
+                       .products = prod, .n_products = 1};
+    assert_int_equal(dr_fe_apply(&t, &o, NULL), DR_OK);
+    /* 9 columns + 2 channels x (6 summaries + 3 thresholds) + 1 product */
+    assert_int_equal(t.n_cols, 9 + 2 * 9 + 1);
+    static const char *const names[] = {"late_mean", "late_max", "late_last", "late_trend", "late_nonzero",
+                                        "late_run", "late_over_30", "late_over_60", "late_over_90",
+                                        "util_mean", "util_max", "util_last", "util_trend", "util_nonzero",
+                                        "util_run", "util_over_30", "util_over_60", "util_over_90"};
+    for (int k = 0; k < 18; k++)
+        assert_string_equal(t.cols[9 + k].name, names[k]);
+    const double N = NAN;
+    /* late: {0, 35, -, 95}, all missing, zeros, {61, 0, 31, -}. Trend windows:
+     * steps 2..4 minus steps 1..3, present values only. A missing step neither
+     * counts nor breaks a run. */
+    const double late[9][4] = {
+        {130.0 / 3, N, 0, 92.0 / 3},                     /* mean */
+        {95, N, 0, 61},                                  /* max */
+        {95, N, 0, 31},                                  /* last */
+        {(35.0 + 95) / 2 - 35.0 / 2, N, 0, 31.0 / 2 - 92.0 / 3}, /* trend */
+        {2, N, 0, 2},                                    /* nonzero */
+        {2, N, 0, 1},                                    /* run */
+        {2, N, 0, 2},                                    /* over 30 */
+        {1, N, 0, 1},                                    /* over 60 */
+        {1, N, 0, 0},                                    /* over 90 */
+    };
+    /* util: {10, 20, 30, 40}, zeros, {50, -, 70, 0}, {-, -, -, 5}: row 3's
+     * first window has no value, so its trend is missing; 30 is not over 30 */
+    const double util[9][4] = {
+        {25, 0, 40, 5},
+        {40, 0, 70, 5},
+        {40, 0, 0, 5},
+        {30 - 20, 0, 35 - 60, N},
+        {4, 0, 2, 1},
+        {4, 0, 0, 1},
+        {1, 0, 2, 0},
+        {0, 0, 1, 0},
+        {0, 0, 0, 0},
+    };
+    int bad = 0;
+    for (int k = 0; k < 9; k++) {
+        bad += check_summary(&t, names[k], late[k]);
+        bad += check_summary(&t, names[9 + k], util[k]);
+    }
+    const double product[4] = {130.0 / 3 * 1, N, 0, 92.0 / 3 * 4};
+    bad += check_summary(&t, "late_mean*amt", product);
+    printf("  %d summary values differ from the hand-computed ones\n", bad);
+    assert_int_equal(bad, 0);
+    /* they are numeric columns, so preprocessing keeps them as features */
+    dr_prep p;
+    assert_int_equal(dr_prep_fit(&p, &t, NULL, t.n_rows, NULL), DR_OK);
+    assert_int_equal(p.n_features, 9 + 18 + 1);
+    dr_prep_free(&p);
+    dr_table_free(&t);
+
+    /* no thresholds: no over_ columns; T = 2 trends over windows of 2 */
+    parse(&t, "a_1,a_2\n1,5\n", "t2.csv");
+    assert_int_equal(dr_history_summarise(&t, NULL, 0), DR_OK);
+    assert_int_equal(t.n_cols, 2 + 6);
+    for (int j = 0; j < t.n_cols; j++)
+        assert_null(strstr(t.cols[j].name, "_over_"));
+    assert_true(col(&t, "a_trend")[0] == 0.0 && col(&t, "a_run")[0] == 2.0);
+    /* a second pass would reuse the names: refused, not overwritten */
+    assert_int_equal(dr_history_summarise(&t, NULL, 0), DR_ERR_INVALID);
+    printf("  %s\n", dr_last_error());
+    dr_table_free(&t);
+
+    /* off by default; no channels: nothing added */
+    parse(&t, history_csv, "history.csv");
+    o = (dr_fe_options){0};
+    assert_int_equal(dr_fe_apply(&t, &o, NULL), DR_OK);
+    assert_int_equal(t.n_cols, 9);
+    dr_table_free(&t);
+    parse(&t, "x,y\n1,2\n", "flat.csv");
+    assert_int_equal(dr_history_summarise(&t, dpd, 3), DR_OK);
+    assert_int_equal(t.n_cols, 2);
+    dr_table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products_and_poly),
         cmocka_unit_test(test_time_features),
         cmocka_unit_test(test_sequences),
+        cmocka_unit_test(test_history_summaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

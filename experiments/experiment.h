@@ -71,8 +71,9 @@ dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed);
 dr_status dr_report_stage(dr_experiment *e);
 /* Appends a model's result slot (val and test arrays of the split's sizes). */
 dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out);
-/* Writes the transform (preprocessing, history summary settings, sequence statistics, feature order and
- * groups, reference date) under "transform/" of a checkpoint being written. */
+/* Writes the transform (preprocessing, history summary settings, sequence
+ * statistics, feature order and groups, reference date) under "transform/" of a
+ * checkpoint being written. */
 dr_h5_writer_fn dr_transform_write;
 void dr_experiment_free(dr_experiment *e);
 

@@ -85,6 +85,11 @@ dr_status dr_backend_sync(dr_backend *be)
     return DR_OK;
 }
 
+const char *dr_backend_kernels(const dr_backend *be)
+{
+    return be->ops->impl;
+}
+
 const char *dr_backend_describe(const dr_backend *be)
 {
 #ifdef DR_HAVE_CUDA

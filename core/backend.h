@@ -30,5 +30,7 @@ void dr_backend_free(dr_backend *be);
 dr_status dr_backend_sync(dr_backend *be);
 /* One line naming the device ("cpu (2 threads, OpenBLAS ...)" or the card). */
 const char *dr_backend_describe(const dr_backend *be);
+/* How each op is implemented on this backend, one line per op. */
+const char *dr_backend_kernels(const dr_backend *be);
 
 #endif

@@ -19,6 +19,7 @@
 
 struct dr_op_table {
     const char *name;
+    const char *impl; /* how each op is implemented, one line per op (printed by runs) */
 
     dr_alloc_fn *alloc;
     dr_free_fn *free;

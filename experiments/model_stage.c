@@ -54,6 +54,7 @@ static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_h
     dr_run_log(&e->run, "hybrid network: %d branches, %ld parameters, LSTM over %s, on %s\n", hc.n_groups,
                dr_graph_param_count(m.g), e->has_seq ? "the repayment history" : "the branches' positions",
                dr_backend_describe(e->be));
+    dr_run_log(&e->run, "kernels:\n%s", dr_backend_kernels(e->be));
     dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .prob = m.prob, .loss = m.loss};
     dr_train_config t = *tc;
     t.checkpoint_extra = dr_transform_write;

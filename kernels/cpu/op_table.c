@@ -3,6 +3,12 @@
 
 const dr_op_table dr_cpu_ops = {
     .name = "cpu",
+    .impl = "  conv1d     channel-major im2col + OpenBLAS sgemm, one OpenMP region (1 BLAS thread each)\n"
+            "  linear     OpenBLAS sgemm\n"
+            "  lstm       OpenBLAS sgemm for all steps' input products, per-step recurrent sgemm + fused gates\n"
+            "  attention  OpenBLAS sgemm projections, per-sample softmax over time\n"
+            "  batchnorm  one shifted pass in double for the statistics, OpenMP over channel ranges\n"
+            "  others     plain loops (OpenMP when long): maxpool, relu, dropout (Philox), loss, Adam\n",
     .alloc = dr_cpu_alloc,
     .free = dr_cpu_free,
     .zero = dr_cpu_zero,

@@ -1,7 +1,8 @@
-/* Batch normalisation on the GPU (contract in kernels/batchnorm.h), in the CPU
- * version's arithmetic: statistics in double with two passes (mean, then squared
- * deviations; accurate when |mean| >> std), the output formula in double, and a
- * channel with one value (n = B*L = 1) leaves its running variance unchanged.
+/* Batch normalisation on the GPU (contract in kernels/batchnorm.h): statistics
+ * in double with two passes (mean, then squared deviations; accurate when |mean|
+ * >> std; the CPU gets the same accuracy from one pass over values shifted by
+ * the channel's first value), the output formula in double, and a channel with
+ * one value (n = B*L = 1) leaves its running variance unchanged.
  * One block per channel reduces over the channel's n values and then writes its
  * outputs, so the statistics never leave the block. The double sums go over a
  * fixed tree: deterministic, and within a few double ulp of the CPU's order,

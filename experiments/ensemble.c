@@ -150,15 +150,14 @@ static dr_status bagged_search(dr_ensemble_result *r, const ens_ctx *c, const dr
     float *block = malloc((size_t)nv * (size_t)(k + 1) * sizeof *block);
     dr_status st = rows && idx && block ? DR_OK : dr_error(DR_ERR_NOMEM, "ensemble: %ld resampled rows", nv);
     long np = 0, nn = 0;
-    for (long j = 0; st == DR_OK && j < nv; j++) /* positives first, then negatives */
+    /* positives first, then negatives; both are there (the members' validation
+     * AUCs, computed before the search, fail on one class) */
+    for (long j = 0; st == DR_OK && j < nv; j++)
         if (c->vl[j] > 0.5f)
             rows[np++] = j;
     for (long j = 0; st == DR_OK && j < nv; j++)
         if (!(c->vl[j] > 0.5f))
             rows[np + nn++] = j;
-    if (st == DR_OK && (np == 0 || nn == 0))
-        st = dr_error(DR_ERR_INVALID, "ensemble: the validation set has %ld defaults and %ld others; a "
-                      "bootstrap needs both", np, nn);
     double sum[DR_ENSEMBLE_MAX_MEMBERS] = {0};
     int evaluated = 0;
     for (int b = 0; b < R && st == DR_OK; b++) {

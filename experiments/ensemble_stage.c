@@ -10,24 +10,7 @@
 #include "experiments/ensemble.h"
 #include "experiments/experiment.h"
 
-const char *const dr_model_names[] = {"hybrid",  "logistic", "mlp", "svm", "xgboost", "lightgbm", "random_forest",
-                                      NULL};
 static const char *const dr_default_members[] = {"hybrid", "xgboost", "lightgbm", "random_forest"};
-
-dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out)
-{
-    if (e->n_models == DR_MAX_MODELS)
-        return dr_error(DR_ERR_INVALID, "more than %d models in one run", DR_MAX_MODELS);
-    dr_model_result *r = &e->models[e->n_models];
-    snprintf(r->name, sizeof r->name, "%s", name);
-    r->val = malloc((size_t)(e->val.m.n_rows ? e->val.m.n_rows : 1) * sizeof(float));
-    r->test = malloc((size_t)(e->test.m.n_rows ? e->test.m.n_rows : 1) * sizeof(float));
-    e->n_models++; /* counted even on failure, so dr_experiment_free frees both */
-    if (!r->val || !r->test)
-        return dr_error(DR_ERR_NOMEM, "out of host memory for predictions");
-    *out = r;
-    return DR_OK;
-}
 
 static int dr_find_model(const dr_experiment *e, const char *name)
 {
@@ -50,6 +33,11 @@ static dr_status dr_read_ensemble_keys(dr_config *cfg, const dr_ensemble_keys *d
 {
     DR_TRY(dr_config_string_list(cfg, "ensemble.members", def->members, def->k, dr_model_names, 0,
                                  DR_ENSEMBLE_MAX_MEMBERS, &out->members, &out->k));
+    for (int i = 0; i < out->k; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(out->members[i], out->members[j]) == 0)
+                return dr_error(DR_ERR_INVALID, "%s: ensemble.members names '%s' twice",
+                                dr_config_where(cfg, "ensemble.members"), out->members[i]);
     DR_TRY(dr_config_int(cfg, "ensemble.trials", def->trials, 0, 100000, &out->trials));
     DR_TRY(dr_config_int(cfg, "ensemble.bootstrap", def->bootstrap, 0, 10000, &out->bootstrap));
     return dr_config_int64(cfg, "ensemble.seed", def->seed, 0, INT64_MAX, &out->seed);
@@ -103,10 +91,20 @@ static dr_ensemble_keys dr_run_defaults(uint64_t seed)
     return (dr_ensemble_keys){dr_default_members, 4, 200, 0, (int64_t)seed};
 }
 
-dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed)
+dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const char *const *trained, int n_trained)
 {
     dr_ensemble_keys def = dr_run_defaults(default_seed), ks;
-    return dr_read_ensemble_keys(e->cfg, &def, &ks);
+    DR_TRY(dr_read_ensemble_keys(e->cfg, &def, &ks));
+    for (int i = 0; ks.k >= 2 && i < ks.k; i++) {
+        int found = 0;
+        for (int j = 0; j < n_trained; j++)
+            found |= strcmp(ks.members[i], trained[j]) == 0;
+        if (!found)
+            return dr_error(DR_ERR_INVALID, "%s: ensemble.members includes '%s', which baselines.models does not "
+                            "train (add it there or change ensemble.members)",
+                            dr_config_where(e->cfg, "ensemble.members"), ks.members[i]);
+    }
+    return DR_OK;
 }
 
 dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed)
@@ -184,8 +182,9 @@ typedef struct dr_sources {
     char path[DR_ENSEMBLE_MAX_MEMBERS * 4][1100];
 } dr_sources;
 
-/* Loads member `name` from the first run folder that has it. */
-static dr_status dr_load_member(dr_experiment *e, const dr_sources *src, const char *name)
+/* Loads member `name` from the first run folder that has it; *from receives that
+ * folder's index. */
+static dr_status dr_load_member(dr_experiment *e, const dr_sources *src, const char *name, int *from)
 {
     char vname[64], tname[64];
     snprintf(vname, sizeof vname, "val/%s", name);
@@ -204,8 +203,7 @@ static dr_status dr_load_member(dr_experiment *e, const dr_sources *src, const c
         if (s == DR_OK)
             s = dr_h5_read_f32_into(f, tname, r->test, e->test.m.n_rows);
         dr_h5_close(f);
-        if (s == DR_OK)
-            dr_run_log(&e->run, "  %-15s from %s\n", name, src->dirs[i]);
+        *from = i;
         return s == DR_OK ? s : dr_error_context(s, "%s: ", src->path[i]);
     }
     return dr_error(DR_ERR_INVALID, "%s: member '%s' is in none of the runs' predictions.h5",
@@ -262,26 +260,31 @@ static dr_status dr_ensemble_alone(dr_experiment *e, dr_sources *src, const char
     for (int i = 0; i < n_ov && s == DR_OK; i++)
         s = dr_config_override(e->cfg, overrides[i]);
     const char *dir = NULL, *name = NULL;
-    dr_ensemble_keys ks;
+    dr_ensemble_keys ks = {0};
+    int from[DR_ENSEMBLE_MAX_MEMBERS];
     if (s == DR_OK)
         s = dr_config_string(e->cfg, "output.dir", "runs", NULL, &dir);
     if (s == DR_OK)
         s = dr_config_string(e->cfg, "output.name", "ensemble", NULL, &name);
-    if (s == DR_OK) /* read now so that a typo stops the stage before it writes anything */
+    if (s == DR_OK)
         s = dr_read_ensemble_keys(e->cfg, &def, &ks);
     if (s == DR_OK)
         s = dr_config_check_unused(e->cfg);
     if (s == DR_OK && ks.k < 2)
         s = dr_error(DR_ERR_INVALID, "%s: %d member(s); an ensemble needs 2 or more",
                      dr_config_where(e->cfg, "ensemble.members"), ks.k);
+    /* everything is read and checked before the run folder exists: a mistake
+     * leaves nothing behind */
+    if (s == DR_OK)
+        s = dr_load_splits(e, src);
+    for (int i = 0; s == DR_OK && i < ks.k; i++)
+        s = dr_load_member(e, src, ks.members[i], &from[i]);
     if (s == DR_OK)
         s = dr_run_create(&e->run, dir, name);
-    if (s == DR_OK) {
+    if (s == DR_OK)
         dr_run_log(&e->run, "ensemble over the predictions of %d run(s), in %s\n", src->n, e->run.dir);
-        s = dr_load_splits(e, src);
-    }
-    for (int i = 0; i < ks.k && s == DR_OK; i++)
-        s = dr_load_member(e, src, ks.members[i]);
+    for (int i = 0; s == DR_OK && i < ks.k; i++)
+        dr_run_log(&e->run, "  %-15s from %s\n", ks.members[i], src->dirs[from[i]]);
     if (s == DR_OK)
         s = dr_blend_members(e, &ks);
     if (s == DR_OK) {

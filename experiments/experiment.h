@@ -65,9 +65,9 @@ dr_status dr_data_stage(dr_experiment *e);
 dr_status dr_model_stage(dr_experiment *e);
 /* [ensemble] over e->models; ensemble.seed defaults to default_seed (train.seed). */
 dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed);
-/* Reads the [ensemble] keys only, so that the model stage can check for unknown
- * keys before it trains anything. */
-dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed);
+/* Reads the [ensemble] keys and checks that every member is among the trained
+ * models, so that the model stage can stop on a mistake before it trains anything. */
+dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const char *const *trained, int n_trained);
 dr_status dr_report_stage(dr_experiment *e);
 /* Appends a model's result slot (val and test arrays of the split's sizes). */
 dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out);

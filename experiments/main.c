@@ -47,6 +47,11 @@ int main(int argc, char **argv)
             n_dirs++;
         if (n_dirs == 0)
             return dr_usage();
+        for (int i = 2 + n_dirs; i < argc; i++)
+            if (!strchr(argv[i], '=')) {
+                fprintf(stderr, "error: '%s' follows the overrides; run folders come first\n", argv[i]);
+                return dr_usage();
+            }
         s = dr_experiment_ensemble((const char *const *)argv + 2, n_dirs, (const char *const *)argv + 2 + n_dirs,
                                    argc - 2 - n_dirs);
     } else {

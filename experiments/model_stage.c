@@ -199,7 +199,7 @@ dr_status dr_model_stage(dr_experiment *e)
     const char *const *models;
     int n;
     DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 7, dr_model_names, 1, 7, &models, &n));
-    DR_TRY(dr_ensemble_settings(e, ms.train.seed));
+    DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n));
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));

@@ -83,11 +83,23 @@ static void check_ensemble_alone(const char *dir)
     printf("  -> %s\n", dr_last_error());
     assert_int_not_equal(s, DR_OK);
     assert_non_null(strstr(dr_last_error(), "not the same split"));
+    const char *const twice[] = {ov[0], "ensemble.members=[\"xgboost\", \"hybrid\", \"xgboost\"]"};
+    s = dr_experiment_ensemble(dirs, 1, twice, 2);
+    printf("  -> %s\n", dr_last_error());
+    assert_int_not_equal(s, DR_OK);
+    assert_non_null(strstr(dr_last_error(), "twice"));
     const char *const typo[] = {ov[0], "ensemble.trails=5"};
     s = dr_experiment_ensemble(dirs, 1, typo, 2);
     printf("  -> %s\n", dr_last_error());
     assert_int_not_equal(s, DR_OK);
     assert_non_null(strstr(dr_last_error(), "trails"));
+    /* the refused runs left no folder behind: only the first one is there */
+    p = popen("ls -d /tmp/defrisk_test_pipeline/ens/ensemble-* | wc -l", "r");
+    assert_non_null(p);
+    int folders = 0;
+    assert_int_equal(fscanf(p, "%d", &folders), 1);
+    pclose(p);
+    assert_int_equal(folders, 1);
 }
 
 static void test_quickstart_small(void **state)
@@ -177,6 +189,8 @@ static void test_bad_experiment_files(void **state)
     expect_failure("[data]\ntarget = \"nope\"\n", out, 2, "nope");
     expect_failure("[baselines]\nmodels = [\"hybrid\", \"boosted_unicorn\"]\n", out, 2, "boosted_unicorn");
     expect_failure("[data\n", out, 2, "/tmp/defrisk_bad.toml:1");
+    /* caught before any model trains: the default members include the trees */
+    expect_failure("[baselines]\nmodels = [\"logistic\", \"hybrid\"]\n", out, 2, "which baselines.models does not train");
 }
 
 int main(void)

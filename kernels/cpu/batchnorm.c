@@ -56,9 +56,9 @@ void dr_cpu_batchnorm_forward_train(dr_backend *be, float *out, float *mean, flo
         dr_bn_range(C, &c0, &c1);
         /* this thread's channels: sum and sum of squares of x - K_c (on the stack:
          * no allocation inside a training step) */
-        double acc_[2 * (c1 - c0) + 1], *acc = acc_ - 2 * c0;
-        for (int c = c0; c < c1; c++)
-            acc[2 * c] = acc[2 * c + 1] = 0.0;
+        double acc[2 * (c1 - c0) + 1];
+        for (int i = 0; i < 2 * (c1 - c0); i++)
+            acc[i] = 0.0;
         for (int b = 0; b < B; b++)
             for (int c = c0; c < c1; c++) {
                 const float *xr = x + ((long)b * C + c) * L;
@@ -70,18 +70,18 @@ void dr_cpu_batchnorm_forward_train(dr_backend *be, float *out, float *mean, flo
                     s += d;
                     q += d * d;
                 }
-                acc[2 * c] += s;
-                acc[2 * c + 1] += q;
+                acc[2 * (c - c0)] += s;
+                acc[2 * (c - c0) + 1] += q;
             }
         for (int c = c0; c < c1; c++) {
-            const double ds = acc[2 * c] / (double)n, k = x[(long)c * L];
+            const double ds = acc[2 * (c - c0)] / (double)n, k = x[(long)c * L];
             const double mu = k + ds;
-            const double ss = fmax(acc[2 * c + 1] - (double)n * ds * ds, 0.0); /* sum (x - mu)^2 */
+            const double ss = fmax(acc[2 * (c - c0) + 1] - (double)n * ds * ds, 0.0); /* sum (x - mu)^2 */
             const double rs = 1.0 / sqrt(ss / (double)n + (double)eps); /* biased variance */
             mean[c] = (float)mu;
             rstd[c] = (float)rs;
-            acc[2 * c] = mu; /* the output pass normalises in double, like the statistics */
-            acc[2 * c + 1] = rs * gamma[c];
+            acc[2 * (c - c0)] = mu; /* the output pass normalises in double, like the statistics */
+            acc[2 * (c - c0) + 1] = rs * gamma[c];
             if (running_mean)
                 running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mu;
             if (running_var && n > 1) /* n = 1: unchanged, see the top of the file */
@@ -92,7 +92,7 @@ void dr_cpu_batchnorm_forward_train(dr_backend *be, float *out, float *mean, flo
             for (int c = c0; c < c1; c++) {
                 const float *xr = x + ((long)b * C + c) * L;
                 float *yr = out + ((long)b * C + c) * L;
-                const double mu = acc[2 * c], g = acc[2 * c + 1], t = beta[c];
+                const double mu = acc[2 * (c - c0)], g = acc[2 * (c - c0) + 1], t = beta[c];
                 for (int l = 0; l < L; l++)
                     yr[l] = (float)((xr[l] - mu) * g + t);
             }
@@ -123,8 +123,8 @@ void dr_cpu_batchnorm_forward_eval(dr_backend *be, float *out, const float *x, c
  *   dbeta  = sum dy,   dgamma = sum dy xhat
  *   dx     = gamma rstd (dy - dbeta / n - xhat dgamma / n)
  * (the batch mean and variance depend on every x of the channel, hence the two
- * sums in dx). Sums in double over float L-runs (at most L terms each); xhat is recomputed from the
- * saved mean and rstd. Same memory order as the forward. */
+ * sums in dx). Sums and dx in double, as the statistics; xhat is recomputed
+ * from the saved mean and rstd. Same memory order as the forward. */
 void dr_cpu_batchnorm_backward(dr_backend *be, float *dx, float *dgamma, float *dbeta,
                                const float *dout, const float *x, const float *mean,
                                const float *rstd, const float *gamma, int B, int C, int L)
@@ -137,34 +137,34 @@ void dr_cpu_batchnorm_backward(dr_backend *be, float *dx, float *dgamma, float *
     {
         int c0, c1;
         dr_bn_range(C, &c0, &c1);
-        double acc_[2 * (c1 - c0) + 1], *acc = acc_ - 2 * c0; /* sum dy, sum dy xhat */
-        for (int c = c0; c < c1; c++)
-            acc[2 * c] = acc[2 * c + 1] = 0.0;
+        double acc[2 * (c1 - c0) + 1]; /* sum dy, sum dy xhat */
+        for (int i = 0; i < 2 * (c1 - c0); i++)
+            acc[i] = 0.0;
         for (int b = 0; b < B; b++)
             for (int c = c0; c < c1; c++) {
                 const float *xr = x + ((long)b * C + c) * L, *dyr = dout + ((long)b * C + c) * L;
-                const float mu = mean[c], rs = rstd[c];
-                float s = 0.0f, sx = 0.0f;
+                const double mu = mean[c], rs = rstd[c];
+                double s = 0.0, sx = 0.0;
 #pragma omp simd reduction(+ : s, sx)
                 for (int l = 0; l < L; l++) {
                     s += dyr[l];
                     sx += dyr[l] * ((xr[l] - mu) * rs);
                 }
-                acc[2 * c] += s;
-                acc[2 * c + 1] += sx;
+                acc[2 * (c - c0)] += s;
+                acc[2 * (c - c0) + 1] += sx;
             }
         for (int c = c0; c < c1; c++) {
-            dbeta[c] += (float)acc[2 * c];
-            dgamma[c] += (float)acc[2 * c + 1];
+            dbeta[c] += (float)acc[2 * (c - c0)];
+            dgamma[c] += (float)acc[2 * (c - c0) + 1];
         }
         for (int b = 0; dx && b < B; b++)
             for (int c = c0; c < c1; c++) {
                 const float *xr = x + ((long)b * C + c) * L, *dyr = dout + ((long)b * C + c) * L;
                 float *dxr = dx + ((long)b * C + c) * L;
-                const float mu = mean[c], rs = rstd[c], k = gamma[c] * rs;
-                const float mdy = (float)(acc[2 * c] / (double)n), mdyx = (float)(acc[2 * c + 1] / (double)n);
+                const double mu = mean[c], rs = rstd[c], k = gamma[c] * rs;
+                const double mdy = acc[2 * (c - c0)] / (double)n, mdyx = acc[2 * (c - c0) + 1] / (double)n;
                 for (int l = 0; l < L; l++)
-                    dxr[l] += k * (dyr[l] - mdy - (xr[l] - mu) * rs * mdyx);
+                    dxr[l] += (float)(k * (dyr[l] - mdy - (xr[l] - mu) * rs * mdyx));
             }
     }
 }

@@ -42,6 +42,8 @@ static void valid_range(int L, int shift, int *t0, int *t1)
 {
     int a = shift < 0 ? -shift : 0;
     int e = shift > 0 ? L - shift : L;
+    if (a > L) /* a kernel wider than twice the sequence: no position is valid */
+        a = L;
     if (e < a)
         e = a;
     *t0 = a;

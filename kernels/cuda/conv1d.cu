@@ -1,7 +1,7 @@
 /* 1-D convolution on the GPU (contract in kernels/conv1d.h), as im2col + one
- * cuBLAS GEMM over the whole batch. The scratch has the CPU version's size but
- * channels as rows (the CPU puts positions first for its caches; here each
- * regrouping pass is one coalesced element-per-thread kernel either way):
+ * cuBLAS GEMM over the whole batch. Channels as rows, like the CPU version, but
+ * with row stride B*L (the CPU pads its rows for its caches; here each
+ * regrouping pass is one coalesced element-per-thread kernel):
  *   col   [Cin*K, B*L]  col[(c K + k), (n L + t)] = x[n, c, t + k - pad] (0 outside)
  *   stage [Cout,  B*L]  the GEMM's output, or dout gathered into that layout
  * forward:  stage = w [Cout, Cin*K] col;  out[n, o, t] = stage[o, n L + t] + b[o]

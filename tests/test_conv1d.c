@@ -84,11 +84,12 @@ typedef struct {
 
 /* Odd sizes, B = 1, L = 1, K = 1, even K (2, 4: asymmetric padding), K = 5,
  * K > L (every window reaches into the padding), Cin = 1, one paper-like layer, and
- * B = 77 (more samples per thread than the kernel's chunk of 32, ending in a part chunk). */
+ * B = 77 (more samples per thread than the kernel's chunk of 32 with up to 2 threads,
+ * ending in a part chunk), and K = 7 over L = 1 (padding wider than the sequence). */
 static const shape shapes[] = {
     {1, 1, 1, 1, 1, 1}, {3, 1, 5, 7, 3, 1}, {2, 3, 4, 1, 3, 1},  {4, 2, 3, 9, 2, 0},
     {5, 3, 7, 11, 5, 1}, {2, 4, 6, 3, 5, 1}, {1, 5, 3, 8, 4, 0}, {3, 2, 2, 6, 1, 1},
-    {1, 1, 4, 5, 2, 1},  {7, 16, 8, 20, 3, 1}, {77, 3, 5, 6, 3, 1},
+    {1, 1, 4, 5, 2, 1},  {7, 16, 8, 20, 3, 1}, {77, 3, 5, 6, 3, 1}, {3, 2, 3, 1, 7, 1},
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 

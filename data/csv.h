@@ -43,6 +43,11 @@ dr_status dr_csv_read(dr_table *out, const char *path, const dr_csv_options *opt
 dr_status dr_csv_parse(dr_table *out, const char *buf, size_t len, const char *name,
                        const dr_csv_options *opt);
 
+/* Writes t as CSV with a header row (data/csv_write.c): dates YYYY-MM-DD, numbers
+ * with 10 significant digits, a missing value as an empty field, fields quoted
+ * per RFC 4180 where needed; dr_csv_read reads it back. */
+dr_status dr_csv_write(const dr_table *t, const char *path);
+
 /* Parses a strict decimal number (n bytes; [+-]digits[.digits][e[+-]digits],
  * surrounding spaces allowed; no inf, nan or hex) exactly as strtod would.
  * Returns 1 on success, 0 if it is not such a finite number. */

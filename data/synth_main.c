@@ -11,56 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/csv.h"
 #include "data/synth.h"
-
-/* Civil date from days since 1970-01-01 (H. Hinnant's civil_from_days). */
-static void civil(long z, int *y, int *m, int *d)
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int write_csv(const dr_table *t, const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "defrisk-synth: cannot write %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    for (int j = 0; j < t->n_cols; j++)
-        fprintf(f, "%s%s", j ? "," : "", t->cols[j].name);
-    fputc('\n', f);
-    for (long i = 0; i < t->n_rows; i++) {
-        for (int j = 0; j < t->n_cols; j++) {
-            const dr_column *c = &t->cols[j];
-            if (j)
-                fputc(',', f);
-            if (c->kind == DR_COL_DATE) {
-                int y, m, d;
-                civil((long)c->num[i], &y, &m, &d);
-                fprintf(f, "%04d-%02d-%02d", y, m, d);
-            } else if (c->num) {
-                if (c->num[i] == c->num[i]) /* empty when NaN */
-                    fprintf(f, "%.10g", c->num[i]);
-            } else if (c->cat[i] >= 0) {
-                fputs(c->levels[c->cat[i]], f);
-            }
-        }
-        fputc('\n', f);
-    }
-    if (fclose(f) != 0) {
-        fprintf(stderr, "defrisk-synth: error writing %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    return 0;
-}
 
 static int usage(void)
 {
@@ -112,7 +64,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "defrisk-synth: %s\n", dr_last_error());
         return 1;
     }
-    int rc = write_csv(&t, out);
+    int rc = dr_csv_write(&t, out) != DR_OK;
+    if (rc)
+        fprintf(stderr, "defrisk-synth: %s\n", dr_last_error());
     if (!rc && pout) {
         FILE *f = fopen(pout, "w");
         if (!f) {

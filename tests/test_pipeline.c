@@ -10,6 +10,8 @@
 #include <math.h>
 
 #include "core/h5.h"
+#include "data/csv.h"
+#include "data/synth.h"
 #include "experiments/experiment.h"
 #include "tests/testutil.h"
 
@@ -20,9 +22,12 @@ static const char *const small[] = {
     "baselines.xgboost_estimators=30", "baselines.lightgbm_estimators=30", "baselines.random_forest_estimators=20",
     "ensemble.trials=20", "data.cache=false"};
 
-static int newest_run(char *dir, size_t cap)
+/* The newest folder matching glob (a shell pattern) into dir. */
+static int newest_run(const char *glob, char *dir, size_t cap)
 {
-    FILE *p = popen("ls -td /tmp/defrisk_test_pipeline/quickstart-* 2>/dev/null | head -1", "r");
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -td %s 2>/dev/null | head -1", glob);
+    FILE *p = popen(cmd, "r");
     int ok = p && fgets(dir, (int)cap, p) != NULL;
     if (p)
         pclose(p);
@@ -47,6 +52,53 @@ static double result_auc(const char *dir, const char *model)
     return auc;
 }
 
+/* Prediction from the run folder on csv (n_rows loans, the file the run read)
+ * reproduces the run's own test predictions of the network for the same rows. */
+static void check_predict_matches(const char *dir, const char *csv, long n_rows)
+{
+    char out[700], path[700];
+    snprintf(out, sizeof out, "%s/pred.csv", dir);
+    dr_status s = dr_experiment_predict(dir, csv, out);
+    if (s != DR_OK)
+        printf("  %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    char line[128];
+    assert_non_null(fgets(line, sizeof line, f));
+    float *all = malloc(sizeof(float) * (size_t)n_rows);
+    long n = 0, row;
+    float p;
+    while (fscanf(f, "%ld,%f", &row, &p) == 2 && n < n_rows)
+        all[n++] = p;
+    fclose(f);
+    assert_int_equal(n, n_rows);
+    dr_h5 *h;
+    snprintf(path, sizeof path, "%s/predictions.h5", dir);
+    assert_int_equal(dr_h5_open(&h, path), DR_OK);
+    float *test;
+    int32_t *rows;
+    int rank;
+    int64_t dims[8];
+    assert_int_equal(dr_h5_read_f32(h, "test/hybrid", &test, &rank, dims), DR_OK);
+    assert_int_equal(dr_h5_read_i32(h, "test/row", &rows, &rank, dims), DR_OK);
+    dr_h5_close(h);
+    long diff = 0;
+    double worst = 0;
+    for (long i = 0; i < dims[0]; i++) {
+        double d = fabsf(all[rows[i]] - test[i]);
+        worst = d > worst ? d : worst;
+        diff += d > 1e-6;
+    }
+    /* same weights, same transform, same kernels: only the batch composition
+     * differs, and eval mode makes every row independent of its batch */
+    printf("  predict vs run: %ld of %lld test rows differ by > 1e-6 (largest %.2e)\n", diff, (long long)dims[0], worst);
+    assert_int_equal(diff, 0);
+    free(all);
+    free(test);
+    free(rows);
+}
+
 /* `run_experiment ensemble RUN_DIR` with the run's own settings gives the run's
  * ensemble; a run folder of another split and a mistyped key are refused. */
 static void check_ensemble_alone(const char *dir)
@@ -57,11 +109,7 @@ static void check_ensemble_alone(const char *dir)
         printf("  %s\n", dr_last_error());
     assert_int_equal(s, DR_OK);
     char ens[512];
-    FILE *p = popen("ls -td /tmp/defrisk_test_pipeline/ens/ensemble-* | head -1", "r");
-    assert_non_null(p);
-    assert_non_null(fgets(ens, sizeof ens, p));
-    pclose(p);
-    ens[strcspn(ens, "\n")] = '\0';
+    assert_true(newest_run("/tmp/defrisk_test_pipeline/ens/ensemble-*", ens, sizeof ens));
     double run = result_auc(dir, "ensemble"), alone = result_auc(ens, "ensemble");
     printf("  ensemble test AUC: in the run %.6f, alone %.6f\n", run, alone);
     assert_true(run == alone);
@@ -94,7 +142,7 @@ static void check_ensemble_alone(const char *dir)
     assert_int_not_equal(s, DR_OK);
     assert_non_null(strstr(dr_last_error(), "trails"));
     /* the refused runs left no folder behind: only the first one is there */
-    p = popen("ls -d /tmp/defrisk_test_pipeline/ens/ensemble-* | wc -l", "r");
+    FILE *p = popen("ls -d /tmp/defrisk_test_pipeline/ens/ensemble-* | wc -l", "r");
     assert_non_null(p);
     int folders = 0;
     assert_int_equal(fscanf(p, "%d", &folders), 1);
@@ -111,7 +159,7 @@ static void test_quickstart_small(void **state)
         printf("  %s\n", dr_last_error());
     assert_int_equal(s, DR_OK);
     char dir[512], path[700];
-    assert_true(newest_run(dir, sizeof dir));
+    assert_true(newest_run("/tmp/defrisk_test_pipeline/quickstart-*", dir, sizeof dir));
     const char *files[] = {"config.toml", "log", "metrics.jsonl", "checkpoint.h5", "predictions.h5", "results.csv",
                            "results.h5", "features.txt", "xgboost.json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
@@ -120,50 +168,59 @@ static void test_quickstart_small(void **state)
         assert_int_equal(access(path, F_OK), 0);
     }
 
-    /* predict from the run folder on the bundled file, compare with the run's
-     * own test predictions for the same rows */
-    char out[700];
-    snprintf(out, sizeof out, "%s/pred.csv", dir);
-    s = dr_experiment_predict(dir, "data/lending_club.csv", out);
+    check_predict_matches(dir, "data/lending_club.csv", 9857);
+    check_ensemble_alone(dir);
+}
+
+/* Synthetic loans with repayment histories, written as CSV and read back: the run
+ * makes the history summaries and the LSTM's sequences, stores both in the
+ * transform, and prediction from the run folder, which recomputes them from the
+ * CSV, reproduces the run's own test predictions. */
+static void test_synthetic_history_predict(void **state)
+{
+    (void)state;
+    const char *root = "/tmp/defrisk_test_pipeline_synth", *csv = "/tmp/defrisk_test_pipeline_synth/loans.csv";
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", root, root);
+    assert_int_equal(system(cmd), 0);
+    dr_synth_options o;
+    dr_synth_options_default(&o);
+    dr_table t;
+    double *p_true = NULL;
+    dr_synth_stats st;
+    const long n = 1500;
+    assert_int_equal(dr_synth_generate(7, n, &o, &t, &p_true, &st), DR_OK);
+    assert_int_equal(dr_csv_write(&t, csv), DR_OK);
+    dr_table_free(&t);
+    free(p_true);
+    FILE *f = fopen("/tmp/defrisk_test_pipeline_synth/exp.toml", "w");
+    assert_non_null(f);
+    fprintf(f, "[data]\nsource = \"csv\"\npath = \"%s\"\ntarget = \"default\"\npositive = \"yes\"\n"
+               "date_column = \"issue_date\"\ncache = false\n[features]\nselect = false\n"
+               "[model]\nfilters = [4, 8, 8]\nlstm_units = 8\nattention_dim = 8\nfc = [16]\n"
+               "[train]\nepochs = 2\nprogress = false\n[baselines]\nmodels = [\"hybrid\"]\n"
+               "[ensemble]\nmembers = []\n[output]\ndir = \"%s\"\n", csv, root);
+    fclose(f);
+    dr_status s = dr_experiment_run("/tmp/defrisk_test_pipeline_synth/exp.toml", NULL, 0, NULL);
     if (s != DR_OK)
         printf("  %s\n", dr_last_error());
     assert_int_equal(s, DR_OK);
-    FILE *f = fopen(out, "r");
-    assert_non_null(f);
-    char line[128];
-    assert_non_null(fgets(line, sizeof line, f));
-    float *all = malloc(sizeof(float) * 9857);
-    long n = 0, row;
-    float p;
-    while (fscanf(f, "%ld,%f", &row, &p) == 2 && n < 9857)
-        all[n++] = p;
-    fclose(f);
-    assert_int_equal(n, 9857);
+    char dir[512], path[700];
+    assert_true(newest_run("/tmp/defrisk_test_pipeline_synth/exp-*", dir, sizeof dir));
+    snprintf(path, sizeof path, "%s/checkpoint.h5", dir);
     dr_h5 *h;
-    snprintf(path, sizeof path, "%s/predictions.h5", dir);
     assert_int_equal(dr_h5_open(&h, path), DR_OK);
-    float *test;
-    int32_t *rows;
+    int32_t *flag;
     int rank;
-    int64_t dims[8];
-    assert_int_equal(dr_h5_read_f32(h, "test/hybrid", &test, &rank, dims), DR_OK);
-    assert_int_equal(dr_h5_read_i32(h, "test/row", &rows, &rank, dims), DR_OK);
+    int64_t len;
+    assert_int_equal(dr_h5_read_i32(h, "transform/history_summaries", &flag, &rank, &len), DR_OK);
+    int has_seq = dr_h5_exists(h, "transform/seq");
     dr_h5_close(h);
-    long diff = 0;
-    double worst = 0;
-    for (long i = 0; i < dims[0]; i++) {
-        double d = fabsf(all[rows[i]] - test[i]);
-        worst = d > worst ? d : worst;
-        diff += d > 1e-6;
-    }
-    /* same weights, same transform, same kernels: only the batch composition
-     * differs, and eval mode makes every row independent of its batch */
-    printf("  predict vs run: %ld of %lld test rows differ by > 1e-6 (largest %.2e)\n", diff, (long long)dims[0], worst);
-    assert_int_equal(diff, 0);
-    free(all);
-    free(test);
-    free(rows);
-    check_ensemble_alone(dir);
+    printf("  transform: history_summaries %d, sequences %d\n", flag[0], has_seq);
+    assert_int_equal(flag[0], 1);
+    assert_true(has_seq);
+    free(flag);
+    check_predict_matches(dir, csv, n);
 }
 
 static void expect_failure(const char *toml, const char *const *overrides, int n, const char *needle)
@@ -198,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_experiment_files),
         cmocka_unit_test(test_quickstart_small),
+        cmocka_unit_test(test_synthetic_history_predict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,9 +20,9 @@ static int dr_find_model(const dr_experiment *e, const char *name)
     return -1;
 }
 
-/* The [ensemble] keys; the defaults come from `base` (the first earlier run's
- * config.toml) when the stage runs alone, so that no override repeats that run's
- * ensemble. */
+/* The [ensemble] keys. When the stage runs alone their defaults are the first
+ * earlier run's values (its config.toml), so that with no override it repeats
+ * that run's ensemble. */
 typedef struct dr_ensemble_keys {
     const char *const *members;
     int k, trials, bootstrap;
@@ -43,17 +43,15 @@ static dr_status dr_read_ensemble_keys(dr_config *cfg, const dr_ensemble_keys *d
     return dr_config_int64(cfg, "ensemble.seed", def->seed, 0, INT64_MAX, &out->seed);
 }
 
-/* Fits the weights of ks->members (already in e->models) and adds "ensemble" and
- * "ensemble_equal" to e->models. */
+/* Fits the weights of ks->members (in e->models: checked when the keys were read,
+ * or loaded) and adds "ensemble" and "ensemble_equal" to e->models. */
 static dr_status dr_blend_members(dr_experiment *e, const dr_ensemble_keys *ks)
 {
     int k = ks->k;
     const float *val[DR_ENSEMBLE_MAX_MEMBERS], *test[DR_ENSEMBLE_MAX_MEMBERS];
     for (int i = 0; i < k; i++) {
         int m = dr_find_model(e, ks->members[i]);
-        if (m < 0)
-            return dr_error(DR_ERR_INVALID, "%s: ensemble member '%s' was not trained in this run (add it to "
-                            "baselines.models)", dr_config_where(e->cfg, "ensemble.members"), ks->members[i]);
+        DR_ASSERT(m >= 0);
         val[i] = e->models[m].val;
         test[i] = e->models[m].test;
     }

@@ -26,8 +26,9 @@
  * through a thread's samples in chunks of CHUNK so that col and y of a chunk
  * are still in L2 when the regrouping reads them. OpenBLAS is the pthread build:
  * letting its pool run the GEMMs between OpenMP loops puts two sets of spinning
- * threads on two cores; measured slower, see bench/RESULTS.md (the pool variant
- * is the lab entry in bench/ops_bench.c). blas_single_begin/end (below) switch
+ * threads on two cores; measured slower with the previous (positions-as-rows)
+ * layout, see bench/RESULTS.md (that pool variant is still the lab entry in
+ * bench/ops_bench.c). blas_single_begin/end (below) switch
  * OpenBLAS to 1 thread for the call and restore the caller's setting, so
  * kernels that use the pool are unaffected. */
 #include "kernels/conv1d.h"

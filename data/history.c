@@ -10,7 +10,7 @@
 
 enum { SUM_MEAN, SUM_MAX, SUM_LAST, SUM_TREND, SUM_NONZERO, SUM_RUN, SUM_OVER };
 
-static const char *const kSummaryNames[SUM_OVER] = {"mean", "max", "last", "trend", "nonzero", "run"};
+static const char *const summary_names[SUM_OVER] = {"mean", "max", "last", "trend", "nonzero", "run"};
 
 /* Mean of the present values of v[lo..hi), NaN when none is. */
 static double window_mean(const double *v, int lo, int hi)
@@ -86,7 +86,7 @@ static dr_status summarise_channel(dr_table *t, const char *base, const double *
         }
         char name[600];
         if (j < SUM_OVER)
-            snprintf(name, sizeof name, "%s_%s", base, kSummaryNames[j]);
+            snprintf(name, sizeof name, "%s_%s", base, summary_names[j]);
         else
             snprintf(name, sizeof name, "%s_over_%g", base, thr[j - SUM_OVER]);
         s = dr_table_add_numeric(t, name, cols[j]);

@@ -2,7 +2,7 @@
  * (K-1)/2, right pad K-1-(K-1)/2, so even K works too).
  *   x [B, Cin, L], w [Cout, Cin, K], b [Cout] (may be NULL)  ->  out [B, Cout, L]
  *   out[n,o,t] = b[o] + sum_{c,k} w[o,c,k] * x[n, c, t + k - (K-1)/2]   (zero outside)
- * scratch: dr_conv1d_scratch_floats(...) floats the kernel may use freely (im2col);
+ * scratch: dr_conv1d_scratch_floats(...) floats the kernel may use freely;
  * its contents are undefined on entry and exit.
  * Backward adds (+=) into dx [B, Cin, L] (may be NULL), dw [Cout, Cin, K] and
  * db [Cout] (may be NULL). */
@@ -13,19 +13,21 @@
 
 #include "core/backend.h"
 
-/* Row stride (floats) of the channel-major blocks over the batch's B*L positions:
- * a whole, odd number of 64-byte lines, so rows never sit a multiple of 4 KiB apart
- * (at B*L = 5120 they would, and every row would fall into the same cache set). */
-static inline size_t dr_conv1d_ld(int B, int L)
+/* The CPU kernel's weights in panels of 6 rows (kernels/cpu/microkernel.h), for
+ * the forward ([Cout, Cin*K]) or for dx ([Cin, Cout*K]), whichever is larger. */
+static inline size_t dr_conv1d_apack_floats(int Cin, int Cout, int K)
 {
-    size_t lines = ((size_t)B * L + 15) / 16;
-    return (lines | 1) * 16;
+    size_t fwd = ((size_t)Cout + 5) / 6 * 6 * Cin * K, dx = ((size_t)Cin + 5) / 6 * 6 * Cout * K;
+    return fwd > dx ? fwd : dx;
 }
 
 static inline size_t dr_conv1d_scratch_floats(int B, int Cin, int Cout, int L, int K)
 {
-    /* im2col of the whole batch [Cin*K, B*L] plus one [Cout, B*L] staging block */
-    return dr_conv1d_ld(B, L) * ((size_t)Cin * K + (size_t)Cout);
+    /* CPU: packed weights, then dout's rows packed for dw (256 positions) */
+    size_t cpu = dr_conv1d_apack_floats(Cin, Cout, K) + ((size_t)Cout + 5) / 6 * 6 * 256;
+    /* CUDA: im2col [Cin*K, B*L] and a [Cout, B*L] staging block */
+    size_t cuda = (size_t)B * L * ((size_t)Cin * K + Cout);
+    return cpu > cuda ? cpu : cuda;
 }
 
 typedef void dr_conv1d_forward_fn(dr_backend *be, float *out, float *scratch, const float *x,

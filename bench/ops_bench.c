@@ -16,7 +16,7 @@
  *
  * A lab variant sits next to the kernels, as the style guide asks: conv1d with
  * OpenBLAS's pool running whole-batch GEMMs and OpenMP loops between them
- * ("conv1d/blas-pool"), the alternative to the kernel's one OpenMP region with
+ * ("conv1d/im2col-lab"), the alternative to the kernel's one OpenMP region with
  * single-threaded BLAS. It is checked against the kernel's output before it is
  * timed.
  *
@@ -46,6 +46,8 @@
 #include "kernels/loss.h"
 #include "kernels/lstm.h"
 #include "kernels/maxpool1d.h"
+
+#include "conv1d_lab.c" /* the lab variant of conv1d: the previous kernel */
 
 enum { BATCH = 256, SEQ_L = 20 };
 
@@ -117,7 +119,7 @@ static void row(const char *op, const char *shape, const char *pass, timing tm, 
 /* ---- conv1d ---- */
 typedef struct {
     int B, Cin, Cout, L, K, need_dx;
-    float *x, *w, *b, *out, *scratch, *dout, *dx, *dw, *db;
+    float *x, *w, *b, *out, *scratch, *lab_scratch, *dout, *dx, *dw, *db;
 } conv_ctx;
 
 static void conv_init(conv_ctx *c, int Cin, int Cout, int need_dx)
@@ -129,12 +131,13 @@ static void conv_init(conv_ctx *c, int Cin, int Cout, int need_dx)
     c->out = falloc(ny, 0, 0, 4), c->dout = falloc(ny, -1, 1, 5), c->dx = falloc(nx, 0, 0, 6);
     c->dw = falloc(nw, 0, 0, 7), c->db = falloc(Cout, 0, 0, 8);
     c->scratch = falloc(dr_conv1d_scratch_floats(c->B, Cin, Cout, c->L, c->K), 0, 0, 9);
+    c->lab_scratch = falloc(lab_conv1d_scratch_floats(c->B, Cin, Cout, c->L, c->K), 0, 0, 10);
 }
 
 static void conv_free(conv_ctx *c)
 {
     free(c->x), free(c->w), free(c->b), free(c->out), free(c->dout), free(c->dx), free(c->dw);
-    free(c->db), free(c->scratch);
+    free(c->db), free(c->scratch), free(c->lab_scratch);
 }
 
 static void conv_fwd(void *p)
@@ -152,97 +155,20 @@ static void conv_fb(void *p)
                            c->x, c->w, c->B, c->Cin, c->Cout, c->L, c->K);
 }
 
-/* ---- lab: conv1d with OpenBLAS's pool running the GEMMs ----
- * Why it exists: it is the other way to avoid oversubscription that the kernel
- * was measured against (bench/RESULTS.md). It keeps the kernel's first layout
- * (positions as rows: col [P, CK], yt [P, Cout], transposing regroup passes), so
- * it is the old kernel's alternative, not the current one's; each GEMM is one call
- * over the whole batch that OpenBLAS's own threads split, and the per-sample
- * passes run in separate OpenMP loops between the GEMMs (the style of
- * kernels/cpu/lstm.c). The two thread pools take turns on the cores. */
-static void lab_im2col(float *col, const float *x, int B, int Cin, int L, int K)
-{
-    const int CK = Cin * K, pl = (K - 1) / 2;
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < B; n++)
-        for (int c = 0; c < Cin; c++)
-            for (int k = 0; k < K; k++) {
-                float *dst = col + (size_t)n * L * CK + c * K + k;
-                const float *src = x + ((size_t)n * Cin + c) * L;
-                for (int t = 0; t < L; t++) {
-                    int i = t + k - pl;
-                    dst[(size_t)t * CK] = i >= 0 && i < L ? src[i] : 0.0f;
-                }
-            }
-}
-
-static void lab_conv_forward(float *out, float *scratch, const float *x, const float *w,
-                             const float *b, int B, int Cin, int Cout, int L, int K)
-{
-    const int P = B * L, CK = Cin * K;
-    float *col = scratch, *yt = scratch + (size_t)CK * P;
-    lab_im2col(col, x, B, Cin, L, K);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, Cout, CK, 1.0f, col, CK, w, CK, 0.0f,
-                yt, Cout);
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < B; n++)
-        for (int o = 0; o < Cout; o++)
-            for (int t = 0; t < L; t++)
-                out[((size_t)n * Cout + o) * L + t] =
-                    yt[((size_t)n * L + t) * Cout + o] + (b ? b[o] : 0.0f);
-}
-
-static void lab_conv_backward(float *dx, float *dw, float *db, float *scratch, const float *dout,
-                              const float *x, const float *w, int B, int Cin, int Cout, int L,
-                              int K)
-{
-    const int P = B * L, CK = Cin * K, pl = (K - 1) / 2;
-    float *col = scratch, *dyt = scratch + (size_t)CK * P;
-    lab_im2col(col, x, B, Cin, L, K);
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < B; n++)
-        for (int o = 0; o < Cout; o++)
-            for (int t = 0; t < L; t++)
-                dyt[((size_t)n * L + t) * Cout + o] = dout[((size_t)n * Cout + o) * L + t];
-    if (db) {
-#pragma omp parallel for schedule(static)
-        for (int o = 0; o < Cout; o++) {
-            double s = 0.0;
-            for (int p = 0; p < P; p++)
-                s += dyt[(size_t)p * Cout + o];
-            db[o] += (float)s;
-        }
-    }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, CK, P, 1.0f, dyt, Cout, col, CK,
-                1.0f, dw, CK);
-    if (!dx)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, CK, Cout, 1.0f, dyt, Cout, w, CK,
-                0.0f, col, CK);
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < B; n++)
-        for (int c = 0; c < Cin; c++)
-            for (int k = 0; k < K; k++)
-                for (int t = 0; t < L; t++) {
-                    int i = t + k - pl;
-                    if (i >= 0 && i < L)
-                        dx[((size_t)n * Cin + c) * L + i] +=
-                            col[((size_t)n * L + t) * CK + c * K + k];
-                }
-}
-
+/* ---- lab: the previous conv1d kernel (bench/conv1d_lab.c) ---- */
 static void lab_conv_fwd(void *p)
 {
     conv_ctx *c = p;
-    lab_conv_forward(c->out, c->scratch, c->x, c->w, c->b, c->B, c->Cin, c->Cout, c->L, c->K);
+    lab_conv1d_forward(c->out, c->lab_scratch, c->x, c->w, c->b, c->B, c->Cin, c->Cout, c->L,
+                       c->K);
 }
 
 static void lab_conv_fb(void *p)
 {
     conv_ctx *c = p;
     lab_conv_fwd(p);
-    lab_conv_backward(c->need_dx ? c->dx : NULL, c->dw, c->db, c->scratch, c->dout, c->x, c->w,
-                      c->B, c->Cin, c->Cout, c->L, c->K);
+    lab_conv1d_backward(c->need_dx ? c->dx : NULL, c->dw, c->db, c->lab_scratch, c->dout, c->x,
+                        c->w, c->B, c->Cin, c->Cout, c->L, c->K);
 }
 
 /* The lab variant must compute what the kernel computes before its time means
@@ -263,8 +189,8 @@ static int lab_check(conv_ctx *c)
     memcpy(o1, c->out, ny * 4), memcpy(dx1, c->dx, nx * 4), memcpy(dw1, c->dw, nw * 4);
     memset(c->dx, 0, nx * 4), memset(c->dw, 0, nw * 4);
     lab_conv_fwd(c);
-    lab_conv_backward(c->dx, c->dw, NULL, c->scratch, c->dout, c->x, c->w, c->B, c->Cin, c->Cout,
-                      c->L, c->K);
+    lab_conv1d_backward(c->dx, c->dw, NULL, c->lab_scratch, c->dout, c->x, c->w, c->B, c->Cin,
+                        c->Cout, c->L, c->K);
     long bad = 0;
     const float *a[3] = {o1, dx1, dw1}, *bb[3] = {c->out, c->dx, c->dw};
     size_t n[3] = {ny, nx, nw};
@@ -509,13 +435,13 @@ int main(int argc, char **argv)
         row("conv1d", shape, "fwd", tf, F, 0);
         row("conv1d", shape, "fwd+bwd", tb, Ffb, 0);
         conv_fb_flop += Ffb, conv_sum.med += tb.med, conv_sum.min += tb.min;
-        /* the lab variant: OpenBLAS keeps the thread count it was started with */
+        /* the lab variant, right after the kernel, so both see the same machine */
         if (!lab_check(&c)) {
-            printf("conv1d/blas-pool %s: results differ from the kernel: not timed\n", shape);
+            printf("conv1d/im2col-lab %s: results differ from the kernel: not timed\n", shape);
         } else {
             timing lf = time_op(lab_conv_fwd, &c), lb = time_op(lab_conv_fb, &c);
-            row("conv1d/blas-pool", shape, "fwd", lf, F, 0);
-            row("conv1d/blas-pool", shape, "fwd+bwd", lb, Ffb, 0);
+            row("conv1d/im2col-lab", shape, "fwd", lf, F, 0);
+            row("conv1d/im2col-lab", shape, "fwd+bwd", lb, Ffb, 0);
             lab_sum.med += lb.med, lab_sum.min += lb.min;
         }
         conv_free(&c);
@@ -523,7 +449,7 @@ int main(int argc, char **argv)
     if (conv_sum.med > 0)
         row("conv1d", "x3 (sum)", "fwd+bwd", conv_sum, conv_fb_flop, 0);
     if (lab_sum.med > 0)
-        row("conv1d/blas-pool", "x3 (sum)", "fwd+bwd", lab_sum, conv_fb_flop, 0);
+        row("conv1d/im2col-lab", "x3 (sum)", "fwd+bwd", lab_sum, conv_fb_flop, 0);
 
     const int lin_io[2][2] = {{1024, 256}, {256, 64}};
     for (int i = 0; i < 2 && want("linear"); i++) {

@@ -23,8 +23,8 @@ static inline size_t dr_conv1d_apack_floats(int Cin, int Cout, int K)
 
 static inline size_t dr_conv1d_scratch_floats(int B, int Cin, int Cout, int L, int K)
 {
-    /* CPU: packed weights, then dout's rows packed for dw (256 positions) */
-    size_t cpu = dr_conv1d_apack_floats(Cin, Cout, K) + ((size_t)Cout + 5) / 6 * 6 * 256;
+    /* CPU: packed weights, then dout transposed in panels of 6 rows (for dw) */
+    size_t cpu = dr_conv1d_apack_floats(Cin, Cout, K) + ((size_t)Cout + 5) / 6 * 6 * B * L;
     /* CUDA: im2col [Cin*K, B*L] and a [Cout, B*L] staging block */
     size_t cuda = (size_t)B * L * ((size_t)Cin * K + Cout);
     return cpu > cuda ? cpu : cuda;

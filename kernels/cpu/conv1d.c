@@ -111,46 +111,62 @@ static inline void put_run(float *d, const float *v, int len, __m256 add, int ac
 #endif
 
 /* The panel of rows [kb, kb + kc) of the virtual im2col for one block:
- * panel[r][j] = src[n_j, c, t_j + k - pad] (0 outside [0, L)), ck = kb + r = c*K + k. */
+ * panel[r][j] = src[n_j, c, t_j + k - pad] (0 outside [0, L)), ck = kb + r = c*K + k.
+ * Tap by tap: where each run's columns read from, and which of them fall into
+ * the padding, depends on the tap k and not on the channel c. */
 static void pack_b(float *restrict panel, const conv_gemm *g, const run *runs, int nruns,
                    int ncols, int kb, int kc)
 {
-    const int L = g->L;
-    int c = kb / g->K, k = kb % g->K;
-    for (int r = 0; r < kc; r++, panel += DR_NR) {
-        int shift = k - g->pad;
-#if defined(__AVX2__) && defined(__FMA__)
-        (void)ncols; /* columns no run covers stay zero */
-        __m256 v0 = _mm256_setzero_ps(), v1 = v0;
-        for (int s = 0; s < nruns; s++) {
-            const run *u = &runs[s];
-            /* column j reads xr[j]; valid where its position t + shift is in [0, L) */
-            const float *xr = g->src + ((size_t)u->n * g->Csrc + c) * L + u->t - u->j + shift;
-            int lo = imax(u->j, u->j - u->t - shift), hi = imin(u->j + u->len, u->j - u->t - shift + L);
-            v0 = _mm256_or_ps(v0, _mm256_maskload_ps(xr, lanes(0, lo, hi)));
-            v1 = _mm256_or_ps(v1, _mm256_maskload_ps(xr + 8, lanes(8, lo, hi)));
-        }
-        _mm256_store_ps(panel, v0);
-        _mm256_store_ps(panel + 8, v1);
-#else
-        for (int s = 0; s < nruns; s++) {
-            const run *u = &runs[s];
-            const float *xr = g->src + ((size_t)u->n * g->Csrc + c) * L + shift;
-            float *d = panel + u->j - u->t; /* d[t] is the column of position t */
-            int a = imax(u->t, -shift), e = imin(u->t + u->len, L - shift);
-            int t = u->t;
-            for (; t < a && t < u->t + u->len; t++)
-                d[t] = 0.0f;
-            for (; t < e; t++)
-                d[t] = xr[t];
-            for (; t < u->t + u->len; t++)
-                d[t] = 0.0f;
-        }
+    const int L = g->L, K = g->K;
+#if !(defined(__AVX2__) && defined(__FMA__)) /* on AVX2 no run's lanes read as zero */
+    for (int r = 0; r < kc; r++)
         for (int j = ncols; j < DR_NR; j++)
-            panel[j] = 0.0f;
+            panel[r * DR_NR + j] = 0.0f;
+#else
+    (void)ncols;
 #endif
-        if (++k == g->K)
-            k = 0, c++;
+    for (int k = 0; k < K; k++) {
+        int shift = k - g->pad, top = kb + kc - 1 - k;
+        int c0 = kb > k ? (kb - k + K - 1) / K : 0, c1 = top < 0 ? 0 : top / K + 1;
+        if (c0 >= c1)
+            continue;
+        float *row = panel + (size_t)(c0 * K + k - kb) * DR_NR;
+        /* run s's column j reads base[s][c*L + j] where j is in [lo, hi) */
+        const float *base[DR_NR];
+        int lo[DR_NR], hi[DR_NR];
+        for (int s = 0; s < nruns; s++) {
+            const run *u = &runs[s];
+            base[s] = g->src + (size_t)u->n * g->Csrc * L + u->t - u->j + shift;
+            lo[s] = imax(u->j, u->j - u->t - shift);
+            hi[s] = imin(u->j + u->len, u->j - u->t - shift + L);
+        }
+#if defined(__AVX2__) && defined(__FMA__)
+        __m256i m0[DR_NR], m1[DR_NR];
+        for (int s = 0; s < nruns; s++)
+            m0[s] = lanes(0, lo[s], hi[s]), m1[s] = lanes(8, lo[s], hi[s]);
+        for (int c = c0; c < c1; c++, row += (size_t)K * DR_NR) {
+            __m256 v0 = _mm256_setzero_ps(), v1 = v0;
+            for (int s = 0; s < nruns; s++) {
+                const float *xr = base[s] + (size_t)c * L;
+                v0 = _mm256_or_ps(v0, _mm256_maskload_ps(xr, m0[s]));
+                v1 = _mm256_or_ps(v1, _mm256_maskload_ps(xr + 8, m1[s]));
+            }
+            _mm256_store_ps(row, v0);
+            _mm256_store_ps(row + 8, v1);
+        }
+#else
+        for (int c = c0; c < c1; c++, row += (size_t)K * DR_NR)
+            for (int s = 0; s < nruns; s++) {
+                const float *xr = base[s] + (size_t)c * L;
+                int j = runs[s].j, end = runs[s].j + runs[s].len;
+                for (; j < lo[s] && j < end; j++)
+                    row[j] = 0.0f;
+                for (; j < hi[s]; j++)
+                    row[j] = xr[j];
+                for (; j < end; j++)
+                    row[j] = 0.0f;
+            }
+#endif
     }
 }
 
@@ -262,30 +278,50 @@ void dr_cpu_conv1d_forward(dr_backend *be, float *out, float *scratch, const flo
  *   dw[o, c*K + k] += sum_p dout[n, o, t] * x[n, c, t + k - pad]
  * rows o in panels of MR, columns (c, k) in panels of NR, positions in chunks
  * of KP. Both operands are contiguous along positions, where the tile wants
- * them across, so both are packed transposed: dout's rows once per chunk for
- * all threads (the A block, shared), and each thread its own column panels of
- * the virtual im2col. Threads own columns of dw, so sums run in one order. */
-enum { KP = 256 }; /* positions per chunk: the A block of 256 rows is 256 KB, in L2 */
+ * them across, so both are packed transposed: dout whole, once, shared by the
+ * threads (one barrier per call: with OpenMP's passive wait policy, which the
+ * CLI sets, each barrier costs tens of microseconds), and each thread its own
+ * column panels of the virtual im2col, a chunk at a time. Threads own columns
+ * of dw, so every sum runs in one order whatever the thread count. */
+enum { KP = 256 }; /* positions per chunk: A's rows for a chunk are 256 KB at 256 rows, in L2 */
 
-/* This thread's panels of dout's rows [o-panel][p][MR] for positions [p0, p0 + kp). */
-static void pack_dw_a(float *restrict ap, const float *dout, int Cout, int L, long p0, int kp)
+/* This thread's panels of dout's rows, transposed: at[q][p][i] = dout[n, q*MR + i, t]
+ * for every position p = n*L + t (zero rows past Cout), and db for those rows
+ * (summed in double, B*L terms each: the rounding stays off the gradient).
+ * Samples go outermost over groups of PG panels, so dout is read in runs of
+ * PG*MR rows instead of jumping a sample ahead for every L floats. */
+static void pack_dw_a(float *restrict at, float *db, const float *dout, int B, int Cout, int L)
 {
+    enum { PG = 8 };
     const int np = (Cout + DR_MR - 1) / DR_MR;
+    const size_t P = (size_t)B * L;
     int q0, q1;
     my_range(np, &q0, &q1);
-    for (int q = q0; q < q1; q++) {
-        float *a = ap + (size_t)q * KP * DR_MR;
-        for (int i = 0; i < DR_MR; i++) {
-            int o = q * DR_MR + i;
-            long p = p0;
-            for (int r = 0; r < kp;) {
-                int n = (int)(p / L), t = (int)(p % L), len = imin(L - t, kp - r);
-                const float *src = dout + ((size_t)n * Cout + o) * L + t;
-                for (int j = 0; j < len; j++)
-                    a[(r + j) * DR_MR + i] = o < Cout ? src[j] : 0.0f;
-                r += len, p += len;
+    for (int g = q0; g < q1; g += PG) {
+        int gp = imin(PG, q1 - g), o0 = g * DR_MR, rows = imin(gp * DR_MR, Cout - o0);
+        double sum[PG * DR_MR] = {0};
+        for (int n = 0; n < B; n++) {
+            const float *src = dout + ((size_t)n * Cout + o0) * L;
+            for (int r = 0; r < gp * DR_MR; r++, src += L) {
+                float *d = at + ((size_t)(g + r / DR_MR) * P + (size_t)n * L) * DR_MR + r % DR_MR;
+                if (r >= rows) {
+                    for (int t = 0; t < L; t++)
+                        d[t * DR_MR] = 0.0f;
+                    continue;
+                }
+                double even = 0.0, odd = 0.0; /* two chains of dependent adds, not one */
+                int t = 0;
+                for (; t + 2 <= L; t += 2) {
+                    d[t * DR_MR] = src[t], d[(t + 1) * DR_MR] = src[t + 1];
+                    even += src[t], odd += src[t + 1];
+                }
+                if (t < L)
+                    d[t * DR_MR] = src[t], even += src[t];
+                sum[r] += even + odd;
             }
         }
+        for (int r = 0; db && r < rows; r++)
+            db[o0 + r] += (float)sum[r];
     }
 }
 
@@ -315,9 +351,9 @@ static void pack_dw_b(float *restrict panel, const float *x, int Cin, int L, int
     }
 }
 
-/* Called by every thread of the region (it has barriers). */
-static void conv_dw(float *dw, float *ap, const float *dout, const float *x, int B, int Cin,
-                    int Cout, int L, int K)
+/* This thread's columns of dw, from the transposed dout (pack_dw_a). */
+static void conv_dw(float *dw, const float *at, const float *x, int B, int Cin, int Cout, int L,
+                    int K)
 {
     _Alignas(64) float panel[KP * DR_NR];
     _Alignas(64) float tile[DR_MR * DR_NR];
@@ -327,13 +363,11 @@ static void conv_dw(float *dw, float *ap, const float *dout, const float *x, int
     my_range(ncp, &c0, &c1);
     for (long p0 = 0; p0 < P; p0 += KP) {
         int kp = (int)(P - p0 < KP ? P - p0 : KP);
-        pack_dw_a(ap, dout, Cout, L, p0, kp);
-#pragma omp barrier
         for (int cp = c0; cp < c1; cp++) {
             int ck0 = cp * DR_NR, cols = imin(DR_NR, CK - ck0);
             pack_dw_b(panel, x, Cin, L, K, (K - 1) / 2, ck0, p0, kp);
             for (int q = 0; q < nrp; q++) {
-                const float *a = ap + (size_t)q * KP * DR_MR;
+                const float *a = at + ((size_t)q * P + p0) * DR_MR;
                 int rows = imin(DR_MR, Cout - q * DR_MR);
                 float *d = dw + (size_t)q * DR_MR * CK + ck0;
                 if (rows == DR_MR && cols == DR_NR) {
@@ -346,32 +380,6 @@ static void conv_dw(float *dw, float *ap, const float *dout, const float *x, int
                         d[(size_t)i * CK + j] += tile[i * DR_NR + j];
             }
         }
-#pragma omp barrier /* the A block is repacked next */
-    }
-}
-
-/* db[o] += sum of dout's row o over the batch, for o in [o0, o1): B*L terms each,
- * summed in double to keep the rounding off the gradient. Samples outermost, so
- * dout is read in order (row by row it was a cache miss every 80 bytes). */
-static void bias_grad(float *db, const float *dout, int o0, int o1, int B, int Cout, int L)
-{
-    enum { OC = 64 };
-    double acc[OC];
-    for (int oc = o0; oc < o1; oc += OC) {
-        int m = imin(OC, o1 - oc);
-        for (int i = 0; i < m; i++)
-            acc[i] = 0.0;
-        for (int n = 0; n < B; n++) {
-            const float *row = dout + ((size_t)n * Cout + oc) * L;
-            for (int i = 0; i < m; i++, row += L) {
-                double r = 0.0;
-                for (int t = 0; t < L; t++)
-                    r += row[t];
-                acc[i] += r;
-            }
-        }
-        for (int i = 0; i < m; i++)
-            db[oc + i] += (float)acc[i];
     }
 }
 
@@ -384,19 +392,16 @@ void dr_cpu_conv1d_backward(dr_backend *be, float *dx, float *dw, float *db, flo
     if (B == 0)
         return;
     DR_ASSERT(dw && scratch && dout && x && w);
-    float *apack = scratch, *dw_a = scratch + dr_conv1d_apack_floats(Cin, Cout, K);
+    float *apack = scratch, *at = scratch + dr_conv1d_apack_floats(Cin, Cout, K);
     conv_gemm g = {dx, dout, apack, NULL, 1, B, Cout, Cin, L, K, K - 1 - (K - 1) / 2};
 #pragma omp parallel
     {
-        int o0, o1;
-        my_range(Cout, &o0, &o1);
-        if (db)
-            bias_grad(db, dout, o0, o1, B, Cout, L);
-        conv_dw(dw, dw_a, dout, x, B, Cin, Cout, L, K);
-        if (dx) {
+        pack_dw_a(at, db, dout, B, Cout, L);
+        if (dx)
             pack_a_dx(apack, w, Cin, Cout, K);
 #pragma omp barrier
+        conv_dw(dw, at, x, B, Cin, Cout, L, K);
+        if (dx)
             conv_gemm_run(&g);
-        }
     }
 }

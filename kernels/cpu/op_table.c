@@ -1,9 +1,10 @@
 /* The CPU backend's op table. */
 #include "core/op_table.h"
+#include "kernels/cpu/microkernel.h"
 
 const dr_op_table dr_cpu_ops = {
     .name = "cpu",
-    .impl = "  conv1d     channel-major im2col + OpenBLAS sgemm, one OpenMP region (1 BLAS thread each)\n"
+    .impl = "  conv1d     implicit GEMMs (no im2col) on the " DR_MICROKERNEL_NAME " register tile, one OpenMP region\n"
             "  linear     OpenBLAS sgemm\n"
             "  lstm       OpenBLAS sgemm for all steps' input products, per-step recurrent sgemm + fused gates\n"
             "  attention  OpenBLAS sgemm projections, per-sample softmax over time\n"

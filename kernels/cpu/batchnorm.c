@@ -25,15 +25,7 @@
 
 #include <math.h>
 
-#include <omp.h>
-
-/* This thread's share [lo, hi) of n channels. */
-static void dr_bn_range(int n, int *lo, int *hi)
-{
-    int parts = omp_get_num_threads(), i = omp_get_thread_num();
-    *lo = (int)((long)n * i / parts);
-    *hi = (int)((long)n * (i + 1) / parts);
-}
+#include "kernels/cpu/threads.h"
 
 /* Threads only when there is enough work to pay for waking them. */
 static int dr_bn_threads(long elements)
@@ -53,7 +45,7 @@ void dr_cpu_batchnorm_forward_train(dr_backend *be, float *out, float *mean, flo
 #pragma omp parallel num_threads(dr_bn_threads((long)C * n))
     {
         int c0, c1;
-        dr_bn_range(C, &c0, &c1);
+        dr_thread_range(C, &c0, &c1);
         /* this thread's channels: sum and sum of squares of x - K_c (on the stack:
          * no allocation inside a training step) */
         double acc[2 * (c1 - c0) + 1];
@@ -136,7 +128,7 @@ void dr_cpu_batchnorm_backward(dr_backend *be, float *dx, float *dgamma, float *
 #pragma omp parallel num_threads(dr_bn_threads((long)C * n))
     {
         int c0, c1;
-        dr_bn_range(C, &c0, &c1);
+        dr_thread_range(C, &c0, &c1);
         double acc[2 * (c1 - c0) + 1]; /* sum dy, sum dy xhat */
         for (int i = 0; i < 2 * (c1 - c0); i++)
             acc[i] = 0.0;

@@ -1,7 +1,8 @@
-/* 1-D convolution on the CPU (contract in kernels/conv1d.h).
+/* 1-D convolution on the CPU (contract in kernels/conv1d.h): three products on
+ * our own register tile (kernels/cpu/microkernel.h), none through an im2col in
+ * memory.
  *
- * Forward and dx are one implicit GEMM each, on our own register tile
- * (kernels/cpu/microkernel.h), with no im2col in memory:
+ * Forward and dx are implicit GEMMs:
  *   dst[n, o, t] (=, +=) sum_{c,k} A(o, c*K + k) * src[n, c, t + k - pad]
  *   forward: src = x,    A = w as stored ([Cout, Cin*K]),     pad = (K-1)/2
  *   dx:      src = dout, A(c, o*K + j) = w[o, c, K-1-j],     pad = K-1-(K-1)/2
@@ -9,40 +10,26 @@
  * columns of the product are the batch's B*L output positions, taken NR = 16 at
  * a time: each block packs its slice of the virtual im2col (CK rows of 16, read
  * straight from src's rows, zeros at the padding) into a panel that stays in L1
- * while every panel of MR rows of A passes over it, and the tile is written
- * straight into dst's [B, C, L] layout. The im2col, the [Cout, B*L] staging
- * block and the two regrouping passes of the previous kernel took a third of
- * its time and 13 MB of scratch; the panel is 16 KB on the stack.
+ * while every panel of MR rows of A passes over it; the block's tiles are staged
+ * and then written into dst's [B, C, L] layout. The previous kernel's im2col,
+ * its [Cout, B*L] staging block and two regrouping passes took a third of its
+ * time (it is bench/conv1d_lab.c now, timed beside this one by bench/ops_bench).
  *
- * dw is a reduction over positions, where both operands are contiguous along
- * positions in a channel-major, zero-padded copy (Lp = L + K - 1 per sample):
- *   dw[o, c, k] = sum_q Dp[o, q] * xp[c, q + k]
- * so it is K OpenBLAS products (N = Cin, reduction B*Lp) over shifted views of
- * xp, with no im2col either; db is Dp's row sums.
+ * dw is the third product, reducing over positions (below, conv_dw).
  *
- * Threads: one OpenMP region per call. Positions (and so samples of dst) are
- * split between threads for the implicit GEMMs and the copies, output channels
- * for dw and db, so every result is the same for any thread count. OpenBLAS is
- * called single-threaded inside the region (blas_single_begin/end restore the
- * caller's setting): its pool spinning next to OpenMP's threads was slower. */
+ * Threads: one OpenMP region per call (kernels/cpu/threads.h). Positions, and so
+ * samples of dst, are split between threads for the implicit GEMMs, columns of
+ * dw for dw, and output channels for db, so every result is the same for any
+ * thread count. */
 #include "kernels/conv1d.h"
 
-#include <omp.h>
-
 #include "kernels/cpu/microkernel.h"
+#include "kernels/cpu/threads.h"
 
 enum {
     KC = 256, /* rows of a packed panel: 256 x 16 floats = 16 KB, half of L1 */
     OG = 86,  /* panels of output rows staged per block: 86 x 6 x 16 floats = 32 KB */
 };
-
-/* This thread's share [lo, hi) of n items. */
-static void my_range(int n, int *lo, int *hi)
-{
-    int parts = omp_get_num_threads(), i = omp_get_thread_num();
-    *lo = (int)((long)n * i / parts);
-    *hi = (int)((long)n * (i + 1) / parts);
-}
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
@@ -206,7 +193,7 @@ static void conv_gemm_run(const conv_gemm *g)
     const int CK = g->Csrc * g->K, npanels = (g->Cdst + DR_MR - 1) / DR_MR;
     const int nblocks = (int)((P + DR_NR - 1) / DR_NR);
     int b0, b1;
-    my_range(nblocks, &b0, &b1);
+    dr_thread_range(nblocks, &b0, &b1);
     for (int blk = b0; blk < b1; blk++) {
         long p0 = (long)blk * DR_NR;
         int ncols = (int)(P - p0 < DR_NR ? P - p0 : DR_NR);
@@ -230,7 +217,7 @@ static void pack_a_forward(float *restrict ap, const float *w, int Cin, int Cout
 {
     const int CK = Cin * K, np = (Cout + DR_MR - 1) / DR_MR;
     int p0, p1;
-    my_range(np, &p0, &p1);
+    dr_thread_range(np, &p0, &p1);
     for (int p = p0; p < p1; p++)
         for (int ck = 0; ck < CK; ck++)
             for (int i = 0; i < DR_MR; i++) {
@@ -244,7 +231,7 @@ static void pack_a_dx(float *restrict ap, const float *w, int Cin, int Cout, int
 {
     const int OK = Cout * K, np = (Cin + DR_MR - 1) / DR_MR;
     int p0, p1;
-    my_range(np, &p0, &p1);
+    dr_thread_range(np, &p0, &p1);
     for (int p = p0; p < p1; p++)
         for (int o = 0; o < Cout; o++)
             for (int j = 0; j < K; j++)
@@ -296,7 +283,7 @@ static void pack_dw_a(float *restrict at, float *db, const float *dout, int B, i
     const int np = (Cout + DR_MR - 1) / DR_MR;
     const size_t P = (size_t)B * L;
     int q0, q1;
-    my_range(np, &q0, &q1);
+    dr_thread_range(np, &q0, &q1);
     for (int g = q0; g < q1; g += PG) {
         int gp = imin(PG, q1 - g), o0 = g * DR_MR, rows = imin(gp * DR_MR, Cout - o0);
         double sum[PG * DR_MR] = {0};
@@ -360,7 +347,7 @@ static void conv_dw(float *dw, const float *at, const float *x, int B, int Cin, 
     const long P = (long)B * L;
     const int CK = Cin * K, nrp = (Cout + DR_MR - 1) / DR_MR, ncp = (CK + DR_NR - 1) / DR_NR;
     int c0, c1;
-    my_range(ncp, &c0, &c1);
+    dr_thread_range(ncp, &c0, &c1);
     for (long p0 = 0; p0 < P; p0 += KP) {
         int kp = (int)(P - p0 < KP ? P - p0 : KP);
         for (int cp = c0; cp < c1; cp++) {

@@ -5,37 +5,13 @@
  *   backward  dx  += dout w        [B, OC] x [OC, C]
  *             dw  += dout^T x      [OC, B] x [B, C]
  *             db  += column sums of dout
- * Threads: as in kernels/cpu/conv1d.c, one OpenMP region per call with BLAS
- * single-threaded inside: each thread takes a range of batch rows (out, dx) and a
- * range of output features (dw, db), so no two threads write the same entry and
- * OpenBLAS's pthread pool never runs next to the OpenMP threads. The caller's
- * OpenBLAS thread count is restored on return. */
+ * Threads: one OpenMP region per call with BLAS single-threaded inside
+ * (kernels/cpu/threads.h): each thread takes a range of batch rows (out, dx) and
+ * a range of output features (dw, db), so no two threads write the same entry.
+ * The caller's OpenBLAS thread count is restored on return. */
 #include "kernels/linear.h"
 
-#include <cblas.h>
-#include <omp.h>
-
-/* This thread's share [lo, hi) of n items. */
-static void my_range(int n, int *lo, int *hi)
-{
-    int parts = omp_get_num_threads(), i = omp_get_thread_num();
-    *lo = (int)((long)n * i / parts);
-    *hi = (int)((long)n * (i + 1) / parts);
-}
-
-static int blas_single_begin(void)
-{
-    int keep = openblas_get_num_threads();
-    if (keep != 1)
-        openblas_set_num_threads(1);
-    return keep;
-}
-
-static void blas_single_end(int keep)
-{
-    if (keep != 1)
-        openblas_set_num_threads(keep);
-}
+#include "kernels/cpu/threads.h"
 
 void dr_cpu_linear_forward(dr_backend *be, float *out, const float *x, const float *w,
                            const float *b, int B, int C, int OC)
@@ -45,11 +21,11 @@ void dr_cpu_linear_forward(dr_backend *be, float *out, const float *x, const flo
     if (B == 0)
         return;
     DR_ASSERT(out && x && w);
-    int keep = blas_single_begin();
+    int keep = dr_blas_single_begin();
 #pragma omp parallel
     {
         int n0, n1;
-        my_range(B, &n0, &n1);
+        dr_thread_range(B, &n0, &n1);
         float beta = 0.0f;
         if (b) {
             for (int n = n0; n < n1; n++)
@@ -62,7 +38,7 @@ void dr_cpu_linear_forward(dr_backend *be, float *out, const float *x, const flo
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n1 - n0, OC, C, 1.0f,
                         x + (size_t)n0 * C, C, w, C, beta, out + (size_t)n0 * OC, OC);
     }
-    blas_single_end(keep);
+    dr_blas_single_end(keep);
 }
 
 void dr_cpu_linear_backward(dr_backend *be, float *dx, float *dw, float *db, const float *dout,
@@ -73,12 +49,12 @@ void dr_cpu_linear_backward(dr_backend *be, float *dx, float *dw, float *db, con
     if (B == 0)
         return;
     DR_ASSERT(dw && dout && x && w);
-    int keep = blas_single_begin();
+    int keep = dr_blas_single_begin();
 #pragma omp parallel
     {
         int n0, n1, o0, o1;
-        my_range(B, &n0, &n1);
-        my_range(OC, &o0, &o1);
+        dr_thread_range(B, &n0, &n1);
+        dr_thread_range(OC, &o0, &o1);
         if (dx && n1 > n0)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n1 - n0, C, OC, 1.0f,
                         dout + (size_t)n0 * OC, OC, w, C, 1.0f, dx + (size_t)n0 * C, C);
@@ -92,5 +68,5 @@ void dr_cpu_linear_backward(dr_backend *be, float *dx, float *dw, float *db, con
             db[o] += s;
         }
     }
-    blas_single_end(keep);
+    dr_blas_single_end(keep);
 }

@@ -11,13 +11,22 @@ the composite loss a*BCE + (1-a)*focal from logits. Adam.
 
 Usage: torch_ref.py --rows 105000 --groups 20,20,20,20 [--seq-len 12 --seq-ch 2]
                     [--threads 2] [--repeats 3] [--device cpu|cuda] [--compile]
-Prints one JSON line per repeat and a summary line with the median.
+                    [--compile-mode MODE] [--infer-repeats 20]
+Prints one JSON line per repeat, one with the inference latency of one batch (the
+median of --infer-repeats after 5 warm-ups: the first rows moved to the device,
+evaluation forward under no_grad, probabilities back on the host, as
+bench/train_bench measures it; 0 skips it), and a summary line with the median
+epoch and the inference time. On CUDA every time is taken after a synchronize.
+A failure of the model or of torch.compile (training or inference) is printed as
+an "error" line and in the summary, and the exit status is 3.
 """
 import argparse
 import json
 import resource
 import statistics
+import sys
 import time
+import traceback
 
 import torch
 import torch.nn as nn
@@ -91,6 +100,64 @@ def composite_loss(z, y, a=0.7, gamma=2.0):
     return (a * nll + (1 - a) * q.pow(gamma) * nll).mean()
 
 
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_epochs(args, model, step_model, opt, x, y, seq, dev):
+    times = []
+    for r in range(args.repeats):
+        perm = torch.randperm(args.rows)
+        step_model.train()
+        sync(dev)
+        t0 = time.perf_counter()
+        for i in range(0, args.rows, args.batch):
+            idx = perm[i:i + args.batch]
+            xb, yb = x[idx].to(dev, non_blocking=True), y[idx].to(dev, non_blocking=True)
+            sb = seq[idx].to(dev) if seq is not None else None
+            opt.zero_grad(set_to_none=True)
+            loss = composite_loss(step_model(xb, sb), yb)
+            loss.backward()
+            opt.step()
+        sync(dev)
+        dt = time.perf_counter() - t0
+        times.append(dt)
+        print(json.dumps({"repeat": r, "epoch_s": round(dt, 3), "samples_per_s": round(args.rows / dt, 1)}),
+              flush=True)
+    return times
+
+
+def infer_latency(args, step_model, x, seq, dev):
+    """Median ms of one batch end to end: host rows in, probabilities on the host."""
+    n = min(args.batch, args.rows)
+    step_model.eval()
+    lat = []
+    with torch.no_grad():
+        for r in range(-5, args.infer_repeats):  # 5 warm-ups (torch.compile compiles here)
+            sync(dev)
+            t0 = time.perf_counter()
+            xb = x[:n].to(dev)
+            sb = seq[:n].to(dev) if seq is not None else None
+            prob = torch.sigmoid(step_model(xb, sb)).cpu()
+            sync(dev)
+            if r >= 0:
+                lat.append(1e3 * (time.perf_counter() - t0))
+    assert prob.shape == (n,)
+    lat.sort()
+    print(json.dumps({"infer_batch": n, "infer_repeats": args.infer_repeats,
+                      "infer_median_ms": round(statistics.median(lat), 3), "infer_min_ms": round(lat[0], 3)}),
+          flush=True)
+    return statistics.median(lat)
+
+
+def report_error(what, exc):
+    traceback.print_exc(file=sys.stderr)
+    msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
+    print(json.dumps({"error": what, "message": msg}), flush=True)
+    return f"{what}: {msg}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=105000)
@@ -103,47 +170,58 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile-mode", default=None, help="torch.compile mode (default, reduce-overhead, ...)")
+    ap.add_argument("--infer-repeats", type=int, default=20)
     args = ap.parse_args()
+    if args.rows < 1 or args.batch < 1 or args.repeats < 1:
+        ap.error("--rows, --batch and --repeats must be at least 1")
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(args.interop)
     torch.manual_seed(0)
     groups = [int(g) for g in args.groups.split(",")]
-    dev = torch.device(args.device)
-    model = Hybrid(groups, seq_ch=args.seq_ch).to(dev)
-    step_model = torch.compile(model) if args.compile else model
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    errors = []
+    times, infer_ms, model = [], None, None
+    # Every failure (no GPU, torch.compile) is reported and ends in the summary line.
+    try:
+        dev = torch.device(args.device)
+        model = Hybrid(groups, seq_ch=args.seq_ch).to(dev)
+        step_model = torch.compile(model, mode=args.compile_mode) if args.compile else model
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    except Exception as e:
+        errors.append(report_error("setup", e))
     nf = sum(groups)
     x = torch.randn(args.rows, nf)
     y = (torch.rand(args.rows) < 0.187).float()
     seq = torch.randn(args.rows, args.seq_len, args.seq_ch) if args.seq_len else None
-    times = []
-    for r in range(args.repeats):
-        perm = torch.randperm(args.rows)
-        model.train()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for i in range(0, args.rows, args.batch):
-            idx = perm[i:i + args.batch]
-            xb, yb = x[idx].to(dev, non_blocking=True), y[idx].to(dev, non_blocking=True)
-            sb = seq[idx].to(dev) if seq is not None else None
-            opt.zero_grad(set_to_none=True)
-            loss = composite_loss(step_model(xb, sb), yb)
-            loss.backward()
-            opt.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        times.append(dt)
-        print(json.dumps({"repeat": r, "epoch_s": round(dt, 3), "samples_per_s": round(args.rows / dt, 1)}),
-              flush=True)
-    med = statistics.median(times)
-    print(json.dumps({"peer": "pytorch " + torch.__version__, "device": args.device, "threads": args.threads,
-                      "interop": args.interop, "rows": args.rows, "groups": groups, "batch": args.batch,
-                      "median_epoch_s": round(med, 3), "samples_per_s": round(args.rows / med, 1),
-                      "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                      "params": sum(p.numel() for p in model.parameters())}))
+    if not errors:
+        try:
+            times = train_epochs(args, model, step_model, opt, x, y, seq, dev)
+        except Exception as e:
+            errors.append(report_error("compile training" if args.compile else "training", e))
+    if not errors and args.infer_repeats > 0:
+        try:
+            infer_ms = infer_latency(args, step_model, x, seq, dev)
+        except Exception as e:
+            errors.append(report_error("compile inference" if args.compile else "inference", e))
+    med = statistics.median(times) if times else None
+    summary = {"peer": "pytorch " + torch.__version__, "device": args.device, "threads": args.threads,
+               "interop": args.interop, "rows": args.rows, "groups": groups, "batch": args.batch,
+               "median_epoch_s": round(med, 3) if med else None,
+               "samples_per_s": round(args.rows / med, 1) if med else None,
+               "infer_ms": round(infer_ms, 3) if infer_ms is not None else None,
+               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               "params": sum(p.numel() for p in model.parameters()) if model is not None else None}
+    if args.compile:
+        summary["compile"] = args.compile_mode or "default"
+    if args.device.startswith("cuda") and torch.cuda.is_available():
+        summary["card"] = torch.cuda.get_device_name(torch.device(args.device))
+        summary["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+        summary["tf32_cudnn"] = torch.backends.cudnn.allow_tf32
+    if errors:
+        summary["errors"] = errors
+    print(json.dumps(summary), flush=True)
+    return 3 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,8 +2,11 @@
  * given shape: the C side of the comparison with bench/torch_ref.py.
  *
  * usage: train_bench [--rows N] [--groups 20,20,20,20] [--seq-len T --seq-ch C]
- *                    [--batch 256] [--repeats 3] [--device cpu|cuda]
- * Prints one JSON line per repeat, then the median and the peak RSS. */
+ *                    [--batch 256] [--repeats 3] [--device cpu|cuda] [--infer-repeats 20]
+ * Prints one JSON line per repeat, then the inference latency of one batch (the
+ * median of --infer-repeats after 3 warm-ups: host rows in, evaluation forward,
+ * probabilities back on the host, as bench/torch_ref.py measures it; 0 skips it),
+ * then the summary: median epoch, samples/s, inference ms and peak RSS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +38,7 @@ static int fail(const char *what)
 int main(int argc, char **argv)
 {
     long rows = 105000;
-    int batch = 256, repeats = 3, seq_len = 0, seq_ch = 0;
+    int batch = 256, repeats = 3, seq_len = 0, seq_ch = 0, infer_repeats = 20;
     const char *groups = "20,20,20,20", *device = "cpu";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--rows")) rows = atol(argv[i + 1]);
@@ -45,10 +48,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seq-len")) seq_len = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seq-ch")) seq_ch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
+        else if (!strcmp(argv[i], "--infer-repeats")) infer_repeats = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "train_bench: unknown option %s\n", argv[i]);
             return 2;
         }
+    }
+    if (rows < 1 || batch < 1 || repeats < 1) {
+        fprintf(stderr, "train_bench: --rows, --batch and --repeats must be at least 1\n");
+        return 2;
     }
     dr_hybrid_config cfg = {.filters = {64, 128, 256}, .kernel = {3, 3, 3}, .pool = 2, .lstm_units = 128,
                             .attention_dim = 128, .n_fc = 2, .fc = {256, 64}, .dropout = 0.5f,
@@ -110,11 +118,40 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     qsort(times, (size_t)repeats, sizeof *times, cmp_double);
+    double med = times[repeats / 2];
+
+    /* Inference of one batch, end to end: the first rows in, probabilities out. */
+    double infer_ms = -1.0;
+    if (infer_repeats > 0) {
+        int n = (int)(rows < batch ? rows : batch);
+        float *prob = malloc(sizeof(float) * (size_t)n);
+        double *lat = malloc(sizeof(double) * (size_t)infer_repeats);
+        for (int r = -3; r < infer_repeats; r++) { /* 3 warm-ups */
+            double t0 = now();
+            if (dr_graph_set_input(m.g, m.x, x, n) != DR_OK || dr_graph_set_input(m.g, m.y, y, n) != DR_OK ||
+                (seq && dr_graph_set_input(m.g, m.seq, seq, n) != DR_OK) ||
+                dr_graph_forward(m.g, DR_MODE_EVAL) != DR_OK || dr_graph_read(m.g, m.prob, prob) != DR_OK ||
+                dr_backend_sync(be) != DR_OK)
+                return fail("inference");
+            if (r >= 0)
+                lat[r] = 1e3 * (now() - t0);
+        }
+        qsort(lat, (size_t)infer_repeats, sizeof *lat, cmp_double);
+        infer_ms = lat[infer_repeats / 2];
+        printf("{\"infer_batch\": %d, \"infer_repeats\": %d, \"infer_median_ms\": %.3f, \"infer_min_ms\": %.3f}\n",
+               n, infer_repeats, infer_ms, lat[0]);
+        free(prob), free(lat);
+    }
+
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double med = times[repeats / 2];
-    printf("{\"impl\": \"defrisk\", \"median_epoch_s\": %.3f, \"samples_per_s\": %.1f, \"peak_rss_mib\": %.1f}\n", med,
-           rows / med, ru.ru_maxrss / 1024.0);
+    printf("{\"impl\": \"defrisk\", \"median_epoch_s\": %.3f, \"samples_per_s\": %.1f, \"infer_ms\": ", med,
+           rows / med);
+    if (infer_ms >= 0)
+        printf("%.3f", infer_ms);
+    else
+        printf("null");
+    printf(", \"peak_rss_mib\": %.1f}\n", ru.ru_maxrss / 1024.0);
     dr_hybrid_free(&m);
     dr_backend_free(be);
     free(x), free(y), free(seq), free(bx), free(by), free(bs), free(times);

@@ -2,7 +2,7 @@
  * given shape: the C side of the comparison with bench/torch_ref.py.
  *
  * usage: train_bench [--rows N] [--groups 20,20,20,20] [--seq-len T --seq-ch C]
- *                    [--batch 256] [--repeats 3] [--device cpu|cuda] [--infer-repeats 20]
+ *                    [--batch 256] [--repeats 3] [--device cpu|cuda] [--graphs 1|0] [--infer-repeats 20]
  * Prints one JSON line per repeat, then the inference latency of one batch (the
  * median of --infer-repeats after 3 warm-ups: host rows in, evaluation forward,
  * probabilities back on the host, as bench/torch_ref.py measures it; 0 skips it),
@@ -38,7 +38,7 @@ static int fail(const char *what)
 int main(int argc, char **argv)
 {
     long rows = 105000;
-    int batch = 256, repeats = 3, seq_len = 0, seq_ch = 0, infer_repeats = 20;
+    int batch = 256, repeats = 3, seq_len = 0, seq_ch = 0, infer_repeats = 20, graphs = 1;
     const char *groups = "20,20,20,20", *device = "cpu";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--rows")) rows = atol(argv[i + 1]);
@@ -49,6 +49,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seq-ch")) seq_ch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
         else if (!strcmp(argv[i], "--infer-repeats")) infer_repeats = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--graphs")) graphs = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "train_bench: unknown option %s\n", argv[i]);
             return 2;
@@ -86,37 +87,55 @@ int main(int argc, char **argv)
         seq[i] = 2.0f * dr_philox_uniform(3, 3, 0, (uint64_t)i) - 1.0f;
     for (long i = 0; i < rows; i++)
         y[i] = dr_philox_uniform(3, 2, 0, (uint64_t)i) < 0.187f;
-    float *bx = malloc(sizeof(float) * (size_t)batch * (size_t)nf), *by = malloc(sizeof(float) * (size_t)batch);
-    float *bs = seq_row ? malloc(sizeof(float) * (size_t)(batch * seq_row)) : NULL;
+    /* As experiments/train.c feeds a training run: each batch gathered into its own
+     * rows of an epoch-sized buffer (pinned on a GPU), copies queued, whole steps
+     * (dr_graph_train_step: replayed CUDA graphs unless --graphs 0), the loss read
+     * once at the end of the epoch. */
+    float *bx = dr_backend_host_alloc(be, sizeof(float) * (size_t)rows * (size_t)nf);
+    float *by = dr_backend_host_alloc(be, sizeof(float) * (size_t)rows);
+    float *bs = seq_row ? dr_backend_host_alloc(be, sizeof(float) * (size_t)(rows * seq_row)) : NULL;
+    if (!bx || !by || (seq_row && !bs))
+        return fail("host buffers");
+    dr_graph_use_step_graphs(m.g, graphs);
     double *times = malloc(sizeof(double) * (size_t)repeats);
     long step = 0;
-    printf("{\"device\": \"%s\", \"params\": %ld, \"rows\": %ld, \"features\": %d, \"batch\": %d}\n",
-           dr_backend_describe(be), dr_graph_param_count(m.g), rows, nf, batch);
+    printf("{\"device\": \"%s\", \"params\": %ld, \"rows\": %ld, \"features\": %d, \"batch\": %d, "
+           "\"graphs\": %d}\n",
+           dr_backend_describe(be), dr_graph_param_count(m.g), rows, nf, batch, graphs);
     for (int r = 0; r < repeats; r++) {
         double t0 = now();
+        if (dr_graph_step_metrics_reset(m.g) != DR_OK)
+            return fail("metrics");
         for (long start = 0; start < rows; start += batch) {
             int n = (int)(rows - start < batch ? rows - start : batch);
-            for (int i = 0; i < n; i++) {
+            for (long i = start; i < start + n; i++) {
                 /* a strided walk stands in for the shuffled order */
-                long row = (start + (long)i * 7919) % rows;
-                memcpy(bx + (long)i * nf, x + row * nf, sizeof(float) * (size_t)nf);
+                long row = (i * 7919) % rows;
+                memcpy(bx + i * nf, x + row * nf, sizeof(float) * (size_t)nf);
                 if (bs)
                     memcpy(bs + i * seq_row, seq + row * seq_row, sizeof(float) * (size_t)seq_row);
                 by[i] = y[row];
             }
             dr_adam_params hp = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step = ++step};
-            if (dr_graph_set_input(m.g, m.x, bx, n) != DR_OK || dr_graph_set_input(m.g, m.y, by, n) != DR_OK ||
-                (bs && dr_graph_set_input(m.g, m.seq, bs, n) != DR_OK) ||
-                dr_graph_forward(m.g, DR_MODE_TRAIN) != DR_OK || dr_graph_backward(m.g, m.loss) != DR_OK ||
-                dr_graph_adam_step(m.g, &hp) != DR_OK)
+            if (dr_graph_set_input_async(m.g, m.x, bx + start * nf, n) != DR_OK ||
+                dr_graph_set_input_async(m.g, m.y, by + start, n) != DR_OK ||
+                (bs && dr_graph_set_input_async(m.g, m.seq, bs + start * seq_row, n) != DR_OK) ||
+                dr_graph_train_step(m.g, m.loss, &hp) != DR_OK)
                 return fail("step");
         }
-        if (dr_backend_sync(be) != DR_OK)
-            return fail("sync");
+        dr_step_metrics sm;
+        if (dr_graph_step_metrics(m.g, &sm) != DR_OK)
+            return fail("epoch");
         times[r] = now() - t0;
-        printf("{\"repeat\": %d, \"epoch_s\": %.3f, \"samples_per_s\": %.1f}\n", r, times[r], rows / times[r]);
+        printf("{\"repeat\": %d, \"epoch_s\": %.3f, \"samples_per_s\": %.1f, \"mean_loss\": %.5f}\n", r,
+               times[r], rows / times[r], sm.loss_sum / (double)rows);
         fflush(stdout);
     }
+    const dr_step_stats *ss = dr_graph_step_stats(m.g);
+    printf("{\"steps_eager\": %ld, \"steps_replayed\": %ld, \"captures\": %d}\n", ss->eager,
+           ss->replayed, ss->captured);
+    if (ss->failure[0])
+        fprintf(stderr, "train_bench: step graphs turned off: %s\n", ss->failure);
     qsort(times, (size_t)repeats, sizeof *times, cmp_double);
     double med = times[repeats / 2];
 
@@ -152,8 +171,9 @@ int main(int argc, char **argv)
     else
         printf("null");
     printf(", \"peak_rss_mib\": %.1f}\n", ru.ru_maxrss / 1024.0);
+    dr_backend_host_free(be, bx), dr_backend_host_free(be, by), dr_backend_host_free(be, bs);
     dr_hybrid_free(&m);
     dr_backend_free(be);
-    free(x), free(y), free(seq), free(bx), free(by), free(bs), free(times);
+    free(x), free(y), free(seq), free(times);
     return 0;
 }

@@ -90,6 +90,34 @@ const char *dr_backend_kernels(const dr_backend *be)
     return be->ops->impl;
 }
 
+int dr_backend_has_step_graphs(const dr_backend *be)
+{
+    return be->ops->step != NULL;
+}
+
+void *dr_backend_host_alloc(dr_backend *be, size_t bytes)
+{
+#ifdef DR_HAVE_CUDA
+    if (be->kind == DR_DEVICE_CUDA)
+        return dr_cuda_host_alloc(be, bytes);
+#endif
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+        dr_error(DR_ERR_NOMEM, "out of host memory (%zu bytes)", bytes);
+    return p;
+}
+
+void dr_backend_host_free(dr_backend *be, void *p)
+{
+#ifdef DR_HAVE_CUDA
+    if (be->kind == DR_DEVICE_CUDA) {
+        dr_cuda_host_free(be, p);
+        return;
+    }
+#endif
+    free(p);
+}
+
 const char *dr_backend_describe(const dr_backend *be)
 {
 #ifdef DR_HAVE_CUDA

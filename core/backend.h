@@ -32,5 +32,13 @@ dr_status dr_backend_sync(dr_backend *be);
 const char *dr_backend_describe(const dr_backend *be);
 /* How each op is implemented on this backend, one line per op. */
 const char *dr_backend_kernels(const dr_backend *be);
+/* Whether training steps can be captured and replayed as one graph (CUDA). */
+int dr_backend_has_step_graphs(const dr_backend *be);
+
+/* Host memory that the device copies from without staging it first (pinned on
+ * CUDA, plain malloc on the CPU), for dr_graph_set_input_async. NULL on failure,
+ * with the message set. */
+void *dr_backend_host_alloc(dr_backend *be, size_t bytes);
+void dr_backend_host_free(dr_backend *be, void *p);
 
 #endif

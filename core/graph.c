@@ -30,6 +30,7 @@ void dr_graph_free(dr_graph *g)
 {
     if (!g)
         return;
+    dr_g_steps_free(g);
     if (g->model)
         g->ops->free(g->be, g->model);
     if (g->arena)
@@ -312,56 +313,93 @@ dr_status dr_graph_plan(dr_graph *g, int max_batch)
     }
     g->max_batch = max_batch;
     g->batch = max_batch;
-    return DR_OK;
+    return dr_g_steps_plan(g);
 }
 
 /* --- running --------------------------------------------------------------- */
 
-static dr_status dr_check_planned(const dr_graph *g, const char *what)
+dr_status dr_g_check_planned(const dr_graph *g, const char *what)
 {
     if (!g->arena)
         return dr_error(DR_ERR_INVALID, "%s: call dr_graph_plan first", what);
     return DR_OK;
 }
 
+/* The input value to set with batch rows, or NULL with the error set. */
+static dr_val *dr_input_val(dr_graph *g, dr_value in, int batch, const char *what)
+{
+    if (dr_g_check_planned(g, what) != DR_OK || dr_g_check_value(g, in, what) != DR_OK)
+        return NULL;
+    dr_val *v = &g->vals[in.id];
+    if (v->kind != DR_VAL_INPUT) {
+        dr_error(DR_ERR_INVALID, "%s: '%s' is not an input", what, v->name);
+        return NULL;
+    }
+    if (batch <= 0 || batch > g->max_batch) {
+        dr_error(DR_ERR_INVALID,
+                 "%s: batch of %d rows but the graph was planned for 1..%d; "
+                 "call dr_graph_plan with a larger size",
+                 what, batch, g->max_batch);
+        return NULL;
+    }
+    return v;
+}
+
 dr_status dr_graph_set_input(dr_graph *g, dr_value in, const float *host, int batch)
 {
-    DR_TRY(dr_check_planned(g, "dr_graph_set_input"));
-    DR_TRY(dr_g_check_value(g, in, "dr_graph_set_input"));
-    dr_val *v = &g->vals[in.id];
-    if (v->kind != DR_VAL_INPUT)
-        return dr_error(DR_ERR_INVALID, "dr_graph_set_input: '%s' is not an input", v->name);
-    if (batch <= 0 || batch > g->max_batch)
-        return dr_error(DR_ERR_INVALID,
-                        "dr_graph_set_input: batch of %d rows but the graph was planned for 1..%d; "
-                        "call dr_graph_plan with a larger size",
-                        batch, g->max_batch);
+    dr_val *v = dr_input_val(g, in, batch, "dr_graph_set_input");
+    if (!v)
+        return DR_ERR_INVALID;
     g->batch = batch;
     g->ops->to_device(g->be, v->data, host, (size_t)v->numel * (size_t)batch * sizeof(float));
     return DR_OK;
 }
 
-dr_status dr_graph_forward(dr_graph *g, dr_mode mode)
+dr_status dr_graph_set_input_async(dr_graph *g, dr_value in, const float *host, int batch)
 {
-    DR_TRY(dr_check_planned(g, "dr_graph_forward"));
+    if (!g->ops->step)
+        return dr_graph_set_input(g, in, host, batch);
+    dr_val *v = dr_input_val(g, in, batch, "dr_graph_set_input_async");
+    if (!v)
+        return DR_ERR_INVALID;
+    g->batch = batch;
+    g->ops->step->to_device_async(g->be, v->data, host,
+                                  (size_t)v->numel * (size_t)batch * sizeof(float));
+    return DR_OK;
+}
+
+void dr_g_forward_nodes(dr_graph *g, dr_mode mode)
+{
     for (int k = 0; k < g->n_nodes; k++)
         g->nodes[k].cls->forward(g, &g->nodes[k], mode);
+}
+
+dr_status dr_graph_forward(dr_graph *g, dr_mode mode)
+{
+    DR_TRY(dr_g_check_planned(g, "dr_graph_forward"));
+    dr_g_forward_nodes(g, mode);
     if (mode == DR_MODE_TRAIN)
         g->step++;
     return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
 }
 
-dr_status dr_graph_backward(dr_graph *g, dr_value loss)
+int dr_g_loss_node(dr_graph *g, dr_value loss, const char *what)
 {
-    DR_TRY(dr_check_planned(g, "dr_graph_backward"));
-    DR_TRY(dr_g_check_value(g, loss, "dr_graph_backward"));
+    if (dr_g_check_value(g, loss, what) != DR_OK)
+        return -1;
     int from = -1;
     for (int k = g->n_nodes - 1; k >= 0 && from < 0; k--)
         if (g->nodes[k].out == loss.id)
             from = k;
-    if (from < 0 || g->vals[loss.id].batched)
-        return dr_error(DR_ERR_INVALID, "dr_graph_backward: '%s' is not a loss", g->vals[loss.id].name);
+    if (from < 0 || g->vals[loss.id].batched) {
+        dr_error(DR_ERR_INVALID, "%s: '%s' is not a loss", what, g->vals[loss.id].name);
+        return -1;
+    }
+    return from;
+}
 
+void dr_g_backward_nodes(dr_graph *g, int from)
+{
     g->ops->zero(g->be, g->model + g->param_floats, g->param_floats * sizeof(float));
     for (int i = 0; i < g->n_dangling; i++)
         g->ops->zero(g->be, g->vals[g->dangling[i]].grad,
@@ -377,23 +415,37 @@ dr_status dr_graph_backward(dr_graph *g, dr_value loss)
         if (k <= from && g->vals[n->out].needs_grad)
             n->cls->backward(g, n);
     }
+}
+
+dr_status dr_graph_backward(dr_graph *g, dr_value loss)
+{
+    DR_TRY(dr_g_check_planned(g, "dr_graph_backward"));
+    int from = dr_g_loss_node(g, loss, "dr_graph_backward");
+    if (from < 0)
+        return DR_ERR_INVALID;
+    dr_g_backward_nodes(g, from);
     return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
+}
+
+void dr_g_adam(dr_graph *g, const dr_adam_params *hp)
+{
+    size_t np = g->param_floats;
+    g->ops->adam_update(g->be, g->model, g->model + np, g->model + 2 * np, g->model + 3 * np,
+                        (long)np, hp);
 }
 
 dr_status dr_graph_adam_step(dr_graph *g, const dr_adam_params *hp)
 {
-    DR_TRY(dr_check_planned(g, "dr_graph_adam_step"));
+    DR_TRY(dr_g_check_planned(g, "dr_graph_adam_step"));
     if (hp->step < 1)
         return dr_error(DR_ERR_INVALID, "dr_graph_adam_step: step %ld (counts from 1)", hp->step);
-    size_t np = g->param_floats;
-    g->ops->adam_update(g->be, g->model, g->model + np, g->model + 2 * np, g->model + 3 * np,
-                        (long)np, hp);
+    dr_g_adam(g, hp);
     return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
 }
 
 dr_status dr_graph_read(dr_graph *g, dr_value v, float *host)
 {
-    DR_TRY(dr_check_planned(g, "dr_graph_read"));
+    DR_TRY(dr_g_check_planned(g, "dr_graph_read"));
     DR_TRY(dr_g_check_value(g, v, "dr_graph_read"));
     g->ops->to_host(g->be, host, g->vals[v.id].data, (size_t)dr_g_count(g, v.id) * sizeof(float));
     return dr_backend_sync(g->be);
@@ -401,6 +453,7 @@ dr_status dr_graph_read(dr_graph *g, dr_value v, float *host)
 
 /* --- inspection ------------------------------------------------------------ */
 
+dr_backend *dr_graph_backend(const dr_graph *g) { return g->be; }
 int dr_graph_batch(const dr_graph *g) { return g->batch; }
 int dr_graph_max_batch(const dr_graph *g) { return g->max_batch; }
 long dr_graph_numel(const dr_graph *g, dr_value v) { return g->vals[v.id].numel; }

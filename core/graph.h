@@ -17,6 +17,7 @@
 #include "core/backend.h"
 #include "kernels/adam.h"
 #include "kernels/loss.h"
+#include "kernels/step.h"
 
 typedef struct dr_graph dr_graph;
 
@@ -87,7 +88,46 @@ dr_status dr_graph_adam_step(dr_graph *g, const dr_adam_params *hp);
 /* Copies the current batch's rows of a value (or a scalar) to the host. */
 dr_status dr_graph_read(dr_graph *g, dr_value v, float *host);
 
+/* --- whole training steps (core/step.c) ---------------------------------- */
+
+/* As dr_graph_set_input, but on a device the copy is only queued: host must come
+ * from dr_backend_host_alloc and stay unchanged until the next
+ * dr_graph_step_metrics. On the CPU it is dr_graph_set_input. */
+dr_status dr_graph_set_input_async(dr_graph *g, dr_value in, const float *host, int batch);
+/* One training step over the current batch: forward in train mode, backward
+ * from loss, one Adam step with hp (hp->step is the step's t). The batch loss
+ * times the batch rows is added to the step metrics. On a device nothing waits
+ * for the step: a device error, like a non-finite loss, shows in the next
+ * dr_graph_step_metrics. The CPU reads the loss at once: a non-finite one is
+ * recorded in the metrics and fails the step with DR_ERR_NUMERIC before backward.
+ *
+ * With step graphs on (dr_graph_use_step_graphs) on a backend that has them
+ * (CUDA), the first step of each batch size (at most two sizes) runs op by op,
+ * the second is captured as one graph, and it and every later one are replays
+ * that read the dropout counter, lr and t from device memory. A failed capture
+ * or replay prints one line to stderr; the step and all later ones then run op
+ * by op, with the same result. */
+dr_status dr_graph_train_step(dr_graph *g, dr_value loss, const dr_adam_params *hp);
+/* Zeroes the step metrics (queued on a device). */
+dr_status dr_graph_step_metrics_reset(dr_graph *g);
+/* Waits for the queued steps and reads the metrics summed since the reset; also
+ * reports the first device error since the last wait. */
+dr_status dr_graph_step_metrics(dr_graph *g, dr_step_metrics *out);
+/* Step graphs on or off (off when the graph is created; off is kept on a
+ * backend without them). */
+void dr_graph_use_step_graphs(dr_graph *g, int on);
+
+typedef struct dr_step_stats {
+    long eager;        /* steps run op by op */
+    long replayed;     /* steps replayed from a captured graph */
+    int captured;      /* captures made (one per batch size) */
+    char failure[400]; /* why step graphs were turned off, or "" */
+} dr_step_stats;
+const dr_step_stats *dr_graph_step_stats(const dr_graph *g);
+
 /* --- inspection and state ------------------------------------------------ */
+
+dr_backend *dr_graph_backend(const dr_graph *g);
 
 int dr_graph_batch(const dr_graph *g);     /* rows of the current batch */
 int dr_graph_max_batch(const dr_graph *g); /* the size the graph was planned for */

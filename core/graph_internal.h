@@ -61,6 +61,15 @@ struct dr_node {
     int n_zero;
 };
 
+/* One batch size's captured training step (core/step.c). */
+enum { DR_STEP_SLOTS = 2 }; /* the full batch and an epoch's short last batch */
+typedef struct dr_step_slot {
+    int batch;         /* rows; 0: slot unused */
+    int loss;          /* the loss value backward starts from */
+    int warmed;        /* one step ran op by op: the next is captured */
+    dr_step_graph *sg; /* the captured step, or NULL */
+} dr_step_slot;
+
 struct dr_graph {
     dr_backend *be;
     const dr_op_table *ops;
@@ -80,6 +89,12 @@ struct dr_graph {
     float *scratch;
     int *dangling; /* gradients that no node writes, cleared at each backward */
     int n_dangling;
+    /* whole training steps (core/step.c) */
+    int step_graphs; /* capture and replay steps (only on a backend with step ops) */
+    dr_step_slot slots[DR_STEP_SLOTS];
+    dr_step_metrics *metrics_dev; /* with step ops: summed on the device */
+    dr_step_metrics metrics_host; /* without: summed here */
+    dr_step_stats stats;
 };
 
 static inline dr_val *dr_g_val(dr_graph *g, int id) { return &g->vals[id]; }
@@ -90,6 +105,19 @@ static inline long dr_g_count(const dr_graph *g, int id)
 {
     return g->vals[id].batched ? g->vals[id].numel * g->batch : g->vals[id].numel;
 }
+
+/* The node loops of forward, backward (from node `from`) and Adam, queued with
+ * no wait for the device (core/graph.c). */
+void dr_g_forward_nodes(dr_graph *g, dr_mode mode);
+void dr_g_backward_nodes(dr_graph *g, int from);
+void dr_g_adam(dr_graph *g, const dr_adam_params *hp);
+/* The node whose output is the loss, or -1 with the error set. */
+int dr_g_loss_node(dr_graph *g, dr_value loss, const char *what);
+dr_status dr_g_check_planned(const dr_graph *g, const char *what);
+/* Step state (core/step.c): at planning, captured steps are dropped (they
+ * point into the arena) and the device metrics made once; freed with the graph. */
+dr_status dr_g_steps_plan(dr_graph *g);
+void dr_g_steps_free(dr_graph *g);
 
 /* Builders' helpers: each returns a value id, or -1 with the error set. */
 int dr_g_value(dr_graph *g, dr_val_kind kind, const char *name, int ndim, const int *shape,

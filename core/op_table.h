@@ -15,6 +15,7 @@
 #include "kernels/lstm.h"
 #include "kernels/maxpool1d.h"
 #include "kernels/memory.h"
+#include "kernels/step.h"
 #include "kernels/tensor_ops.h"
 
 struct dr_op_table {
@@ -53,6 +54,10 @@ struct dr_op_table {
     dr_loss_forward_fn *loss_forward;
     dr_loss_backward_fn *loss_backward;
     dr_adam_update_fn *adam_update;
+
+    /* Whole training steps without host waits, captured and replayed
+     * (kernels/step.h); NULL where steps run op by op from the host (the CPU). */
+    const dr_step_ops *step;
 };
 
 extern const dr_op_table dr_cpu_ops;

@@ -34,11 +34,26 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
     }
     dr_run_log(&e->run, "%s: best validation AUC %.4f at epoch %d of %d\n", name, st.best_auc, st.best_epoch + 1,
                st.epoch);
+    const dr_step_stats *ss = dr_graph_step_stats(io->g);
+    if (dr_backend_has_step_graphs(e->be))
+        dr_run_log(&e->run, "%s: %ld training steps replayed from a CUDA graph, %ld op by op%s%s\n", name,
+                   ss->replayed, ss->eager, ss->failure[0] ? "; " : "", ss->failure);
     dr_train_state_free(&st);
     dr_model_result *r;
     DR_TRY(dr_add_result(e, name, &r));
     DR_TRY(dr_predict(io, &va, r->val, NULL));
     return dr_predict(io, &te, r->test, NULL);
+}
+
+/* How a training step runs, for the implementation lines. */
+static const char *dr_step_impl(const dr_backend *be, const dr_train_config *tc)
+{
+    if (!dr_backend_has_step_graphs(be))
+        return "op by op from the host";
+    return tc->cuda_graphs ? "forward, backward and Adam replayed from one CUDA graph per batch size (train.cuda_graphs); "
+                             "inputs queued from pinned memory, loss summed on the device"
+                           : "op by op, queued without host waits (train.cuda_graphs = false); inputs queued from "
+                             "pinned memory, loss summed on the device";
 }
 
 static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_hybrid_config hc)
@@ -54,7 +69,7 @@ static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_h
     dr_run_log(&e->run, "hybrid network: %d branches, %ld parameters, LSTM over %s, on %s\n", hc.n_groups,
                dr_graph_param_count(m.g), e->has_seq ? "the repayment history" : "the branches' positions",
                dr_backend_describe(e->be));
-    dr_run_log(&e->run, "kernels:\n%s", dr_backend_kernels(e->be));
+    dr_run_log(&e->run, "kernels:\n%s  step       %s\n", dr_backend_kernels(e->be), dr_step_impl(e->be, tc));
     dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .prob = m.prob, .loss = m.loss};
     dr_train_config t = *tc;
     t.checkpoint_extra = dr_transform_write;

@@ -35,43 +35,72 @@ static void dr_shuffle(long *idx, long n, uint64_t seed, int epoch)
     }
 }
 
+/* Host rows that feed the graph. Prediction gathers one batch at a time into
+ * malloc'd rows. Training gathers each batch of the epoch into its own rows of
+ * an epoch-sized buffer in pinned memory (dr_backend_host_alloc), whose copy to
+ * the device is only queued: no row is overwritten while its copy may still be
+ * pending, and the host never waits for it. */
 typedef struct dr_batch_buf {
     float *x, *seq, *y;
+    dr_backend *pinned; /* the backend that allocated them, or NULL: malloc */
 } dr_batch_buf;
 
-static dr_status dr_batch_alloc(dr_batch_buf *b, const dr_rows *r, int batch)
+static float *dr_buf_alloc(dr_backend *pinned, size_t floats)
 {
-    b->x = malloc((size_t)batch * (size_t)r->n_features * sizeof(float));
-    b->y = malloc((size_t)batch * sizeof(float));
-    b->seq = r->seq ? malloc((size_t)batch * (size_t)r->seq_len * (size_t)r->seq_channels * sizeof(float)) : NULL;
-    if (!b->x || !b->y || (r->seq && !b->seq))
-        return dr_error(DR_ERR_NOMEM, "training: out of host memory for a batch of %d", batch);
-    return DR_OK;
+    size_t bytes = floats * sizeof(float);
+    return pinned ? dr_backend_host_alloc(pinned, bytes) : malloc(bytes ? bytes : 1);
 }
 
 static void dr_batch_free(dr_batch_buf *b)
 {
-    free(b->x);
-    free(b->seq);
-    free(b->y);
+    float *p[3] = {b->x, b->seq, b->y};
+    for (int i = 0; i < 3; i++) {
+        if (b->pinned)
+            dr_backend_host_free(b->pinned, p[i]);
+        else
+            free(p[i]);
+    }
+    memset(b, 0, sizeof *b);
 }
 
-/* Gathers rows idx[0..n) (or start..start+n when idx is NULL) and feeds them. */
-static dr_status dr_feed(const dr_model_io *m, const dr_rows *r, dr_batch_buf *b, const long *idx, long start,
-                         int n)
+static dr_status dr_batch_alloc(dr_batch_buf *b, const dr_rows *r, long rows, dr_backend *pinned)
+{
+    b->pinned = pinned;
+    b->x = dr_buf_alloc(pinned, (size_t)rows * (size_t)r->n_features);
+    b->y = dr_buf_alloc(pinned, (size_t)rows);
+    b->seq = r->seq ? dr_buf_alloc(pinned, (size_t)rows * (size_t)r->seq_len * (size_t)r->seq_channels) : NULL;
+    if (!b->x || !b->y || (r->seq && !b->seq)) {
+        dr_batch_free(b);
+        return dr_error(DR_ERR_NOMEM, "training: out of host memory for %ld rows", rows);
+    }
+    return DR_OK;
+}
+
+/* Copies rows idx[start .. start+n) (or start .. start+n when idx is NULL) of r
+ * to rows at .. at+n of b. */
+static void dr_gather(const dr_rows *r, const dr_batch_buf *b, long at, const long *idx, long start, int n)
 {
     long seq_row = (long)r->seq_len * r->seq_channels;
     for (int i = 0; i < n; i++) {
-        long row = idx ? idx[start + i] : start + i;
-        memcpy(b->x + (long)i * r->n_features, r->x + row * r->n_features, (size_t)r->n_features * sizeof(float));
-        b->y[i] = r->y[row];
+        long row = idx ? idx[start + i] : start + i, to = at + i;
+        memcpy(b->x + to * r->n_features, r->x + row * r->n_features, (size_t)r->n_features * sizeof(float));
+        b->y[to] = r->y[row];
         if (r->seq)
-            memcpy(b->seq + i * seq_row, r->seq + row * seq_row, (size_t)seq_row * sizeof(float));
+            memcpy(b->seq + to * seq_row, r->seq + row * seq_row, (size_t)seq_row * sizeof(float));
     }
-    DR_TRY(dr_graph_set_input(m->g, m->x, b->x, n));
-    DR_TRY(dr_graph_set_input(m->g, m->y, b->y, n));
+}
+
+/* Feeds rows at .. at+n of b: copied at once, or queued (training). */
+static dr_status dr_feed(const dr_model_io *m, const dr_rows *r, const dr_batch_buf *b, long at, int n,
+                         int queued)
+{
+    dr_status (*set)(dr_graph *, dr_value, const float *, int) =
+        queued ? dr_graph_set_input_async : dr_graph_set_input;
+    long seq_row = (long)r->seq_len * r->seq_channels;
+    DR_TRY(set(m->g, m->x, b->x + at * r->n_features, n));
+    DR_TRY(set(m->g, m->y, b->y + at, n));
     if (m->seq.id >= 0)
-        DR_TRY(dr_graph_set_input(m->g, m->seq, b->seq, n));
+        DR_TRY(set(m->g, m->seq, b->seq + at * seq_row, n));
     return DR_OK;
 }
 
@@ -79,12 +108,13 @@ dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, dou
 {
     int batch = dr_graph_max_batch(m->g);
     dr_batch_buf b = {0};
-    dr_status s = dr_batch_alloc(&b, rows, batch);
+    dr_status s = dr_batch_alloc(&b, rows, batch, NULL);
     double loss_sum = 0.0;
     for (long start = 0; s == DR_OK && start < rows->n; start += batch) {
         int n = (int)(rows->n - start < batch ? rows->n - start : batch);
         float l = 0;
-        s = dr_feed(m, rows, &b, NULL, start, n);
+        dr_gather(rows, &b, 0, NULL, start, n);
+        s = dr_feed(m, rows, &b, 0, n, 0);
         if (s == DR_OK)
             s = dr_graph_forward(m->g, DR_MODE_EVAL);
         if (s == DR_OK)
@@ -217,40 +247,54 @@ static dr_status dr_check_rows(const dr_model_io *m, const dr_rows *r, const cha
     return DR_OK;
 }
 
+/* The epoch's first non-finite loss, named by its step; steps_before: Adam
+ * steps of the earlier epochs. */
+static dr_status dr_diverged(const dr_train_state *st, long steps_before, const dr_step_metrics *sm)
+{
+    return dr_error(DR_ERR_NUMERIC,
+                    "training diverged: the loss is %g at epoch %d, step %ld of the epoch (global step %ld, lr "
+                    "%g); lower train.lr or check the data for extreme values",
+                    (double)sm->bad_loss, st->epoch + 1, (long)sm->bad_step - steps_before, (long)sm->bad_step,
+                    st->lr);
+}
+
 static dr_status dr_train_epoch(const dr_model_io *m, const dr_train_config *tc, const dr_rows *train,
                                 dr_train_state *st, long *idx, dr_batch_buf *b, double *mean_loss)
 {
     int batch = dr_graph_max_batch(m->g) > tc->batch_size ? tc->batch_size : dr_graph_max_batch(m->g);
     int epoch = st->epoch;
+    long steps_before = st->adam_step;
+    int bar = tc->progress && isatty(STDERR_FILENO);
     dr_shuffle(idx, train->n, tc->seed, epoch);
-    double t0 = dr_now(), last_draw = 0, loss_sum = 0;
-    long done = 0;
+    DR_TRY(dr_graph_step_metrics_reset(m->g));
+    double t0 = dr_now(), last_draw = 0;
     for (long start = 0; start < train->n; start += batch) {
         int n = (int)(train->n - start < batch ? train->n - start : batch);
-        DR_TRY(dr_feed(m, train, b, idx, start, n));
-        DR_TRY(dr_graph_forward(m->g, DR_MODE_TRAIN));
-        float l;
-        DR_TRY(dr_graph_read(m->g, m->loss, &l));
-        if (!isfinite(l))
-            return dr_error(DR_ERR_NUMERIC,
-                            "training diverged: the loss is %g at epoch %d, step %ld of the epoch (global step "
-                            "%ld, lr %g); lower train.lr or check the data for extreme values",
-                            (double)l, epoch + 1, start / batch + 1, st->adam_step + 1, st->lr);
-        DR_TRY(dr_graph_backward(m->g, m->loss));
+        long done = start + n;
+        dr_gather(train, b, start, idx, start, n);
+        DR_TRY(dr_feed(m, train, b, start, n, 1));
         dr_adam_params hp = {.lr = (float)st->lr, .beta1 = (float)tc->beta1, .beta2 = (float)tc->beta2,
                              .eps = (float)tc->eps, .weight_decay = (float)tc->weight_decay,
                              .step = ++st->adam_step};
-        DR_TRY(dr_graph_adam_step(m->g, &hp));
-        loss_sum += (double)l * n;
-        done += n;
-        double now = dr_now();
-        if (now - last_draw > 0.25 || done == train->n) {
-            double rate = done / (now - t0 + 1e-9);
-            dr_progress(tc, st, epoch, done, train->n, loss_sum / done, rate, (train->n - done) / (rate + 1e-9));
-            last_draw = now;
-        }
+        dr_status s = dr_graph_train_step(m->g, m->loss, &hp);
+        if (s != DR_OK && s != DR_ERR_NUMERIC)
+            return s;
+        /* Reading the loss waits for the device: only at the end of the epoch,
+         * to redraw the bar, or after the CPU has seen a non-finite loss. */
+        int redraw = bar && dr_now() - last_draw > 0.25;
+        if (s == DR_OK && !redraw && done < train->n)
+            continue;
+        dr_step_metrics sm;
+        DR_TRY(dr_graph_step_metrics(m->g, &sm));
+        if (sm.bad_step)
+            return dr_diverged(st, steps_before, &sm);
+        DR_TRY(s);
+        double now = dr_now(), rate = done / (now - t0 + 1e-9);
+        dr_progress(tc, st, epoch, done, train->n, sm.loss_sum / done, rate, (train->n - done) / (rate + 1e-9));
+        last_draw = now;
+        if (done == train->n)
+            *mean_loss = sm.loss_sum / (double)train->n;
     }
-    *mean_loss = loss_sum / (double)train->n;
     return DR_OK;
 }
 
@@ -273,8 +317,9 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
     long *idx = malloc((size_t)train->n * sizeof *idx);
     float *vprob = malloc((size_t)val->n * sizeof *vprob);
     dr_batch_buf b = {0};
-    dr_status s = (idx && vprob) ? dr_batch_alloc(&b, train, dr_graph_max_batch(m->g))
+    dr_status s = (idx && vprob) ? dr_batch_alloc(&b, train, train->n, dr_graph_backend(m->g))
                                  : dr_error(DR_ERR_NOMEM, "training: out of host memory");
+    dr_graph_use_step_graphs(m->g, tc->cuda_graphs);
     while (s == DR_OK && st->epoch < tc->epochs && !st->stopped) {
         double t0 = dr_now(), train_loss = 0, val_loss = 0, auc = 0;
         s = dr_train_epoch(m, tc, train, st, idx, &b, &train_loss);

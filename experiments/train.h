@@ -35,6 +35,7 @@ typedef struct dr_train_config {
     int early_stop_patience; /* epochs without a higher validation AUC before stopping */
     uint64_t seed;         /* shuffling */
     int progress;          /* draw the progress bar on stderr */
+    int cuda_graphs;       /* replay steps from a captured graph where the backend can */
     /* Called while each checkpoint is written, to store what prediction needs
      * besides the weights (the preprocessing transform); may be NULL. */
     dr_h5_writer_fn *checkpoint_extra;
@@ -61,12 +62,15 @@ typedef struct dr_train_state {
 
 struct dr_config;
 /* Reads [train]: epochs, batch_size, lr, beta1, beta2, eps, weight_decay,
- * plateau_patience, plateau_factor, early_stopping_patience, seed, progress. */
+ * plateau_patience, plateau_factor, early_stopping_patience, seed, progress,
+ * cuda_graphs. */
 dr_status dr_train_config_read(struct dr_config *cfg, dr_train_config *tc);
 
 /* Trains m on train, validating on val after every epoch. With run_dir, writes
  * run_dir/metrics.jsonl and run_dir/checkpoint.h5 each epoch; with resume, loads
- * that checkpoint first and continues. Ends with the best weights loaded. */
+ * that checkpoint first and continues. Ends with the best weights loaded.
+ * Within an epoch the host waits for the device only to read the loss: at the
+ * end of the epoch and when the progress bar is redrawn. */
 dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_rows *train, const dr_rows *val,
                    const char *run_dir, int resume, dr_train_state *st);
 void dr_train_state_free(dr_train_state *st);

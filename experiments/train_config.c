@@ -7,7 +7,7 @@
 dr_status dr_train_config_read(dr_config *cfg, dr_train_config *tc)
 {
     int64_t seed;
-    bool progress;
+    bool progress, cuda_graphs;
     memset(tc, 0, sizeof *tc);
     DR_TRY(dr_config_int(cfg, "train.epochs", 100, 1, 100000, &tc->epochs));
     DR_TRY(dr_config_int(cfg, "train.batch_size", 256, 1, 1 << 20, &tc->batch_size));
@@ -21,7 +21,9 @@ dr_status dr_train_config_read(dr_config *cfg, dr_train_config *tc)
     DR_TRY(dr_config_int(cfg, "train.early_stopping_patience", 10, 1, 100000, &tc->early_stop_patience));
     DR_TRY(dr_config_int64(cfg, "train.seed", 42, 0, INT64_MAX, &seed));
     DR_TRY(dr_config_bool(cfg, "train.progress", true, &progress));
+    DR_TRY(dr_config_bool(cfg, "train.cuda_graphs", true, &cuda_graphs));
     tc->seed = (uint64_t)seed;
     tc->progress = progress;
+    tc->cuda_graphs = cuda_graphs;
     return DR_OK;
 }

@@ -5,6 +5,7 @@
  *             stream, counter, i); out = x * mask. Both backends draw the same
  *             mask. backward dx += dout * mask. 0 <= p <= 1; computed as
  *             mask = u_i >= p ? 1 / (1 - p) : 0, and p = 1 gives mask 0 (not 0/0).
+ *             In a captured step the counter is the step state's (kernels/step.h).
  * out may alias x for the forward ops. */
 #ifndef DR_KERNELS_ACTIVATION_H
 #define DR_KERNELS_ACTIVATION_H

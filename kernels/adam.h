@@ -2,8 +2,8 @@
  * the gradient (PyTorch's torch.optim.Adam), over n contiguous parameters: the
  * graph keeps all parameters, gradients and moments in single blocks, so one call
  * updates the whole model. Per-element math: dr_adam_element in kernels/math.h.
- * step is the 1-based step number t. The hyperparameters live on the host; a
- * CUDA implementation that replays a captured graph must read them at replay. */
+ * step is the 1-based step number t. In a captured step the hyperparameters
+ * and t are the step state's (kernels/step.h), read at each replay. */
 #ifndef DR_KERNELS_ADAM_H
 #define DR_KERNELS_ADAM_H
 

@@ -3,12 +3,15 @@
  * Kernels are void: the first failed CUDA or cuBLAS call is recorded in the
  * backend's context (the call as text, file and line) and reported by
  * dr_cuda_backend_sync(), which also clears it. Only built when DR_HAVE_CUDA.
- * All calls on one backend must come from one host thread at a time. */
+ * All calls on one backend must come from one host thread at a time. The step
+ * ops (capture and replay of whole training steps) are in kernels/step.h. */
 #ifndef DR_KERNELS_CUDA_BACKEND_H
 #define DR_KERNELS_CUDA_BACKEND_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "core/backend.h"
-#include "kernels/adam.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,19 +29,15 @@ dr_status dr_cuda_backend_sync(dr_backend *be);
 /* "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB, 132 SMs, driver 13.0, runtime 13.0)" */
 const char *dr_cuda_backend_describe(const dr_backend *be);
 
-/* --- CUDA graphs --------------------------------------------------------------
- * The ops queued between capture_begin and capture_end are recorded, not run;
- * replay runs them again. One graph per backend (a new capture replaces it).
- * Nothing may allocate, free or copy to the host while capturing. */
-dr_status dr_cuda_backend_capture_begin(dr_backend *be);
-dr_status dr_cuda_backend_capture_end(dr_backend *be);
-/* Queues one replay of the captured graph (asynchronous; sync to wait). */
-dr_status dr_cuda_backend_replay(dr_backend *be);
-/* A captured Adam update reads its hyperparameters (lr, step, ...) at replay from
- * a pinned host struct that this sets; call it before each replay, and only when
- * no earlier replay is still queued (after a sync), since the copy of the struct
- * happens when the replay runs. Eager (uncaptured) Adam calls ignore it. */
-dr_status dr_cuda_backend_set_adam_params(dr_backend *be, const dr_adam_params *hp);
+/* Pinned host memory (cudaMallocHost), which cudaMemcpyAsync copies without
+ * staging or waiting; NULL with the message set on failure. */
+void *dr_cuda_host_alloc(dr_backend *be, size_t bytes);
+void dr_cuda_host_free(dr_backend *be, void *p);
+
+/* Waits for the stream, then reads the device-side step state that captured
+ * steps use (kernels/step.h): the dropout counter and Adam's step t after the
+ * last queued replay. For tests. */
+dr_status dr_cuda_backend_step_state(dr_backend *be, uint64_t *counter, long *adam_step);
 
 #ifdef __cplusplus
 }

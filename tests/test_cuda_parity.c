@@ -23,6 +23,11 @@
  *     the per-stage gamma(K) along the longest chain of sums, times 16 for the
  *     amplification through the nonlinearities (sigmoid' <= 1/4, tanh' <= 1) and
  *     the weights (PyTorch's initial scale U(-1/sqrt(H), 1/sqrt(H)): gains O(1)).
+ * test_step_graphs and test_train_step_graphs run training steps replayed from
+ * CUDA graphs against the same steps op by op on CUDA: epoch losses, weights,
+ * Adam moments and batch-norm statistics to 1e-5 relative; also the device-side
+ * step state (dropout counter, Adam t) after the replays, and the step a
+ * non-finite loss is reported at.
  * test_op_table checks that dr_cuda_ops names the CUDA function of every op; it
  * needs no GPU and runs everywhere. Without a usable GPU every other test prints "SKIPPED: no usable CUDA device: <why>"
  * and is skipped (exit 0), unless DR_REQUIRE_CUDA=1 (bench/gpu_check.sh), which
@@ -36,6 +41,8 @@
 #include <string.h>
 
 #include "core/op_table.h"
+#include "experiments/train.h"
+#include "models/hybrid.h"
 
 #ifndef DR_HAVE_CUDA
 
@@ -304,9 +311,14 @@ static void test_op_table(void **state)
     OP(attention_forward, dr_cuda_attention_forward)
     OP(attention_backward, dr_cuda_attention_backward)
     OP(loss_forward, dr_cuda_loss_forward) OP(loss_backward, dr_cuda_loss_backward)
-    OP(adam_update, dr_cuda_adam_update)
+    OP(adam_update, dr_cuda_adam_update) OP(step, &dr_cuda_step_ops)
+    OP(step->to_device_async, dr_cuda_to_device_async)
+    OP(step->metrics_add, dr_cuda_step_metrics_add)
+    OP(step->capture_begin, dr_cuda_step_capture_begin)
+    OP(step->capture_end, dr_cuda_step_capture_end) OP(step->replay, dr_cuda_step_replay)
+    OP(step->graph_free, dr_cuda_step_graph_free)
 #undef OP
-    printf("  dr_cuda_ops \"%s\": 31 entries checked, %d wrong\n", t->name, bad);
+    printf("  dr_cuda_ops \"%s\": 38 entries checked, %d wrong\n", t->name, bad);
     assert_string_equal(t->name, "cuda");
     assert_int_equal(bad, 0);
 }
@@ -725,7 +737,7 @@ static void test_loss(void **state)
     (void)state;
     NEED_GPU();
     dr_backend *cpu = tu_cpu();
-    const dr_loss_params ps[] = {{0.7f, 2.0f, 1.0f, 1.0f}, {0.3f, 0.5f, 4.3f, 0.8f}};
+    const dr_loss_params ps[] = {{0.7f, 2.0f, 1.0f, 1.0f, 0}, {0.3f, 0.5f, 4.3f, 0.8f, 0}};
     long bad = 0;
     for (int k = 0; k < 2; k++) {
         const int B = 257 + 300 * k; /* above one block of threads in the second case */
@@ -808,62 +820,222 @@ static void test_adam(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* A captured graph of [linear forward, Adam] replayed for three steps with new
- * hyperparameters each time: the replays must read lr and step at run time. */
-static void test_graph_replay(void **state)
+/* --- whole training steps: replayed CUDA graphs against op by op ------------ */
+
+/* A small hybrid network with every node kind (conv, batch norm, ReLU, pooling,
+ * LSTM over a history sequence, attention, dropout, loss), built twice with the
+ * same seed: A runs its steps op by op, B from CUDA graphs. Rows in order in
+ * batches 8, 8, 8, 5: B's full batch is captured at its second step, its short
+ * batch in the second epoch. lr changes every epoch and dropout is on, so the
+ * replays agree with A only if they read lr, t and the dropout counter at replay. */
+enum { GS_N = 29, GS_F = 9, GS_T = 6, GS_C = 3, GS_B = 8, GS_EPOCHS = 3 };
+
+static const dr_hybrid_config gs_cfg = {
+    .n_groups = 2, .group_size = {5, 4}, .filters = {4, 6, 8}, .kernel = {3, 3, 3}, .pool = 2,
+    .lstm_units = 6, .attention_dim = 5, .seq_len = GS_T, .seq_channels = GS_C, .n_fc = 1,
+    .fc = {8}, .dropout = 0.5f, .loss = {.a = 0.7f, .gamma = 2.0f, .w_pos = 1, .w_neg = 1}};
+
+/* random rows; y from the sign of the first feature */
+static void gs_fill(float *x, float *seq, float *y, long n)
+{
+    tu_fill_uniform(x, n * GS_F, -1, 1, tu_seed(), g_stream++);
+    tu_fill_uniform(seq, n * GS_T * GS_C, -1, 1, tu_seed(), g_stream++);
+    for (long i = 0; i < n; i++)
+        y[i] = x[i * GS_F] > 0.2f ? 1.0f : 0.0f;
+}
+
+static float *gs_pinned(long n)
+{
+    float *p = dr_backend_host_alloc(&g_gpu, (size_t)n * sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+/* One epoch of training steps over the rows in order; returns its metrics. */
+static dr_step_metrics gs_epoch(dr_hybrid *m, const float *x, const float *seq, const float *y,
+                                int epoch, long *t)
+{
+    assert_int_equal(dr_graph_step_metrics_reset(m->g), DR_OK);
+    for (int start = 0; start < GS_N; start += GS_B) {
+        int n = GS_N - start < GS_B ? GS_N - start : GS_B;
+        assert_int_equal(dr_graph_set_input_async(m->g, m->x, x + start * GS_F, n), DR_OK);
+        assert_int_equal(dr_graph_set_input_async(m->g, m->y, y + start, n), DR_OK);
+        assert_int_equal(dr_graph_set_input_async(m->g, m->seq, seq + start * GS_T * GS_C, n),
+                         DR_OK);
+        dr_adam_params hp = {.lr = 1e-2f / (float)(epoch + 1), .beta1 = 0.9f, .beta2 = 0.999f,
+                             .eps = 1e-8f, .weight_decay = 1e-4f, .step = ++*t};
+        assert_int_equal(dr_graph_train_step(m->g, m->loss, &hp), DR_OK);
+    }
+    dr_step_metrics sm;
+    dr_status s = dr_graph_step_metrics(m->g, &sm);
+    if (s != DR_OK)
+        printf("  device error: %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    return sm;
+}
+
+/* Every state tensor of a kind, flattened to the host. */
+static float *gs_state(dr_graph *g, dr_state_kind kind, long *n_out)
+{
+    long n = 0;
+    dr_state_tensor t;
+    for (int i = 0; i < dr_graph_state_count(g, kind); i++) {
+        assert_int_equal(dr_graph_state_get(g, kind, i, &t), DR_OK);
+        n += t.numel;
+    }
+    float *h = tu_alloc(n > 0 ? n : 1);
+    long off = 0;
+    for (int i = 0; i < dr_graph_state_count(g, kind); i++) {
+        assert_int_equal(dr_graph_state_get(g, kind, i, &t), DR_OK);
+        assert_int_equal(dr_graph_state_read(g, &t, h + off), DR_OK);
+        off += t.numel;
+    }
+    *n_out = n;
+    return h;
+}
+
+/* |got - want| <= 1e-5 |want| + 1e-8 max|want| per element */
+static long gs_compare(const char *what, dr_graph *got_g, dr_graph *want_g, dr_state_kind kind)
+{
+    long n, n2;
+    float *got = gs_state(got_g, kind, &n), *want = gs_state(want_g, kind, &n2);
+    assert_int_equal(n, n2);
+    double big = 0.0, worst = 0.0;
+    for (long i = 0; i < n; i++)
+        big = fmax(big, fabs((double)want[i]));
+    long bad = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (!(d <= 1e-5 * fabs((double)want[i]) + 1e-8 * big)) {
+            if (bad < 5)
+                printf("  %s[%ld]: graph %.9g op by op %.9g\n", what, i, got[i], want[i]);
+            bad++;
+        }
+        if (d > 0.0)
+            worst = fmax(worst, d / fmax(fabs((double)want[i]), 1e-30));
+    }
+    printf("  %-26s n=%-7ld max rel diff %.3e; %ld outside 1e-5 relative\n", what, n, worst, bad);
+    free(got);
+    free(want);
+    return bad;
+}
+
+static long gs_compare_all(dr_graph *got, dr_graph *want)
+{
+    return gs_compare("params", got, want, DR_STATE_PARAM) +
+           gs_compare("adam m", got, want, DR_STATE_ADAM_M) +
+           gs_compare("adam v", got, want, DR_STATE_ADAM_V) +
+           gs_compare("buffers (bn running)", got, want, DR_STATE_BUFFER);
+}
+
+static void test_step_graphs(void **state)
 {
     (void)state;
     NEED_GPU();
-    dr_backend *cpu = tu_cpu();
-    const long n = 4099;
-    const int B = 8, C = 16, OC = 4;
-    pair p = p_rnd(n, -1, 1), g = p_rnd(n, -1, 1), m = p_nan(n), v = p_nan(n);
-    pair x = p_rnd((long)B * C, -1, 1), w = p_rnd((long)OC * C, -1, 1), out = p_nan((long)B * OC);
-    memset(m.h, 0, (size_t)n * sizeof(float));
-    memset(v.h, 0, (size_t)n * sizeof(float));
-    dr_cuda_zero(&g_gpu, m.d, (size_t)n * sizeof(float));
-    dr_cuda_zero(&g_gpu, v.d, (size_t)n * sizeof(float));
-    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
-
-    dr_adam_params hp;
-    adam_hp(&hp, 1);
-    /* Warm-up outside the capture, as a training loop does before capturing its
-     * step: the first launch of a kernel may load its module (lazy loading),
-     * which is best not left to the capture. On scratch copies, so the state
-     * compared below is untouched. */
-    pair wp = p_rnd(n, -1, 1), wm = p_rnd(n, 0, 1), wv = p_rnd(n, 0, 1), wo = p_nan(out.n);
-    dr_cuda_linear_forward(&g_gpu, wo.d, x.d, w.d, NULL, B, C, OC);
-    dr_cuda_adam_update(&g_gpu, wp.d, g.d, wm.d, wv.d, n, &hp);
-    assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
-    p_free(&wp), p_free(&wm), p_free(&wv), p_free(&wo);
-
-    dr_status s = dr_cuda_backend_capture_begin(&g_gpu);
-    if (s != DR_OK)
-        printf("  capture_begin: %s\n", dr_last_error());
-    assert_int_equal(s, DR_OK);
-    dr_cuda_linear_forward(&g_gpu, out.d, x.d, w.d, NULL, B, C, OC);
-    dr_cuda_adam_update(&g_gpu, p.d, g.d, m.d, v.d, n, &hp);
-    s = dr_cuda_backend_capture_end(&g_gpu);
-    if (s != DR_OK)
-        printf("  capture_end: %s\n", dr_last_error());
-    assert_int_equal(s, DR_OK);
-    /* capturing ran nothing: p on the device is still the initial p */
-    long bad = cmp_exact("p after capture (not run)", &p);
-
-    float *S = tu_alloc(out.n), *ax = abs_copy(x.h, x.n), *aw = abs_copy(w.h, w.n);
-    dr_cpu_linear_forward(cpu, S, ax, aw, NULL, B, C, OC);
-    dr_cpu_linear_forward(cpu, out.h, x.h, w.h, NULL, B, C, OC);
-    for (long step = 1; step <= 3; step++) {
-        adam_hp(&hp, step);
-        printf(" graph replay step %ld lr %.0e\n", step, hp.lr);
-        assert_int_equal(dr_cuda_backend_set_adam_params(&g_gpu, &hp), DR_OK);
-        assert_int_equal(dr_cuda_backend_replay(&g_gpu), DR_OK);
-        dr_cpu_adam_update(cpu, p.h, g.h, m.h, v.h, n, &hp);
-        bad += adam_compare(&p, &m, &v); /* syncs before reading */
-        bad += cmp_bound("replayed linear out", &out, S, C + 2);
+    float *x = gs_pinned(GS_N * GS_F), *seq = gs_pinned(GS_N * GS_T * GS_C), *y = gs_pinned(GS_N);
+    gs_fill(x, seq, y, GS_N);
+    dr_hybrid a, b;
+    assert_int_equal(dr_hybrid_build(&a, &g_gpu, &gs_cfg, 5, GS_B), DR_OK);
+    assert_int_equal(dr_hybrid_build(&b, &g_gpu, &gs_cfg, 5, GS_B), DR_OK);
+    dr_graph_use_step_graphs(b.g, 1);
+    long ta = 0, tb = 0, bad = 0;
+    for (int e = 0; e < GS_EPOCHS; e++) {
+        dr_step_metrics ma = gs_epoch(&a, x, seq, y, e, &ta);
+        dr_step_metrics mb = gs_epoch(&b, x, seq, y, e, &tb);
+        double rel = fabs(mb.loss_sum - ma.loss_sum) / fmax(fabs(ma.loss_sum), 1e-30);
+        printf(" epoch %d: loss sum op by op %.9g, from graphs %.9g (rel diff %.3e)\n", e + 1,
+               ma.loss_sum, mb.loss_sum, rel);
+        bad += !(rel <= 1e-5) + (ma.bad_step != 0) + (mb.bad_step != 0);
     }
-    free(S), free(ax), free(aw);
-    p_free(&p), p_free(&g), p_free(&m), p_free(&v), p_free(&x), p_free(&w), p_free(&out);
+    bad += gs_compare_all(b.g, a.g);
+
+    const dr_step_stats *sa = dr_graph_step_stats(a.g), *sb = dr_graph_step_stats(b.g);
+    printf("  op by op: %ld steps eager, %ld replayed; graphs: %ld eager, %d captures, %ld "
+           "replayed%s%s\n", sa->eager, sa->replayed, sb->eager, sb->captured, sb->replayed,
+           sb->failure[0] ? "; " : "", sb->failure);
+    assert_int_equal(sa->replayed, 0);
+    assert_int_equal(sb->eager, 2);     /* the warm-up of each batch size */
+    assert_int_equal(sb->captured, 2);  /* 8 rows and 5 rows */
+    assert_int_equal(sb->replayed, GS_EPOCHS * 4 - 2);
+
+    /* the last step was a replay: its advance left the next step's values */
+    uint64_t counter;
+    long t;
+    assert_int_equal(dr_cuda_backend_step_state(&g_gpu, &counter, &t), DR_OK);
+    printf("  device step state: dropout counter %llu (graph step %llu), Adam t %ld (next %ld)\n",
+           (unsigned long long)counter, (unsigned long long)dr_graph_step(b.g), t, tb + 1);
+    assert_true(counter == dr_graph_step(b.g));
+    assert_int_equal(t, tb + 1);
+
+    /* a NaN in the third batch of the next epoch (a replay): the device names its step */
+    x[(2 * GS_B + 1) * GS_F + 3] = NAN;
+    long t_nan = tb + 3;
+    dr_step_metrics mn = gs_epoch(&b, x, seq, y, GS_EPOCHS, &tb);
+    printf("  NaN input at step %ld: first non-finite loss %g at step %lld\n", t_nan,
+           (double)mn.bad_loss, (long long)mn.bad_step);
+    assert_int_equal(mn.bad_step, t_nan);
+    assert_true(!isfinite(mn.bad_loss));
+
+    dr_hybrid_free(&a);
+    dr_hybrid_free(&b);
+    dr_backend_host_free(&g_gpu, x);
+    dr_backend_host_free(&g_gpu, seq);
+    dr_backend_host_free(&g_gpu, y);
+    assert_int_equal(bad, 0);
+}
+
+/* The training loop itself (pinned staging, queued inputs, metrics read per
+ * epoch, lr halved on a plateau) with train.cuda_graphs on and off. */
+static void test_train_step_graphs(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    enum { NT = 45, NV = 20 };
+    float *x = tu_alloc(NT * GS_F), *seq = tu_alloc(NT * GS_T * GS_C), *y = tu_alloc(NT);
+    float *vx = tu_alloc(NV * GS_F), *vseq = tu_alloc(NV * GS_T * GS_C), *vy = tu_alloc(NV);
+    gs_fill(x, seq, y, NT);
+    gs_fill(vx, vseq, vy, NV);
+    dr_rows tr = {.n = NT, .n_features = GS_F, .x = x, .seq_len = GS_T, .seq_channels = GS_C,
+                  .seq = seq, .y = y};
+    dr_rows va = {.n = NV, .n_features = GS_F, .x = vx, .seq_len = GS_T, .seq_channels = GS_C,
+                  .seq = vseq, .y = vy};
+    dr_train_config tc = {.epochs = 4, .batch_size = GS_B, .lr = 1e-2, .beta1 = 0.9,
+                          .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-4,
+                          .plateau_patience = 0, .plateau_factor = 0.5,
+                          .early_stop_patience = 100, .seed = 3};
+    dr_hybrid m[2];
+    dr_train_state st[2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(dr_hybrid_build(&m[k], &g_gpu, &gs_cfg, 11, GS_B), DR_OK);
+        dr_model_io io = {.g = m[k].g, .x = m[k].x, .seq = m[k].seq, .y = m[k].y,
+                          .prob = m[k].prob, .loss = m[k].loss};
+        tc.cuda_graphs = k;
+        dr_status s = dr_train(&io, &tc, &tr, &va, NULL, 0, &st[k]);
+        if (s != DR_OK)
+            printf("  dr_train (cuda_graphs %d): %s\n", k, dr_last_error());
+        assert_int_equal(s, DR_OK);
+    }
+    long bad = 0;
+    for (int e = 0; e < st[0].epoch; e++) {
+        double rt = fabs(st[1].train_loss[e] - st[0].train_loss[e]) / fabs(st[0].train_loss[e]);
+        double rv = fabs(st[1].val_loss[e] - st[0].val_loss[e]) / fabs(st[0].val_loss[e]);
+        printf(" epoch %d lr %.1e: train loss %.9g / %.9g, val loss %.9g / %.9g (op by op / "
+               "graphs)\n", e + 1, st[0].hist_lr[e], st[0].train_loss[e], st[1].train_loss[e],
+               st[0].val_loss[e], st[1].val_loss[e]);
+        bad += !(rt <= 1e-5) + !(rv <= 1e-5) + (st[0].hist_lr[e] != st[1].hist_lr[e]);
+    }
+    bad += st[0].epoch != st[1].epoch;
+    bad += gs_compare_all(m[1].g, m[0].g);
+    const dr_step_stats *ss = dr_graph_step_stats(m[1].g);
+    printf("  graphs: %ld steps eager, %ld replayed%s%s\n", ss->eager, ss->replayed,
+           ss->failure[0] ? "; " : "", ss->failure);
+    assert_int_equal(dr_graph_step_stats(m[0].g)->replayed, 0);
+    assert_true(ss->replayed > 0);
+    for (int k = 0; k < 2; k++) {
+        dr_train_state_free(&st[k]);
+        dr_hybrid_free(&m[k]);
+    }
+    free(x), free(seq), free(y), free(vx), free(vseq), free(vy);
     assert_int_equal(bad, 0);
 }
 
@@ -905,7 +1077,8 @@ int main(void)
         cmocka_unit_test(test_batchnorm),      cmocka_unit_test(test_activation),
         cmocka_unit_test(test_tensor_ops),     cmocka_unit_test(test_lstm),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_loss),
-        cmocka_unit_test(test_adam),           cmocka_unit_test(test_graph_replay),
+        cmocka_unit_test(test_adam),           cmocka_unit_test(test_step_graphs),
+        cmocka_unit_test(test_train_step_graphs),
         cmocka_unit_test(test_error_recording),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

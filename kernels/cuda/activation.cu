@@ -20,11 +20,15 @@ static __global__ void sigmoid_forward_kernel(float *out, const float *x, long n
     GRID_LOOP(i, n) out[i] = dr_sigmoidf(x[i]);
 }
 
-/* One thread per Philox block: four uniforms for elements 4j .. 4j+3. */
+/* One thread per Philox block: four uniforms for elements 4j .. 4j+3. The
+ * counter is the argument, or in a captured step the step state's (read at
+ * replay: the argument would be frozen at the captured step's value). */
 static __global__ void dropout_forward_kernel(float *out, float *mask, const float *x, long n,
                                               float p, uint64_t seed, uint32_t stream,
-                                              uint64_t counter)
+                                              uint64_t counter_arg,
+                                              const unsigned long long *counter_dev)
 {
+    const uint64_t counter = counter_dev ? *counter_dev : counter_arg;
     /* p = 1 drops everything: scale 0, not 1 / 0 (as on the CPU) */
     const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     long nblk = (n + 3) / 4;
@@ -93,8 +97,9 @@ extern "C" void dr_cuda_dropout_forward(dr_backend *be, float *out, float *mask,
                      "counter (2^34)", n);
         return;
     }
+    const unsigned long long *counter_dev = ctx->capturing ? &ctx->step_dev->counter : NULL;
     dropout_forward_kernel<<<dr_cuda_blocks((n + 3) / 4), DR_CUDA_THREADS, 0, ctx->stream>>>(
-        out, mask, x, n, p, seed, stream, counter);
+        out, mask, x, n, p, seed, stream, counter, counter_dev);
     DR_CUDA_LAUNCH_CHECK(ctx, "dropout_forward_kernel");
 }
 

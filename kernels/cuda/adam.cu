@@ -1,23 +1,16 @@
 /* Adam on the GPU (contract in kernels/adam.h), per element dr_adam_element from
  * kernels/math.h, the code the CPU runs.
  *
- * The kernel reads its hyperparameters from a device struct (ctx->adam_hp_dev),
- * not from launch arguments, because a captured CUDA graph freezes launch
- * arguments while lr and the step change every step:
- *   - eager call: a one-thread kernel writes the struct from its arguments (in
- *     stream order, so no host buffer is overwritten while a copy is pending);
- *   - inside a capture: a copy from the pinned host struct ctx->adam_hp_pinned
- *     is recorded instead; it reads the pinned struct when the graph is replayed,
- *     and dr_cuda_backend_set_adam_params() sets it before each replay.
- * One Adam call per captured graph: a second one would share the struct. */
+ * The hyperparameters come as a launch argument when the update runs eagerly.
+ * Inside a captured step (kernels/step.h) launch arguments are frozen while lr
+ * and the step t change, so the kernel reads them from the step state instead,
+ * which each replay sets and advances. */
 #include "kernels/cuda/common.cuh"
 
-static __global__ void adam_set_hp_kernel(dr_cuda_adam_hp *d, dr_cuda_adam_hp v) { *d = v; }
-
 static __global__ void adam_kernel(float *p, const float *g, float *m, float *v, long n,
-                                   const dr_cuda_adam_hp *hpp)
+                                   dr_cuda_adam_hp hp_arg, const dr_cuda_adam_hp *hp_dev)
 {
-    const dr_cuda_adam_hp hp = *hpp;
+    const dr_cuda_adam_hp hp = hp_dev ? *hp_dev : hp_arg;
     /* bias corrections 1 - beta^t, once per thread (cheap next to the memory
      * traffic) so that the step can change between replays; in double and then
      * rounded, the formula of dr_adam_bias_correction (kernels/math.h, host only) */
@@ -51,29 +44,7 @@ extern "C" void dr_cuda_adam_update(dr_backend *be, float *p, const float *g, fl
     h.eps = hp->eps;
     h.weight_decay = hp->weight_decay;
     h.step = hp->step;
-
-    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
-    unsigned long long id = 0;
-    if (!DR_CUDA_CHECK(ctx, cudaStreamGetCaptureInfo(ctx->stream, &st, &id)))
-        return;
-    if (st == cudaStreamCaptureStatusActive) {
-        if (ctx->adam_capture_id == id) {
-            DR_CUDA_FAIL(ctx, DR_ERR_UNSUPPORTED, "adam: a second Adam update in one captured "
-                         "graph (they would share one set of hyperparameters)");
-            return;
-        }
-        ctx->adam_capture_id = id;
-        /* the values at capture time, for a replay before any set_adam_params */
-        *ctx->adam_hp_pinned = h;
-        if (!DR_CUDA_CHECK(ctx, cudaMemcpyAsync(ctx->adam_hp_dev, ctx->adam_hp_pinned, sizeof h,
-                                                cudaMemcpyHostToDevice, ctx->stream)))
-            return;
-    } else {
-        adam_set_hp_kernel<<<1, 1, 0, ctx->stream>>>(ctx->adam_hp_dev, h);
-        if (!DR_CUDA_LAUNCH_CHECK(ctx, "adam_set_hp_kernel"))
-            return;
-    }
-    adam_kernel<<<dr_cuda_blocks(n), DR_CUDA_THREADS, 0, ctx->stream>>>(p, g, m, v, n,
-                                                                        ctx->adam_hp_dev);
+    const dr_cuda_adam_hp *hp_dev = ctx->capturing ? &ctx->step_dev->adam : NULL;
+    adam_kernel<<<dr_cuda_blocks(n), DR_CUDA_THREADS, 0, ctx->stream>>>(p, g, m, v, n, h, hp_dev);
     DR_CUDA_LAUNCH_CHECK(ctx, "adam_kernel");
 }

@@ -32,16 +32,22 @@ extern "C" {
 #include "core/philox.h"
 #include "kernels/math.h"
 
-/* The Adam hyperparameters as the update kernel reads them, from device memory,
- * so that a replayed graph sees new values (see adam.cu). */
+/* The Adam hyperparameters as the update kernel reads them. */
 typedef struct dr_cuda_adam_hp {
     float lr, beta1, beta2, eps, weight_decay;
     long long step;
 } dr_cuda_adam_hp;
 
+/* The step state (kernels/step.h): what a captured step reads at replay instead
+ * of the launch arguments it was captured with. */
+typedef struct dr_cuda_step_state {
+    unsigned long long counter; /* dropout's Philox counter: the graph's step */
+    dr_cuda_adam_hp adam;
+} dr_cuda_step_state;
+
 struct dr_cuda_context {
     int device;
-    cudaStream_t stream;
+    cudaStream_t stream; /* non-blocking: every op, copy and replay goes here */
     cublasHandle_t cublas;
     void *cublas_workspace; /* given to cuBLAS so a captured GEMM never allocates */
     cudaDeviceProp prop;
@@ -52,15 +58,11 @@ struct dr_cuda_context {
     dr_status err;
     char err_msg[512];
 
-    /* Adam hyperparameters: device copy read by the kernel, pinned host copy that
-     * a captured graph copies from at replay, and the capture that owns it */
-    dr_cuda_adam_hp *adam_hp_dev;
-    dr_cuda_adam_hp *adam_hp_pinned;
-    unsigned long long adam_capture_id;
-
-    /* one captured graph */
-    cudaGraph_t graph;
-    cudaGraphExec_t graph_exec;
+    /* whole-step graphs (step.cu) */
+    int capturing;                  /* ops read per-step values from step_dev */
+    dr_cuda_step_state *step_dev;   /* device memory */
+    dr_cuda_step_state step_mirror; /* what step_dev holds once queued work has run */
+    int mirror_valid;
 };
 
 /* Records a failure (first one wins); returns 1 when code is success. */
@@ -80,6 +82,9 @@ void dr_cuda_fail_(dr_cuda_context *ctx, dr_status code, const char *file, int l
 #define DR_CUDA_LAUNCH_CHECK(ctx, name) \
     dr_cuda_check_((ctx), cudaGetLastError(), "launch of " name, __FILE__, __LINE__, __func__)
 #define DR_CUDA_FAIL(ctx, code, ...) dr_cuda_fail_((ctx), (code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* Returns the recorded error as a status with its message, and clears it. */
+dr_status dr_cuda_take_error(dr_cuda_context *ctx);
 
 /* The context of a backend that must be a CUDA one (a broken invariant otherwise). */
 static inline dr_cuda_context *dr_cuda_ctx(dr_backend *be)

@@ -1,5 +1,6 @@
 /* The CUDA backend's context: device selection, stream, cuBLAS handle, the
- * first-error record, and one captured CUDA graph. */
+ * first-error record, and the device-side step state of captured steps (whose
+ * use is in step.cu). */
 #include "kernels/cuda/common.cuh"
 
 #include <stdarg.h>
@@ -17,8 +18,10 @@ static void record(dr_cuda_context *ctx, dr_status code, const char *msg)
     ctx->err = code;
     snprintf(ctx->err_msg, sizeof ctx->err_msg, "%s", msg);
     /* Printed at once too (the first error only, so a failing loop does not
-     * flood): the sync that reports it may come much later. */
-    fprintf(stderr, "defrisk cuda:%d: %s\n", ctx->device, msg);
+     * flood): the sync that reports it may come much later. Not while capturing
+     * a step: capture_end reports it at once, and core warns in one line. */
+    if (!ctx->capturing)
+        fprintf(stderr, "defrisk cuda:%d: %s\n", ctx->device, msg);
 }
 
 int dr_cuda_check_(dr_cuda_context *ctx, cudaError_t code, const char *call, const char *file,
@@ -102,9 +105,9 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
     /* Non-blocking: the legacy default stream cannot be captured into a graph. */
     INIT_CUDA(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking));
     INIT_CUDA(cudaMalloc(&ctx->cublas_workspace, DR_CUBLAS_WORKSPACE));
-    INIT_CUDA(cudaMalloc((void **)&ctx->adam_hp_dev, sizeof *ctx->adam_hp_dev));
-    INIT_CUDA(cudaMallocHost((void **)&ctx->adam_hp_pinned, sizeof *ctx->adam_hp_pinned));
-    memset(ctx->adam_hp_pinned, 0, sizeof *ctx->adam_hp_pinned);
+    /* zero until the first replay sets it (mirror_valid is 0 until then) */
+    INIT_CUDA(cudaMalloc((void **)&ctx->step_dev, sizeof *ctx->step_dev));
+    INIT_CUDA(cudaMemsetAsync(ctx->step_dev, 0, sizeof *ctx->step_dev, ctx->stream));
 
     cublasStatus_t bs = cublasCreate(&ctx->cublas);
     if (bs == CUBLAS_STATUS_SUCCESS)
@@ -139,21 +142,29 @@ extern "C" void dr_cuda_backend_release(dr_backend *be)
     cudaSetDevice(ctx->device);
     if (ctx->stream)
         cudaStreamSynchronize(ctx->stream);
-    if (ctx->graph_exec)
-        cudaGraphExecDestroy(ctx->graph_exec);
-    if (ctx->graph)
-        cudaGraphDestroy(ctx->graph);
     if (ctx->cublas)
         cublasDestroy(ctx->cublas);
     cudaFree(ctx->cublas_workspace);
-    cudaFree(ctx->adam_hp_dev);
-    if (ctx->adam_hp_pinned)
-        cudaFreeHost(ctx->adam_hp_pinned);
+    cudaFree(ctx->step_dev);
     if (ctx->stream)
         cudaStreamDestroy(ctx->stream);
     cudaGetLastError();
     free(ctx);
     be->cuda = NULL;
+}
+
+dr_status dr_cuda_take_error(dr_cuda_context *ctx)
+{
+    if (ctx->err == DR_OK)
+        return DR_OK;
+    dr_status s = ctx->err;
+    ctx->err = DR_OK;
+    dr_error(s, "cuda:%d: %s", ctx->device, ctx->err_msg);
+    ctx->err_msg[0] = '\0';
+    /* A failed call also left its code as the runtime's last error: clear it,
+     * or the next launch check would report this error again as its own. */
+    cudaGetLastError();
+    return s;
 }
 
 extern "C" dr_status dr_cuda_backend_sync(dr_backend *be)
@@ -163,13 +174,7 @@ extern "C" dr_status dr_cuda_backend_sync(dr_backend *be)
     dr_cuda_context *ctx = be->cuda;
     /* Errors of kernels that ran asynchronously surface here. */
     DR_CUDA_CHECK(ctx, cudaStreamSynchronize(ctx->stream));
-    if (ctx->err == DR_OK)
-        return DR_OK;
-    dr_status s = ctx->err;
-    ctx->err = DR_OK;
-    dr_error(s, "cuda:%d: %s", ctx->device, ctx->err_msg);
-    ctx->err_msg[0] = '\0';
-    return s;
+    return dr_cuda_take_error(ctx);
 }
 
 extern "C" const char *dr_cuda_backend_describe(const dr_backend *be)
@@ -179,76 +184,15 @@ extern "C" const char *dr_cuda_backend_describe(const dr_backend *be)
     return be->cuda->describe;
 }
 
-/* Returns the recorded error (and clears it) for the graph calls below, which
- * report at once rather than at the next sync. */
-static dr_status take_error(dr_cuda_context *ctx)
+extern "C" dr_status dr_cuda_backend_step_state(dr_backend *be, uint64_t *counter, long *adam_step)
 {
-    if (ctx->err == DR_OK)
-        return DR_OK;
-    dr_status s = ctx->err;
-    ctx->err = DR_OK;
-    return dr_error(s, "cuda:%d: %s", ctx->device, ctx->err_msg);
-}
-
-extern "C" dr_status dr_cuda_backend_capture_begin(dr_backend *be)
-{
-    if (!be || !be->cuda)
-        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_capture_begin: not a CUDA backend");
-    dr_cuda_context *ctx = be->cuda;
-    /* Thread-local mode: only this thread's calls are checked for ones that are
-     * illegal while capturing (a cudaMalloc elsewhere is fine). */
-    DR_CUDA_CHECK(ctx, cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal));
-    return take_error(ctx);
-}
-
-extern "C" dr_status dr_cuda_backend_capture_end(dr_backend *be)
-{
-    if (!be || !be->cuda)
-        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_capture_end: not a CUDA backend");
-    dr_cuda_context *ctx = be->cuda;
-    cudaGraph_t g = NULL;
-    /* Always end the capture, even after an error, so the stream is usable again. */
-    if (DR_CUDA_CHECK(ctx, cudaStreamEndCapture(ctx->stream, &g)) && ctx->err == DR_OK) {
-        cudaGraphExec_t exec = NULL;
-        if (DR_CUDA_CHECK(ctx, cudaGraphInstantiate(&exec, g, 0))) {
-            if (ctx->graph_exec)
-                DR_CUDA_CHECK(ctx, cudaGraphExecDestroy(ctx->graph_exec));
-            if (ctx->graph)
-                DR_CUDA_CHECK(ctx, cudaGraphDestroy(ctx->graph));
-            ctx->graph = g;
-            ctx->graph_exec = exec;
-            return take_error(ctx);
-        }
-    }
-    if (g)
-        cudaGraphDestroy(g);
-    return take_error(ctx);
-}
-
-extern "C" dr_status dr_cuda_backend_replay(dr_backend *be)
-{
-    if (!be || !be->cuda)
-        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_replay: not a CUDA backend");
-    dr_cuda_context *ctx = be->cuda;
-    if (!ctx->graph_exec)
-        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_replay: nothing was captured");
-    DR_CUDA_CHECK(ctx, cudaGraphLaunch(ctx->graph_exec, ctx->stream));
-    return take_error(ctx);
-}
-
-extern "C" dr_status dr_cuda_backend_set_adam_params(dr_backend *be, const dr_adam_params *hp)
-{
-    if (!be || !be->cuda || !hp)
-        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_adam_params: NULL argument");
-    if (hp->step < 1)
-        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_adam_params: step %ld (must be >= 1)",
-                        hp->step);
-    dr_cuda_adam_hp *d = be->cuda->adam_hp_pinned;
-    d->lr = hp->lr;
-    d->beta1 = hp->beta1;
-    d->beta2 = hp->beta2;
-    d->eps = hp->eps;
-    d->weight_decay = hp->weight_decay;
-    d->step = hp->step;
+    dr_cuda_context *ctx = dr_cuda_ctx(be);
+    dr_cuda_step_state st;
+    /* to a pageable buffer: returns once the copy is done */
+    DR_CUDA_CHECK(ctx, cudaMemcpyAsync(&st, ctx->step_dev, sizeof st, cudaMemcpyDeviceToHost,
+                                       ctx->stream));
+    DR_TRY(dr_cuda_backend_sync(be));
+    *counter = st.counter;
+    *adam_step = (long)st.adam.step;
     return DR_OK;
 }

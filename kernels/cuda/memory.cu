@@ -4,7 +4,8 @@
  * versions: the caller may reuse or read its host buffer on return. Inside a
  * graph capture they are recorded as copy nodes instead (no synchronisation is
  * allowed there); the host buffer must then be pinned (cudaMallocHost) and stay
- * valid for every replay. */
+ * valid for every replay. Also pinned host memory and the queued copy from it
+ * that feeds training steps (kernels/step.h). */
 #include "kernels/cuda/common.cuh"
 
 static int capturing(dr_cuda_context *ctx)
@@ -80,4 +81,39 @@ extern "C" void dr_cuda_copy(dr_backend *be, void *dst, const void *src, size_t 
     if (bytes == 0 || dst == src)
         return;
     DR_CUDA_CHECK(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx->stream));
+}
+
+extern "C" void dr_cuda_to_device_async(dr_backend *be, void *dst, const void *host_src,
+                                        size_t bytes)
+{
+    dr_cuda_context *ctx = dr_cuda_ctx(be);
+    if (bytes == 0)
+        return;
+    /* from pinned memory: queued, the host does not wait */
+    DR_CUDA_CHECK(ctx, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx->stream));
+}
+
+extern "C" void *dr_cuda_host_alloc(dr_backend *be, size_t bytes)
+{
+    dr_cuda_context *ctx = dr_cuda_ctx(be);
+    void *p = NULL;
+    cudaError_t e = cudaMallocHost(&p, bytes > 0 ? bytes : 1);
+    if (e != cudaSuccess) {
+        /* as dr_cuda_alloc: the caller's to handle, not a device failure */
+        cudaGetLastError();
+        dr_error(DR_ERR_NOMEM, "cuda:%d: cudaMallocHost(%zu bytes) failed: %s", ctx->device, bytes,
+                 cudaGetErrorString(e));
+        return NULL;
+    }
+    return p;
+}
+
+extern "C" void dr_cuda_host_free(dr_backend *be, void *p)
+{
+    if (!p)
+        return;
+    dr_cuda_context *ctx = dr_cuda_ctx(be);
+    /* a queued copy may still read it (training stopped by an error mid-epoch) */
+    DR_CUDA_CHECK(ctx, cudaStreamSynchronize(ctx->stream));
+    DR_CUDA_CHECK(ctx, cudaFreeHost(p));
 }

@@ -40,4 +40,5 @@ extern "C" const dr_op_table dr_cuda_ops = {
     .loss_forward = dr_cuda_loss_forward,
     .loss_backward = dr_cuda_loss_backward,
     .adam_update = dr_cuda_adam_update,
+    .step = &dr_cuda_step_ops,
 };

@@ -130,7 +130,7 @@ static void conv_init(conv_ctx *c, int Cin, int Cout, int need_dx)
     c->x = falloc(nx, -1, 1, 1), c->w = falloc(nw, -0.1f, 0.1f, 2), c->b = falloc(Cout, -1, 1, 3);
     c->out = falloc(ny, 0, 0, 4), c->dout = falloc(ny, -1, 1, 5), c->dx = falloc(nx, 0, 0, 6);
     c->dw = falloc(nw, 0, 0, 7), c->db = falloc(Cout, 0, 0, 8);
-    c->scratch = falloc(dr_conv1d_scratch_floats(c->B, Cin, Cout, c->L, c->K), 0, 0, 9);
+    c->scratch = falloc(dr_cpu_conv1d_scratch(c->B, Cin, Cout, c->L, c->K), 0, 0, 9);
     c->lab_scratch = falloc(lab_conv1d_scratch_floats(c->B, Cin, Cout, c->L, c->K), 0, 0, 10);
 }
 

@@ -31,6 +31,7 @@ struct dr_op_table {
 
     dr_linear_forward_fn *linear_forward;
     dr_linear_backward_fn *linear_backward;
+    dr_conv1d_scratch_fn *conv1d_scratch;
     dr_conv1d_forward_fn *conv1d_forward;
     dr_conv1d_backward_fn *conv1d_backward;
     dr_maxpool1d_forward_fn *maxpool1d_forward;

@@ -105,7 +105,7 @@ static long nw(const shape *s) { return (long)s->Cout * s->Cin * s->K; }
 static long ny(const shape *s) { return (long)s->B * s->Cout * s->L; }
 static long nscratch(const shape *s)
 {
-    return (long)dr_conv1d_scratch_floats(s->B, s->Cin, s->Cout, s->L, s->K);
+    return (long)dr_cpu_conv1d_scratch(s->B, s->Cin, s->Cout, s->L, s->K);
 }
 
 /* Inputs, weights, bias, upstream gradient and loss weights all in [-1, 1], so

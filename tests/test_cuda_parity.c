@@ -297,6 +297,7 @@ static void test_op_table(void **state)
     OP(alloc, dr_cuda_alloc) OP(free, dr_cuda_free) OP(zero, dr_cuda_zero)
     OP(to_device, dr_cuda_to_device) OP(to_host, dr_cuda_to_host) OP(copy, dr_cuda_copy)
     OP(linear_forward, dr_cuda_linear_forward) OP(linear_backward, dr_cuda_linear_backward)
+    OP(conv1d_scratch, dr_cuda_conv1d_scratch)
     OP(conv1d_forward, dr_cuda_conv1d_forward) OP(conv1d_backward, dr_cuda_conv1d_backward)
     OP(maxpool1d_forward, dr_cuda_maxpool1d_forward)
     OP(maxpool1d_backward, dr_cuda_maxpool1d_backward)
@@ -318,7 +319,7 @@ static void test_op_table(void **state)
     OP(step->capture_end, dr_cuda_step_capture_end) OP(step->replay, dr_cuda_step_replay)
     OP(step->graph_free, dr_cuda_step_graph_free)
 #undef OP
-    printf("  dr_cuda_ops \"%s\": 38 entries checked, %d wrong\n", t->name, bad);
+    printf("  dr_cuda_ops \"%s\": 39 entries checked, %d wrong\n", t->name, bad);
     assert_string_equal(t->name, "cuda");
     assert_int_equal(bad, 0);
 }
@@ -403,7 +404,9 @@ static long conv_case(int B, int Cin, int Cout, int L, int K, int bias, int want
     printf(" conv1d B=%d Cin=%d Cout=%d L=%d K=%d bias=%d dx=%d\n", B, Cin, Cout, L, K, bias,
            want_dx);
     long nx = (long)B * Cin * L, nw = (long)Cout * Cin * K, no = (long)B * Cout * L;
-    long ns = (long)dr_conv1d_scratch_floats(B, Cin, Cout, L, K);
+    size_t ns_cpu = dr_cpu_conv1d_scratch(B, Cin, Cout, L, K);
+    size_t ns_cuda = dr_cuda_conv1d_scratch(B, Cin, Cout, L, K);
+    long ns = (long)(ns_cpu > ns_cuda ? ns_cpu : ns_cuda); /* one pair serves both */
     pair x = p_rnd(nx, -1, 1), w = p_rnd(nw, -1, 1), b = p_rnd(Cout, -1, 1), out = p_nan(no);
     pair scr = p_nan(ns);
     dr_cpu_conv1d_forward(cpu, out.h, scr.h, x.h, w.h, bias ? b.h : NULL, B, Cin, Cout, L, K);

@@ -22,8 +22,7 @@ static void dr_conv1d_bwd(dr_graph *g, dr_node *n)
 
 static size_t dr_conv1d_scratch(const dr_graph *g, const dr_node *n, int batch)
 {
-    (void)g;
-    return dr_conv1d_scratch_floats(batch, n->ia[0], n->ia[1], n->ia[2], n->ia[3]);
+    return g->ops->conv1d_scratch(batch, n->ia[0], n->ia[1], n->ia[2], n->ia[3]);
 }
 
 static const dr_node_class dr_conv1d_class = {"conv1d", dr_conv1d_fwd, dr_conv1d_bwd, dr_conv1d_scratch};

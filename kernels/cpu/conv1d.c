@@ -242,6 +242,21 @@ static void pack_a_dx(float *restrict ap, const float *w, int Cin, int Cout, int
                 }
 }
 
+/* Weights in panels of MR rows for the forward ([Cout, Cin*K]) or for dx ([Cin,
+ * Cout*K]), whichever is larger. */
+static size_t apack_floats(int Cin, int Cout, int K)
+{
+    size_t fwd = ((size_t)Cout + DR_MR - 1) / DR_MR * DR_MR * Cin * K;
+    size_t dx = ((size_t)Cin + DR_MR - 1) / DR_MR * DR_MR * Cout * K;
+    return fwd > dx ? fwd : dx;
+}
+
+/* The packed weights, then dout transposed in panels of MR rows (for dw). */
+size_t dr_cpu_conv1d_scratch(int B, int Cin, int Cout, int L, int K)
+{
+    return apack_floats(Cin, Cout, K) + ((size_t)Cout + DR_MR - 1) / DR_MR * DR_MR * B * L;
+}
+
 void dr_cpu_conv1d_forward(dr_backend *be, float *out, float *scratch, const float *x,
                            const float *w, const float *b, int B, int Cin, int Cout, int L, int K)
 {
@@ -379,7 +394,7 @@ void dr_cpu_conv1d_backward(dr_backend *be, float *dx, float *dw, float *db, flo
     if (B == 0)
         return;
     DR_ASSERT(dw && scratch && dout && x && w);
-    float *apack = scratch, *at = scratch + dr_conv1d_apack_floats(Cin, Cout, K);
+    float *apack = scratch, *at = scratch + apack_floats(Cin, Cout, K);
     conv_gemm g = {dx, dout, apack, NULL, 1, B, Cout, Cin, L, K, K - 1 - (K - 1) / 2};
 #pragma omp parallel
     {

@@ -18,6 +18,7 @@ const dr_op_table dr_cpu_ops = {
     .copy = dr_cpu_copy,
     .linear_forward = dr_cpu_linear_forward,
     .linear_backward = dr_cpu_linear_backward,
+    .conv1d_scratch = dr_cpu_conv1d_scratch,
     .conv1d_forward = dr_cpu_conv1d_forward,
     .conv1d_backward = dr_cpu_conv1d_backward,
     .maxpool1d_forward = dr_cpu_maxpool1d_forward,

@@ -101,6 +101,12 @@ static int conv_shape_ok(dr_cuda_context *ctx, int B, int Cin, int Cout, int L, 
     return 1;
 }
 
+/* im2col [Cin*K, B*L] and a [Cout, B*L] staging block */
+extern "C" size_t dr_cuda_conv1d_scratch(int B, int Cin, int Cout, int L, int K)
+{
+    return (size_t)B * L * ((size_t)Cin * K + Cout);
+}
+
 extern "C" void dr_cuda_conv1d_forward(dr_backend *be, float *out, float *scratch, const float *x,
                                        const float *w, const float *b, int B, int Cin, int Cout,
                                        int L, int K)

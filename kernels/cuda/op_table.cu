@@ -17,6 +17,7 @@ extern "C" const dr_op_table dr_cuda_ops = {
     .copy = dr_cuda_copy,
     .linear_forward = dr_cuda_linear_forward,
     .linear_backward = dr_cuda_linear_backward,
+    .conv1d_scratch = dr_cuda_conv1d_scratch,
     .conv1d_forward = dr_cuda_conv1d_forward,
     .conv1d_backward = dr_cuda_conv1d_backward,
     .maxpool1d_forward = dr_cuda_maxpool1d_forward,

@@ -14,11 +14,10 @@
  * Memory-bound ops (maxpool, batchnorm, relu, loss, adam) report GB/s instead, of
  * the bytes each pass must read and write once (stated per op below).
  *
- * A lab variant sits next to the kernels, as the style guide asks: conv1d with
- * OpenBLAS's pool running whole-batch GEMMs and OpenMP loops between them
- * ("conv1d/im2col-lab"), the alternative to the kernel's one OpenMP region with
- * single-threaded BLAS. It is checked against the kernel's output before it is
- * timed.
+ * A lab variant sits next to the kernels, as the style guide asks: conv1d as it
+ * was before the implicit GEMMs, im2col + OpenBLAS ("conv1d/im2col-lab",
+ * bench/conv1d_lab.c), timed right after the kernel in the same run. It is
+ * checked against the kernel's output before it is timed.
  *
  * CPU-time mode (--cpu-time): one thread for OpenMP and OpenBLAS, every time is
  * the process's CPU time and the ceiling is the 1-thread peak in thread CPU time.

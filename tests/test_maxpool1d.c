@@ -213,6 +213,24 @@ static void test_nan_propagates(void **state)
     assert_int_equal(am2[0], 0);
     assert_int_equal(am2[1], 3);
     assert_int_equal(am2[2], 5);
+    /* and the eight-pair vector path (rows of 2 * 8 or more), with every kind of
+     * pair: NaN first, NaN second, both NaN, a tie, a larger first or second */
+    float x3[21] = {NAN, 1,   2,   NAN, NAN, NAN, 3, 3, 5, 4, 4, 5, -1,  -2,
+                    0,   0,   7,   NAN, NAN, 8,   9};
+    float out3[11];
+    int32_t am3[11];
+    dr_cpu_maxpool1d_forward(tu_cpu(), out3, am3, x3, 1, 1, 21, 2);
+    int bad = 0;
+    for (int j = 0; j < 10; j++) {
+        float a = x3[2 * j], b = x3[2 * j + 1];
+        int take = b > a || (isnan(b) && !isnan(a));
+        float want = take ? b : a;
+        if (am3[j] != 2 * j + take || !(out3[j] == want || (isnan(out3[j]) && isnan(want))))
+            bad++;
+    }
+    bad += am3[10] != 20 || out3[10] != 9.0f; /* the one-element window of ceil mode */
+    printf("  K=2, 21 positions: %d of 11 windows wrong\n", bad);
+    assert_int_equal(bad, 0);
 }
 
 int main(void)

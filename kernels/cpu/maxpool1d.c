@@ -8,6 +8,10 @@
 
 #include <math.h>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 /* One row (n, c), any K, without branches: the comparison becomes a select (a
  * branch on random data mispredicts about half the time; the pooling over all
  * positions that ends each branch of the hybrid network took 4 % of a training
@@ -32,12 +36,32 @@ static void pool_row(float *restrict yr, int32_t *restrict ar, const float *rest
 
 /* K = 2 (the paper's pooling) without branches: the pair's comparison becomes a
  * select and the pairs need no inner loop. Measured on one core for a [256, 256,
- * 20] input: 1.9 ms against 5.5 ms for the branching pool_row of then. Same
- * results, ties and NaNs included. */
+ * 20] input: 1.9 ms against 5.5 ms for the branching pool_row of then. On AVX2,
+ * eight pairs at a time (the compiler left the 10 pairs of a row of 20 scalar):
+ * the pooling ran at under 5 GB/s, and at one call per branch it took 8 % of the
+ * hybrid network's forward. Same results, ties and NaNs included. */
 static void pool_row_k2(float *restrict yr, int32_t *restrict ar, const float *restrict xr, int L)
 {
-    int h = L / 2;
-    for (int j = 0; j < h; j++) {
+    int h = L / 2, j = 0;
+#if defined(__AVX2__)
+    const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (; j + 8 <= h; j += 8) {
+        __m256 p0 = _mm256_loadu_ps(xr + 2 * j), p1 = _mm256_loadu_ps(xr + 2 * j + 8);
+        /* even and odd elements, then the 64-bit lanes back in order */
+        __m256 a = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));
+        __m256 b = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+        a = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(a), 0xD8));
+        b = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(b), 0xD8));
+        __m256 take = _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ),
+                                   _mm256_andnot_ps(_mm256_cmp_ps(a, a, _CMP_UNORD_Q),
+                                                    _mm256_cmp_ps(b, b, _CMP_UNORD_Q)));
+        _mm256_storeu_ps(yr + j, _mm256_blendv_ps(a, b, take));
+        __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(2 * j), lane2);
+        /* take is all ones (-1) where b wins: index 2j + 1 */
+        _mm256_storeu_si256((__m256i *)(ar + j), _mm256_sub_epi32(idx, _mm256_castps_si256(take)));
+    }
+#endif
+    for (; j < h; j++) {
         float a = xr[2 * j], b = xr[2 * j + 1];
         int take = (b > a) | (isnan(b) & !isnan(a));
         yr[j] = take ? b : a;

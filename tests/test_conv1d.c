@@ -1,4 +1,4 @@
-/* conv1d kernel tests: the fast CPU kernel (kernels/cpu/conv1d.c: im2col + OpenBLAS)
+/* conv1d kernel tests: the fast CPU kernel (kernels/cpu/conv1d.c: implicit GEMMs)
  * against the plain-loop reference below on odd shapes, central finite differences
  * of dx, dw and db, the += contract, NULL dx / db, and NaN-poisoned outputs and
  * scratch. */
@@ -83,13 +83,17 @@ typedef struct {
 } shape;
 
 /* Odd sizes, B = 1, L = 1, K = 1, even K (2, 4: asymmetric padding), K = 5,
- * K > L (every window reaches into the padding), Cin = 1, one paper-like layer, and
- * B = 77 (more samples per thread than the kernel's chunk of 32 with up to 2 threads,
- * ending in a part chunk), and K = 7 over L = 1 (padding wider than the sequence). */
+ * K > L (every window reaches into the padding), Cin = 1, one paper-like layer,
+ * B = 77 (462 positions: dw's chunks of 256 positions start inside a sample, and
+ * blocks of 16 span up to three samples), K = 7 over L = 1 (padding wider than the
+ * sequence), and the kernel's blocking: Cin*K = 300 > 256 (a panel in two parts),
+ * Cout = 520 and Cin = 520 (more than the 86 panels of 6 rows staged at once, in
+ * the forward and in dx). */
 static const shape shapes[] = {
     {1, 1, 1, 1, 1, 1}, {3, 1, 5, 7, 3, 1}, {2, 3, 4, 1, 3, 1},  {4, 2, 3, 9, 2, 0},
     {5, 3, 7, 11, 5, 1}, {2, 4, 6, 3, 5, 1}, {1, 5, 3, 8, 4, 0}, {3, 2, 2, 6, 1, 1},
     {1, 1, 4, 5, 2, 1},  {7, 16, 8, 20, 3, 1}, {77, 3, 5, 6, 3, 1}, {3, 2, 3, 1, 7, 1},
+    {2, 100, 7, 5, 3, 1}, {1, 3, 520, 4, 3, 1}, {1, 520, 3, 4, 3, 0},
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 

@@ -8,9 +8,9 @@
  *   dx:      src = dout, A(c, o*K + j) = w[o, c, K-1-j],     pad = K-1-(K-1)/2
  * (dx is the convolution of dout with the flipped, transposed kernel). The
  * columns of the product are the batch's B*L output positions, taken NR = 16 at
- * a time: each block packs its slice of the virtual im2col (CK rows of 16, read
- * straight from src's rows, zeros at the padding) into a panel that stays in L1
- * while every panel of MR rows of A passes over it; the block's tiles are staged
+ * a time: each block packs its slice of the virtual im2col (up to KC rows of 16
+ * at a time, read straight from src's rows, zeros at the padding) into a panel
+ * that every panel of MR rows of A passes over; the block's tiles are staged
  * and then written into dst's [B, C, L] layout. The previous kernel's im2col,
  * its [Cout, B*L] staging block and two regrouping passes took a third of its
  * time (it is bench/conv1d_lab.c now, timed beside this one by bench/ops_bench).
@@ -22,6 +22,8 @@
  * dw for dw, and output channels for db, so every result is the same for any
  * thread count. */
 #include "kernels/conv1d.h"
+
+#include <stddef.h>
 
 #include "kernels/cpu/microkernel.h"
 #include "kernels/cpu/threads.h"
@@ -105,7 +107,7 @@ static void pack_b(float *restrict panel, const conv_gemm *g, const run *runs, i
                    int ncols, int kb, int kc)
 {
     const int L = g->L, K = g->K;
-#if !(defined(__AVX2__) && defined(__FMA__)) /* on AVX2 no run's lanes read as zero */
+#if !(defined(__AVX2__) && defined(__FMA__)) /* on AVX2 lanes no run covers load as zero */
     for (int r = 0; r < kc; r++)
         for (int j = ncols; j < DR_NR; j++)
             panel[r * DR_NR + j] = 0.0f;
@@ -118,14 +120,15 @@ static void pack_b(float *restrict panel, const conv_gemm *g, const run *runs, i
         if (c0 >= c1)
             continue;
         float *row = panel + (size_t)(c0 * K + k - kb) * DR_NR;
-        /* run s's column j reads base[s][c*L + j] where j is in [lo, hi) */
-        const float *base[DR_NR];
-        int lo[DR_NR], hi[DR_NR];
+        /* run s's column j reads sample[s][c*L + off[s] + j], for j in [lo, hi) */
+        const float *sample[DR_NR];
+        int off[DR_NR], lo[DR_NR], hi[DR_NR];
         for (int s = 0; s < nruns; s++) {
             const run *u = &runs[s];
-            base[s] = g->src + (size_t)u->n * g->Csrc * L + u->t - u->j + shift;
-            lo[s] = imax(u->j, u->j - u->t - shift);
-            hi[s] = imin(u->j + u->len, u->j - u->t - shift + L);
+            sample[s] = g->src + (size_t)u->n * g->Csrc * L;
+            off[s] = u->t - u->j + shift;
+            lo[s] = imax(u->j, -off[s]);
+            hi[s] = imin(u->j + u->len, L - off[s]);
         }
 #if defined(__AVX2__) && defined(__FMA__)
         __m256i m0[DR_NR], m1[DR_NR];
@@ -134,7 +137,9 @@ static void pack_b(float *restrict panel, const conv_gemm *g, const run *runs, i
         for (int c = c0; c < c1; c++, row += (size_t)K * DR_NR) {
             __m256 v0 = _mm256_setzero_ps(), v1 = v0;
             for (int s = 0; s < nruns; s++) {
-                const float *xr = base[s] + (size_t)c * L;
+                /* lane 0's address, which may lie before the row (its lane is then
+                 * masked off: masked lanes are not accessed) */
+                const float *xr = sample[s] + ((ptrdiff_t)c * L + off[s]);
                 v0 = _mm256_or_ps(v0, _mm256_maskload_ps(xr, m0[s]));
                 v1 = _mm256_or_ps(v1, _mm256_maskload_ps(xr + 8, m1[s]));
             }
@@ -144,12 +149,12 @@ static void pack_b(float *restrict panel, const conv_gemm *g, const run *runs, i
 #else
         for (int c = c0; c < c1; c++, row += (size_t)K * DR_NR)
             for (int s = 0; s < nruns; s++) {
-                const float *xr = base[s] + (size_t)c * L;
+                const float *xr = sample[s] + (size_t)c * L;
                 int j = runs[s].j, end = runs[s].j + runs[s].len;
                 for (; j < lo[s] && j < end; j++)
                     row[j] = 0.0f;
                 for (; j < hi[s]; j++)
-                    row[j] = xr[j];
+                    row[j] = xr[off[s] + j];
                 for (; j < end; j++)
                     row[j] = 0.0f;
             }
@@ -163,20 +168,17 @@ static void store_block(const conv_gemm *g, const float *stage, const run *runs,
 {
     for (int s = 0; s < nruns; s++) {
         const run *u = &runs[s];
-        float *d = g->dst + ((size_t)u->n * g->Cdst + o0) * g->L + u->t - u->j;
+        for (int i = 0; i < rows; i++) {
+            float *d = g->dst + ((size_t)u->n * g->Cdst + o0 + i) * g->L + u->t;
+            const float *v = stage + i * DR_NR + u->j;
+            float bo = g->bias && !g->accumulate ? g->bias[o0 + i] : 0.0f;
 #if defined(__AVX2__) && defined(__FMA__)
-        for (int i = 0; i < rows; i++, d += g->L)
-            put_run(d + u->j, stage + i * DR_NR + u->j, u->len,
-                    _mm256_set1_ps(g->bias && !g->accumulate ? g->bias[o0 + i] : 0.0f),
-                    g->accumulate);
+            put_run(d, v, u->len, _mm256_set1_ps(bo), g->accumulate);
 #else
-        for (int i = 0; i < rows; i++, d += g->L) {
-            const float *v = stage + i * DR_NR;
-            float bo = g->bias ? g->bias[o0 + i] : 0.0f;
-            for (int j = u->j; j < u->j + u->len; j++)
+            for (int j = 0; j < u->len; j++)
                 d[j] = g->accumulate ? d[j] + v[j] : v[j] + bo;
-        }
 #endif
+        }
     }
 }
 
@@ -303,14 +305,14 @@ static void pack_dw_a(float *restrict at, float *db, const float *dout, int B, i
         int gp = imin(PG, q1 - g), o0 = g * DR_MR, rows = imin(gp * DR_MR, Cout - o0);
         double sum[PG * DR_MR] = {0};
         for (int n = 0; n < B; n++) {
-            const float *src = dout + ((size_t)n * Cout + o0) * L;
-            for (int r = 0; r < gp * DR_MR; r++, src += L) {
+            for (int r = 0; r < gp * DR_MR; r++) {
                 float *d = at + ((size_t)(g + r / DR_MR) * P + (size_t)n * L) * DR_MR + r % DR_MR;
                 if (r >= rows) {
                     for (int t = 0; t < L; t++)
                         d[t * DR_MR] = 0.0f;
                     continue;
                 }
+                const float *src = dout + ((size_t)n * Cout + o0 + r) * L;
                 double even = 0.0, odd = 0.0; /* two chains of dependent adds, not one */
                 int t = 0;
                 for (; t + 2 <= L; t += 2) {
@@ -335,19 +337,19 @@ static void pack_dw_b(float *restrict panel, const float *x, int Cin, int L, int
     for (int r = 0; r < kp;) {
         long p = p0 + r;
         int n = (int)(p / L), t0 = (int)(p % L), len = imin(L - t0, kp - r);
-        float *dst = panel + (size_t)(r - t0) * DR_NR; /* dst[t*NR + j]: position t */
+        float *dst = panel + (size_t)r * DR_NR; /* dst[u*NR + j]: position t0 + u */
         for (int j = 0; j < DR_NR; j++) {
-            int ck = ck0 + j, shift = ck % K - pad;
-            int a = imax(t0, -shift), e = imin(t0 + len, L - shift), t = t0;
+            int ck = ck0 + j, shift = ck % K - pad, u = 0;
+            int a = imax(0, -shift - t0), e = imin(len, L - shift - t0);
             if (ck >= Cin * K)
-                a = e = t0 + len; /* past the last column: zeros */
-            const float *src = x + ((size_t)n * Cin + ck / K) * L + shift;
-            for (; t < a && t < t0 + len; t++)
-                dst[t * DR_NR + j] = 0.0f;
-            for (; t < e; t++)
-                dst[t * DR_NR + j] = src[t];
-            for (; t < t0 + len; t++)
-                dst[t * DR_NR + j] = 0.0f;
+                a = e = len; /* past the last column: zeros */
+            const float *xr = x + ((size_t)n * Cin + (ck < Cin * K ? ck / K : 0)) * L;
+            for (; u < a && u < len; u++)
+                dst[u * DR_NR + j] = 0.0f;
+            for (; u < e; u++)
+                dst[u * DR_NR + j] = xr[t0 + u + shift];
+            for (; u < len; u++)
+                dst[u * DR_NR + j] = 0.0f;
         }
         r += len;
     }

@@ -1,7 +1,7 @@
 /* LSTM forward and backward on the CPU (contract in kernels/lstm.h).
  *
  * Nearly all the work is matrix products, so they go to OpenBLAS in the largest
- * pieces the recurrence allows:
+ * pieces the recurrence allows (per thread: see below):
  *   forward:  gates[B*T, 4H] = x[B*T, I] w_ih^T           one GEMM for all steps
  *             gates_t       += h_{t-1} w_hh^T              one GEMM per step
  *   backward: dh_{t-1}       = dgates_t w_hh               one GEMM per step
@@ -12,11 +12,12 @@
  *
  * Threads: one OpenMP region per call with OpenBLAS single-threaded inside
  * (kernels/cpu/threads.h). The recurrence is independent across samples, so each
- * thread runs its own range of samples through every step (input product,
- * recurrent products, gate math) with no barrier; the weight gradients, which
- * reduce over all samples, are split by rows of dw instead, after one barrier.
- * Before, OpenBLAS's pool split each small per-step product and the gate math ran
- * on one thread: handing work to the pool and back took a fifth of the time. */
+ * thread runs its own range of samples (rows of every product above but the
+ * weight gradients) through every step with no barrier; the weight gradients,
+ * which reduce over all samples, are split by rows of dw after a barrier (and two
+ * more around zeroing dgates' t = 0 rows for dw_hh). Before, OpenBLAS's pool
+ * split each small per-step product and the gate math ran on one thread: handing
+ * work to the pool and back took a fifth of the time. */
 /* GCC keeps a loop with a comparison or a division in a select scalar under its
  * default -ftrapping-math (it must not raise FP exception flags the source would
  * not). No code here reads those flags, so we let it vectorise the gate math

@@ -212,6 +212,8 @@ if ! grep -q "CUDA backend ON" "$OUT/build.log"; then
 fi
 log "ok: built for CUDA arch '$ARCH' in $(($(date +%s) - t0)) s;" \
     "$(grep -c -i "warning" "$OUT/build.log") lines with 'warning' in build.log"
+# cuDNN is optional (cuda.conv1d = "cudnn"): say whether this build has it
+grep -m 1 -o "defrisk: cuDNN .*" "$OUT/build.log" | indent
 if [ ${#CMAKE_DEPS[@]} -gt 0 ]; then
     # every library of a test should come from the prefix, the C/C++ runtime or CUDA
     OUTSIDE=$(ldd "$BUILD/test_cuda_parity" 2>/dev/null | grep -v "$PREFIX" |
@@ -237,6 +239,8 @@ log "exit $prc after $(($(date +%s) - t0)) s; every measurement: $OUT/cuda_parit
 # the device line, the failed checks and the first failure messages
 grep -E "^$NUM: (device:|.*FAIL|.* [1-9][0-9]* (outside|mismatches))" "$OUT/cuda_parity.log" \
     2>/dev/null | head -n 12 | indent
+grep -q "this build has no cuDNN" "$OUT/cuda_parity.log" &&
+    log "note: the cuDNN tests were skipped: this build has no cuDNN (see the cuDNN line of step 3)"
 
 # --- 5. benchmarks: one training epoch and one batch's inference ---------------------
 # samples/s and inference ms from a program's last summary line ("impl" or "peer")
@@ -330,7 +334,7 @@ log "exit $rc after $(($(date +%s) - t0)) s"
 VERDICT=0 WHY="all tests passed on ${CARD}"
 if [ "$prc" -ne 0 ]; then
     VERDICT=4 WHY="the CUDA parity test failed (exit $prc; see $OUT/cuda_parity.log)"
-elif ! grep -q "device: " "$OUT/cuda_parity.log" || grep -q "SKIPPED" "$OUT/cuda_parity.log"; then
+elif ! grep -q "device: " "$OUT/cuda_parity.log" || grep -q "SKIPPED: no usable CUDA device" "$OUT/cuda_parity.log"; then
     VERDICT=5 WHY="the CUDA parity test did not run on the GPU (see $OUT/cuda_parity.log)"
 elif [ "$rc" -eq 124 ]; then
     VERDICT=7 WHY="the GPU tests passed, but the rest of the suite passed its ${LIM} s limit"

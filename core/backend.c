@@ -87,7 +87,41 @@ dr_status dr_backend_sync(dr_backend *be)
 
 const char *dr_backend_kernels(const dr_backend *be)
 {
+#ifdef DR_HAVE_CUDA
+    if (be->kind == DR_DEVICE_CUDA)
+        return dr_cuda_backend_kernels(be);
+#endif
     return be->ops->impl;
+}
+
+/* The ops that have an implementation choice (on CUDA). */
+static int dr_op_has_choice(const char *op)
+{
+    return op && strcmp(op, "conv1d") == 0;
+}
+
+dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl)
+{
+#ifdef DR_HAVE_CUDA
+    if (be->kind == DR_DEVICE_CUDA)
+        return dr_cuda_backend_set_impl(be, op, impl);
+#endif
+    if (!dr_op_has_choice(op))
+        return dr_error(DR_ERR_INVALID, "implementation choice: unknown op \"%s\" (expected \"conv1d\")",
+                        op ? op : "(null)");
+    if (impl && strcmp(impl, "custom") == 0)
+        return DR_OK;
+    return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": the CPU backend has only \"custom\"", op,
+                    impl ? impl : "(null)");
+}
+
+const char *dr_backend_get_impl(const dr_backend *be, const char *op)
+{
+#ifdef DR_HAVE_CUDA
+    if (be->kind == DR_DEVICE_CUDA)
+        return dr_cuda_backend_get_impl(be, op);
+#endif
+    return dr_op_has_choice(op) ? "custom" : NULL;
 }
 
 int dr_backend_has_step_graphs(const dr_backend *be)

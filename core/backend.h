@@ -30,8 +30,16 @@ void dr_backend_free(dr_backend *be);
 dr_status dr_backend_sync(dr_backend *be);
 /* One line naming the device ("cpu (2 threads, OpenBLAS ...)" or the card). */
 const char *dr_backend_describe(const dr_backend *be);
-/* How each op is implemented on this backend, one line per op. */
+/* How each op is implemented on this backend, one line per op (on CUDA with
+ * each op's current implementation choice). */
 const char *dr_backend_kernels(const dr_backend *be);
+/* Chooses how op is implemented: "custom" (this project's kernels, the
+ * default) or "cudnn" (a CUDA backend in a build with cuDNN). Ops with a
+ * choice: "conv1d". The CPU has only "custom"; anything else fails saying why
+ * (kernels/cuda_backend.h has the CUDA details). */
+dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl);
+/* "custom" or "cudnn"; NULL for an op without a choice. */
+const char *dr_backend_get_impl(const dr_backend *be, const char *op);
 /* Whether training steps can be captured and replayed as one graph (CUDA). */
 int dr_backend_has_step_graphs(const dr_backend *be);
 

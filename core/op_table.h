@@ -20,7 +20,10 @@
 
 struct dr_op_table {
     const char *name;
-    const char *impl; /* how each op is implemented, one line per op (printed by runs) */
+    /* how each op is implemented, one line per op; where an op has a choice
+     * (CUDA: conv1d), the default's line. Runs print dr_backend_kernels(),
+     * which names the choice in use. */
+    const char *impl;
 
     dr_alloc_fn *alloc;
     dr_free_fn *free;

@@ -127,6 +127,21 @@ static dr_status dr_load_saved_overrides(dr_config *cfg, const char *run_dir)
     return s;
 }
 
+/* [cuda]: how each op with a choice is implemented on a CUDA device
+ * (core/backend.h). Read on every device, so that the keys are known and
+ * recorded in config.toml; no effect on the CPU. The default is the backend's
+ * choice so far: "custom", or $DR_CUDA_CONV1D where that is set. */
+static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
+{
+    static const char *const allowed[] = {"custom", "cudnn", NULL};
+    const char *impl;
+    DR_TRY(dr_config_string(cfg, "cuda.conv1d", dr_backend_get_impl(be, "conv1d"), allowed, &impl));
+    if (be->kind != DR_DEVICE_CUDA)
+        return DR_OK;
+    dr_status s = dr_backend_set_impl(be, "conv1d", impl);
+    return s == DR_OK ? s : dr_error_context(s, "%s: cuda.conv1d: ", dr_config_where(cfg, "cuda.conv1d"));
+}
+
 static dr_status dr_setup(dr_experiment *e, const char *config_path, const char *const *overrides, int n_overrides,
                           const char *resume_dir)
 {
@@ -145,6 +160,7 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &dir));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &name));
     DR_TRY(dr_backend_create(&e->be, device));
+    DR_TRY(dr_read_impl_keys(e->cfg, e->be));
     if (resume_dir)
         return dr_run_open(&e->run, resume_dir);
     char stem[256];
@@ -329,6 +345,8 @@ dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const
         s = dr_config_string(cfg, "train.device", "cpu", NULL, &device);
     if (s == DR_OK)
         s = dr_backend_create(&be, device);
+    if (s == DR_OK)
+        s = dr_read_impl_keys(cfg, be);
     if (s == DR_OK)
         s = dr_h5_open(&f, ckpt);
     if (s == DR_OK)

@@ -28,8 +28,17 @@
  * Adam moments and batch-norm statistics to 1e-5 relative; also the device-side
  * step state (dropout counter, Adam t) after the replays, and the step a
  * non-finite loss is reported at.
- * test_op_table checks that dr_cuda_ops names the CUDA function of every op; it
- * needs no GPU and runs everywhere. Without a usable GPU every other test prints "SKIPPED: no usable CUDA device: <why>"
+ * conv1d has two implementations on CUDA (dr_cuda_backend_set_impl, the
+ * experiment key cuda.conv1d): test_conv1d runs its cases with the custom
+ * kernels, test_conv1d_cudnn the same cases with the same bounds through
+ * cuDNN, and test_step_graphs_cudnn repeats test_step_graphs with cuDNN's
+ * conv1d inside the captured steps. Without cuDNN in the build those print
+ * "SKIPPED: this build has no cuDNN" (a failure with DR_REQUIRE_CUDNN=1).
+ * test_impl_choice_cuda checks the implementation lines, the refusals, and
+ * that a cuDNN conv1d shape first seen inside a capture fails that capture.
+ * test_op_table checks that dr_cuda_ops names the CUDA function of every op, and
+ * test_impl_choice_cpu the CPU's refusals; they need no GPU and run everywhere.
+ * Without a usable GPU every other test prints "SKIPPED: no usable CUDA device: <why>"
  * and is skipped (exit 0), unless DR_REQUIRE_CUDA=1 (bench/gpu_check.sh), which
  * makes it a failure; a build without CUDA prints that and skips (or fails with
  * DR_REQUIRE_CUDA=1). DR_TEST_CUDA_DEVICE=N picks the GPU (default 0). */
@@ -43,6 +52,25 @@
 #include "core/op_table.h"
 #include "experiments/train.h"
 #include "models/hybrid.h"
+
+/* The implementation choice on the CPU (needs no GPU, runs in every build):
+ * only "custom", and anything else is refused with the reason. */
+static void test_impl_choice_cpu(void **state)
+{
+    (void)state;
+    dr_backend *cpu = tu_cpu();
+    assert_string_equal(dr_backend_get_impl(cpu, "conv1d"), "custom");
+    assert_null(dr_backend_get_impl(cpu, "maxpool1d"));
+    assert_int_equal(dr_backend_set_impl(cpu, "conv1d", "custom"), DR_OK);
+    dr_status s = dr_backend_set_impl(cpu, "conv1d", "cudnn");
+    printf("  cpu: set_impl(conv1d, cudnn) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
+    assert_non_null(strstr(dr_last_error(), "only \"custom\""));
+    s = dr_backend_set_impl(cpu, "conv2d", "custom");
+    printf("  cpu: set_impl(conv2d, custom) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
+    assert_string_equal(dr_backend_get_impl(cpu, "conv1d"), "custom");
+}
 
 #ifndef DR_HAVE_CUDA
 
@@ -61,7 +89,8 @@ static void test_no_cuda_backend(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_cuda_backend)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_impl_choice_cpu),
+                                       cmocka_unit_test(test_no_cuda_backend)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
@@ -437,16 +466,59 @@ static long conv_case(int B, int Cin, int Cout, int L, int K, int bias, int want
     return bad;
 }
 
+/* The conv1d cases with the backend's conv1d implementation set to impl (the
+ * kernels are the same op-table entries); the choice is restored after. */
+static long conv_cases(const char *impl)
+{
+    const char *was = dr_cuda_backend_get_impl(&g_gpu, "conv1d");
+    dr_status s = dr_cuda_backend_set_impl(&g_gpu, "conv1d", impl);
+    if (s != DR_OK)
+        printf("  set_impl(conv1d, %s): %s\n", impl, dr_last_error());
+    assert_int_equal(s, DR_OK);
+    printf(" conv1d implementation \"%s\"\n", dr_cuda_backend_get_impl(&g_gpu, "conv1d"));
+    long bad = conv_case(3, 4, 5, 7, 3, 1, 1);
+    bad += conv_case(3, 4, 5, 7, 3, 0, 0); /* the same shape again (cuDNN: its cached plan) */
+    bad += conv_case(2, 3, 4, 6, 4, 0, 1); /* even K: asymmetric padding */
+    bad += conv_case(3, 5, 6, 9, 2, 1, 1); /* even K = 2: right pad only */
+    bad += conv_case(2, 2, 3, 1, 2, 1, 1); /* even K, L = 1 */
+    bad += conv_case(2, 3, 2, 2, 6, 1, 1); /* even K wider than the input */
+    bad += conv_case(2, 3, 2, 3, 7, 1, 1); /* odd K wider than the input */
+    bad += conv_case(4, 2, 3, 1, 3, 1, 0); /* L = 1 */
+    bad += conv_case(2, 1, 1, 5, 1, 1, 1); /* K = 1 */
+    bad += conv_case(16, 64, 128, 20, 3, 1, 1);
+    assert_int_equal(dr_cuda_backend_set_impl(&g_gpu, "conv1d", was), DR_OK);
+    return bad;
+}
+
 static void test_conv1d(void **state)
 {
     (void)state;
     NEED_GPU();
-    long bad = conv_case(3, 4, 5, 7, 3, 1, 1);
-    bad += conv_case(2, 3, 4, 6, 4, 0, 1); /* even K: asymmetric padding */
-    bad += conv_case(4, 2, 3, 1, 3, 1, 0); /* L = 1 */
-    bad += conv_case(2, 1, 1, 5, 1, 1, 1); /* K = 1 */
-    bad += conv_case(16, 64, 128, 20, 3, 1, 1);
-    assert_int_equal(bad, 0);
+    assert_int_equal(conv_cases("custom"), 0);
+}
+
+/* cuDNN's conv1d against the CPU, with the same cases and bounds. A build
+ * without cuDNN skips, unless DR_REQUIRE_CUDNN=1. */
+#define NEED_CUDNN()                                                                    \
+    do {                                                                                \
+        if (!dr_cuda_have_cudnn()) {                                                    \
+            const char *r_ = getenv("DR_REQUIRE_CUDNN");                                \
+            int req_ = r_ && *r_ && strcmp(r_, "0") != 0;                               \
+            printf("%s: this build has no cuDNN (CMake found no libcudnn; see "        \
+                   "CUDNN_ROOT in CMakeLists.txt)\n", req_ ? "FAILED" : "SKIPPED");    \
+            if (req_)                                                                   \
+                fail();                                                                 \
+            skip();                                                                     \
+            return;                                                                     \
+        }                                                                               \
+    } while (0)
+
+static void test_conv1d_cudnn(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    NEED_CUDNN();
+    assert_int_equal(conv_cases("cudnn"), 0);
 }
 
 /* --- maxpool1d --------------------------------------------------------------- */
@@ -931,10 +1003,12 @@ static long gs_compare_all(dr_graph *got, dr_graph *want)
            gs_compare("buffers (bn running)", got, want, DR_STATE_BUFFER);
 }
 
-static void test_step_graphs(void **state)
+/* The body of test_step_graphs, with conv1d implemented by conv_impl. */
+static void step_graphs_check(const char *conv_impl)
 {
-    (void)state;
-    NEED_GPU();
+    const char *was = dr_cuda_backend_get_impl(&g_gpu, "conv1d");
+    assert_int_equal(dr_cuda_backend_set_impl(&g_gpu, "conv1d", conv_impl), DR_OK);
+    printf(" conv1d implementation \"%s\"\n", conv_impl);
     float *x = gs_pinned(GS_N * GS_F), *seq = gs_pinned(GS_N * GS_T * GS_C), *y = gs_pinned(GS_N);
     gs_fill(x, seq, y, GS_N);
     dr_hybrid a, b;
@@ -984,7 +1058,25 @@ static void test_step_graphs(void **state)
     dr_backend_host_free(&g_gpu, x);
     dr_backend_host_free(&g_gpu, seq);
     dr_backend_host_free(&g_gpu, y);
+    assert_int_equal(dr_cuda_backend_set_impl(&g_gpu, "conv1d", was), DR_OK);
     assert_int_equal(bad, 0);
+}
+
+static void test_step_graphs(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    step_graphs_check("custom");
+}
+
+/* The same with cuDNN's conv1d: its calls are captured and replayed with the
+ * rest of the step (its plans were made by the eager first steps). */
+static void test_step_graphs_cudnn(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    NEED_CUDNN();
+    step_graphs_check("cudnn");
 }
 
 /* The training loop itself (pinned staging, queued inputs, metrics read per
@@ -1071,16 +1163,67 @@ static void test_error_recording(void **state)
     assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
 }
 
+/* The implementation choice on the GPU: the lines a run prints follow it, a bad
+ * choice is refused, and (with cuDNN) a conv1d shape first seen inside a step
+ * capture is an error of that capture, not an allocation inside it. */
+static void test_impl_choice_cuda(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    const char *was = dr_cuda_backend_get_impl(&g_gpu, "conv1d");
+    dr_backend *be = &g_gpu;
+    assert_int_equal(dr_backend_set_impl(be, "conv1d", "custom"), DR_OK);
+    printf("  kernels with conv1d = custom:\n%s", dr_backend_kernels(be));
+    assert_non_null(strstr(dr_backend_kernels(be), "conv1d     custom"));
+    dr_status s = dr_backend_set_impl(be, "conv1d", "cuDNN");
+    printf("  set_impl(conv1d, cuDNN) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
+    s = dr_backend_set_impl(be, "lstm", "custom");
+    printf("  set_impl(lstm, custom) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
+    s = dr_backend_set_impl(be, "conv1d", "cudnn");
+    printf("  set_impl(conv1d, cudnn) -> %s%s%s\n", dr_status_name(s), s ? ": " : "",
+           s ? dr_last_error() : "");
+    if (!dr_cuda_have_cudnn()) {
+        /* refused, saying why, and the choice stays */
+        assert_int_equal(s, DR_ERR_UNSUPPORTED);
+        assert_non_null(strstr(dr_last_error(), "no cuDNN"));
+        assert_string_equal(dr_backend_get_impl(be, "conv1d"), "custom");
+    } else {
+        assert_int_equal(s, DR_OK);
+        printf("  kernels with conv1d = cudnn:\n%s", dr_backend_kernels(be));
+        assert_non_null(strstr(dr_backend_kernels(be), "conv1d     cudnn"));
+        /* a new shape inside a capture: refused there, reported by capture_end */
+        float *d = dr_cuda_alloc(&g_gpu, 4096);
+        assert_non_null(d);
+        assert_int_equal(dr_cuda_step_capture_begin(&g_gpu), DR_OK);
+        dr_cuda_conv1d_forward(&g_gpu, d, d + 512, d + 256, d + 384, NULL, 1, 2, 3, 11, 3);
+        dr_step_graph *sg = NULL;
+        s = dr_cuda_step_capture_end(&g_gpu, &sg);
+        printf("  conv1d (cudnn) of a new shape inside a capture -> %s: %s\n", dr_status_name(s),
+               dr_last_error());
+        assert_int_equal(s, DR_ERR_UNSUPPORTED);
+        assert_null(sg);
+        assert_non_null(strstr(dr_last_error(), "inside a step capture"));
+        dr_cuda_free(&g_gpu, d);
+        assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+    }
+    assert_int_equal(dr_backend_set_impl(be, "conv1d", was), DR_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_op_table),
+        cmocka_unit_test(test_op_table),        cmocka_unit_test(test_impl_choice_cpu),
+        cmocka_unit_test(test_impl_choice_cuda),
         cmocka_unit_test(test_memory),         cmocka_unit_test(test_linear),
-        cmocka_unit_test(test_conv1d),         cmocka_unit_test(test_maxpool1d),
+        cmocka_unit_test(test_conv1d),         cmocka_unit_test(test_conv1d_cudnn),
+        cmocka_unit_test(test_maxpool1d),
         cmocka_unit_test(test_batchnorm),      cmocka_unit_test(test_activation),
         cmocka_unit_test(test_tensor_ops),     cmocka_unit_test(test_lstm),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_loss),
         cmocka_unit_test(test_adam),           cmocka_unit_test(test_step_graphs),
+        cmocka_unit_test(test_step_graphs_cudnn),
         cmocka_unit_test(test_train_step_graphs),
         cmocka_unit_test(test_error_recording),
     };

@@ -246,6 +246,11 @@ static void test_bad_experiment_files(void **state)
     expect_failure("[data]\ntarget = \"nope\"\n", out, 2, "nope");
     expect_failure("[baselines]\nmodels = [\"hybrid\", \"boosted_unicorn\"]\n", out, 2, "boosted_unicorn");
     expect_failure("[data\n", out, 2, "/tmp/defrisk_bad.toml:1");
+    /* the per-op implementation choice: a bad value at its position, a misspelt key as unknown */
+    expect_failure("[cuda]\nconv1d = \"cuDNN\"\n", out, 2,
+                   "/tmp/defrisk_bad.toml:2:10: cuda.conv1d: value \"cuDNN\" is not allowed");
+    expect_failure("[features]\nselect = false\n[cuda]\nconv = \"cudnn\"\n", out, 2,
+                   "/tmp/defrisk_bad.toml:4:1: unknown key cuda.conv");
     /* caught before any model trains: the default members include the trees */
     expect_failure("[baselines]\nmodels = [\"logistic\", \"hybrid\"]\n", out, 2, "which baselines.models does not train");
 }

@@ -19,6 +19,9 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#ifdef DR_HAVE_CUDNN
+#include <cudnn.h>
+#endif
 
 /* core/status.h is C11: _Noreturn is spelled [[noreturn]] in C++ (as in
  * core/toml_bridge.cpp). */
@@ -45,6 +48,11 @@ typedef struct dr_cuda_step_state {
     dr_cuda_adam_hp adam;
 } dr_cuda_step_state;
 
+/* How an op is implemented (dr_cuda_backend_set_impl). */
+typedef enum dr_cuda_impl { DR_CUDA_IMPL_CUSTOM = 0, DR_CUDA_IMPL_CUDNN = 1 } dr_cuda_impl;
+
+struct dr_cudnn_conv_plan; /* conv1d.cu */
+
 struct dr_cuda_context {
     int device;
     cudaStream_t stream; /* non-blocking: every op, copy and replay goes here */
@@ -63,6 +71,17 @@ struct dr_cuda_context {
     dr_cuda_step_state *step_dev;   /* device memory */
     dr_cuda_step_state step_mirror; /* what step_dev holds once queued work has run */
     int mirror_valid;
+
+    /* per-op implementation choice (dr_cuda_backend_set_impl) */
+    dr_cuda_impl conv1d_impl;
+    char kernels[1024]; /* dr_cuda_backend_kernels' text */
+#ifdef DR_HAVE_CUDNN
+    cudnnHandle_t cudnn; /* created when an op first chooses cuDNN; on stream */
+    /* conv1d.cu: descriptors, algorithms and workspace per shape, made at the
+     * shape's first call and kept until release (a captured step holds their
+     * pointers, so none is ever freed or regrown before then) */
+    struct dr_cudnn_conv_plan *conv_plans;
+#endif
 };
 
 /* Records a failure (first one wins); returns 1 when code is success. */
@@ -82,6 +101,16 @@ void dr_cuda_fail_(dr_cuda_context *ctx, dr_status code, const char *file, int l
 #define DR_CUDA_LAUNCH_CHECK(ctx, name) \
     dr_cuda_check_((ctx), cudaGetLastError(), "launch of " name, __FILE__, __LINE__, __func__)
 #define DR_CUDA_FAIL(ctx, code, ...) dr_cuda_fail_((ctx), (code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+#ifdef DR_HAVE_CUDNN
+/* A cuDNN call, checked like the others (the message adds cuDNN's own detail). */
+int dr_cudnn_check_(dr_cuda_context *ctx, cudnnStatus_t code, const char *call, const char *file,
+                    int line, const char *func);
+#define DR_CUDNN_CHECK(ctx, call) \
+    dr_cudnn_check_((ctx), (call), #call, __FILE__, __LINE__, __func__)
+/* Frees the conv1d plans (conv1d.cu), at release. */
+void dr_cudnn_conv_plans_free(dr_cuda_context *ctx);
+#endif
 
 /* Returns the recorded error as a status with its message, and clears it. */
 dr_status dr_cuda_take_error(dr_cuda_context *ctx);

@@ -48,6 +48,24 @@ int dr_cublas_check_(dr_cuda_context *ctx, cublasStatus_t code, const char *call
     return 0;
 }
 
+#ifdef DR_HAVE_CUDNN
+int dr_cudnn_check_(dr_cuda_context *ctx, cudnnStatus_t code, const char *call, const char *file,
+                    int line, const char *func)
+{
+    if (code == CUDNN_STATUS_SUCCESS)
+        return 1;
+    /* cuDNN 9 keeps a line on why a call failed (which descriptor, which
+     * limit): more than the status says */
+    char detail[256] = "";
+    cudnnGetLastErrorString(detail, sizeof detail);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s:%d (%s): %s failed: %s%s%s", file, line, func, call,
+             cudnnGetErrorString(code), *detail ? ": " : "", detail);
+    record(ctx, DR_ERR_DEVICE, msg);
+    return 0;
+}
+#endif
+
 void dr_cuda_fail_(dr_cuda_context *ctx, dr_status code, const char *file, int line,
                    const char *func, const char *fmt, ...)
 {
@@ -124,6 +142,21 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
         return s;
     }
 
+    /* The implementation choice for tests and benchmarks that create the
+     * backend themselves (runs set it from the experiment file afterwards). */
+    static const char *const env_ops[][2] = {{"DR_CUDA_CONV1D", "conv1d"}};
+    for (size_t i = 0; i < sizeof env_ops / sizeof env_ops[0]; i++) {
+        const char *v = getenv(env_ops[i][0]);
+        if (!v || !*v)
+            continue;
+        dr_status s = dr_cuda_backend_set_impl(be, env_ops[i][1], v);
+        if (s != DR_OK) {
+            s = dr_error_context(s, "environment variable %s=\"%s\": ", env_ops[i][0], v);
+            dr_cuda_backend_release(be);
+            return s;
+        }
+    }
+
     const cudaDeviceProp *p = &ctx->prop;
     snprintf(ctx->describe, sizeof ctx->describe,
              "%.160s (cuda:%d, sm_%d%d, %.1f GiB, %d SMs, driver %d.%d, runtime %d.%d)", p->name,
@@ -144,6 +177,11 @@ extern "C" void dr_cuda_backend_release(dr_backend *be)
         cudaStreamSynchronize(ctx->stream);
     if (ctx->cublas)
         cublasDestroy(ctx->cublas);
+#ifdef DR_HAVE_CUDNN
+    dr_cudnn_conv_plans_free(ctx);
+    if (ctx->cudnn)
+        cudnnDestroy(ctx->cudnn);
+#endif
     cudaFree(ctx->cublas_workspace);
     cudaFree(ctx->step_dev);
     if (ctx->stream)
@@ -195,4 +233,88 @@ extern "C" dr_status dr_cuda_backend_step_state(dr_backend *be, uint64_t *counte
     *counter = st.counter;
     *adam_step = (long)st.adam.step;
     return DR_OK;
+}
+
+/* --- per-op implementation choice ------------------------------------------- */
+
+extern "C" int dr_cuda_have_cudnn(void)
+{
+#ifdef DR_HAVE_CUDNN
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static dr_cuda_impl *impl_slot(dr_cuda_context *ctx, const char *op)
+{
+    if (op && strcmp(op, "conv1d") == 0)
+        return &ctx->conv1d_impl;
+    return NULL;
+}
+
+#ifdef DR_HAVE_CUDNN
+/* The handle, made once, on the backend's stream: every cuDNN call then queues
+ * there (and is captured with the rest of a step). */
+static dr_status cudnn_handle(dr_cuda_context *ctx)
+{
+    if (ctx->cudnn)
+        return DR_OK;
+    cudnnStatus_t st = cudnnCreate(&ctx->cudnn);
+    if (st == CUDNN_STATUS_SUCCESS) {
+        st = cudnnSetStream(ctx->cudnn, ctx->stream);
+        if (st != CUDNN_STATUS_SUCCESS) {
+            cudnnDestroy(ctx->cudnn);
+            ctx->cudnn = NULL;
+        }
+    } else {
+        ctx->cudnn = NULL;
+    }
+    if (st != CUDNN_STATUS_SUCCESS) {
+        char detail[256] = "";
+        cudnnGetLastErrorString(detail, sizeof detail);
+        return dr_error(DR_ERR_DEVICE, "cuda:%d: cuDNN set-up (cudnnCreate, cudnnSetStream) failed: "
+                        "%s%s%s", ctx->device, cudnnGetErrorString(st), *detail ? ": " : "", detail);
+    }
+    return DR_OK;
+}
+#endif
+
+extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, const char *impl)
+{
+    if (!be || !be->cuda)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_impl: not a CUDA backend");
+    dr_cuda_context *ctx = be->cuda;
+    dr_cuda_impl *slot = impl_slot(ctx, op);
+    if (!slot)
+        return dr_error(DR_ERR_INVALID, "implementation choice: unknown op \"%s\" (expected "
+                        "\"conv1d\")", op ? op : "(null)");
+    if (impl && strcmp(impl, "custom") == 0) {
+        *slot = DR_CUDA_IMPL_CUSTOM;
+        return DR_OK;
+    }
+    if (!impl || strcmp(impl, "cudnn") != 0)
+        return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": expected \"custom\" or "
+                        "\"cudnn\"", op, impl ? impl : "(null)");
+#ifdef DR_HAVE_CUDNN
+    if (ctx->capturing)
+        return dr_error(DR_ERR_INVALID, "%s implementation: not changed during a step capture", op);
+    DR_TRY(cudnn_handle(ctx));
+    *slot = DR_CUDA_IMPL_CUDNN;
+    return DR_OK;
+#else
+    return dr_error(DR_ERR_UNSUPPORTED, "%s implementation \"cudnn\": this build has no cuDNN "
+                    "(CMake found no libcudnn when it was configured; see CUDNN_ROOT in "
+                    "CMakeLists.txt); use \"custom\"", op);
+#endif
+}
+
+extern "C" const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op)
+{
+    if (!be || !be->cuda)
+        return NULL;
+    dr_cuda_impl *slot = impl_slot(be->cuda, op);
+    if (!slot)
+        return NULL;
+    return *slot == DR_CUDA_IMPL_CUDNN ? "cudnn" : "custom";
 }

@@ -1,14 +1,41 @@
 /* The CUDA backend's op table (the C side sees it through core/op_table.h). */
 #include "kernels/cuda/common.cuh"
 
+#include <stdio.h>
+
+/* The implementation lines, one per op. conv1d has two (cuda.conv1d chooses,
+ * dr_cuda_backend_set_impl): the op table's own text names the defaults, and
+ * dr_cuda_backend_kernels() the backend's current choice. */
+#define IMPL_CONV1D_CUSTOM "  conv1d     custom (cuda.conv1d): im2col kernel + cuBLAS sgemm (fp32, no TF32)\n"
+#define IMPL_LINEAR "  linear     cuBLAS sgemm + bias kernels\n"
+#define IMPL_LSTM "  lstm       cuBLAS sgemm for all steps' input products, per-step cuBLAS + fused gate kernel\n"
+#define IMPL_REST                                                                                  \
+    "  attention  cuBLAS projections, one block per sample for the softmax over time\n"             \
+    "  batchnorm  one block per channel, two-pass statistics in double\n"                           \
+    "  others     element-wise kernels: maxpool, relu, dropout (Philox), loss, Adam\n"
+
+extern "C" const char *dr_cuda_backend_kernels(const dr_backend *be)
+{
+    if (!be || !be->cuda)
+        return dr_cuda_ops.impl;
+    dr_cuda_context *ctx = be->cuda;
+    char conv[256] = IMPL_CONV1D_CUSTOM;
+#ifdef DR_HAVE_CUDNN
+    if (ctx->conv1d_impl == DR_CUDA_IMPL_CUDNN) {
+        size_t v = cudnnGetVersion(); /* the library loaded, not the header built against */
+        snprintf(conv, sizeof conv,
+                 "  conv1d     cudnn (cuda.conv1d): cuDNN %zu.%zu.%zu convolution as 2-D with height 1, fp32 "
+                 "FMA math (no TF32), GEMM-type algorithms chosen per shape; bias by cuDNN\n",
+                 v / 10000, v % 10000 / 100, v % 100);
+    }
+#endif
+    snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s", conv, IMPL_LINEAR, IMPL_LSTM, IMPL_REST);
+    return ctx->kernels;
+}
+
 extern "C" const dr_op_table dr_cuda_ops = {
     .name = "cuda",
-    .impl = "  conv1d     im2col kernel + cuBLAS sgemm (fp32, no TF32)\n"
-            "  linear     cuBLAS sgemm + bias kernels\n"
-            "  lstm       cuBLAS sgemm for all steps' input products, per-step cuBLAS + fused gate kernel\n"
-            "  attention  cuBLAS projections, one block per sample for the softmax over time\n"
-            "  batchnorm  one block per channel, two-pass statistics in double\n"
-            "  others     element-wise kernels: maxpool, relu, dropout (Philox), loss, Adam\n",
+    .impl = IMPL_CONV1D_CUSTOM IMPL_LINEAR IMPL_LSTM IMPL_REST,
     .alloc = dr_cuda_alloc,
     .free = dr_cuda_free,
     .zero = dr_cuda_zero,

@@ -70,7 +70,7 @@ static int block_runs(run *r, long p0, int ncols, int L)
 /* On AVX2 a run's columns are read with two masked 8-lane loads: runs are 1 to
  * 16 floats long at any offset, and element loops over them took a fifth of
  * the kernel's time. Masked-off lanes are not read and come back as zero: the
- * padding and the lanes of other runs. Writes go in pieces of 8, 4, 2 and 1
+ * padding and the lanes of other runs. Writes go in pieces of 8, 4 and 1
  * floats instead: AMD's masked stores are microcoded and took two thirds of the
  * time of a layer with few input channels. */
 #if defined(__AVX2__) && defined(__FMA__)

@@ -367,6 +367,9 @@ static int plan_init(dr_cuda_context *ctx, struct dr_cudnn_conv_plan *p)
         p->ws_bytes = sw;
     if (p->ws_bytes > 0 && !DR_CUDA_CHECK(ctx, cudaMalloc(&p->ws, p->ws_bytes)))
         return 0;
+    /* cuDNN's queries may leave a runtime error behind that is not ours: the next
+     * launch check reads the last error and would take it for its kernel's */
+    cudaGetLastError();
     return 1;
 }
 

@@ -66,6 +66,9 @@ extern "C" dr_status dr_cuda_step_capture_begin(dr_backend *be)
     cudaFuncAttributes fa;
     if (!DR_CUDA_CHECK(ctx, cudaFuncGetAttributes(&fa, step_state_kernel)))
         return dr_cuda_take_error(ctx);
+    /* a leftover runtime error that no op recorded must not fail the capture's
+     * first launch check (recorded errors were refused above) */
+    cudaGetLastError();
     if (!DR_CUDA_CHECK(ctx, cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal)))
         return dr_cuda_take_error(ctx);
     ctx->capturing = 1;

@@ -35,14 +35,15 @@ static void dr_shuffle(long *idx, long n, uint64_t seed, int epoch)
     }
 }
 
-/* Host rows that feed the graph. Prediction gathers one batch at a time into
- * malloc'd rows. Training gathers each batch of the epoch into its own rows of
- * an epoch-sized buffer in pinned memory (dr_backend_host_alloc), whose copy to
- * the device is only queued: no row is overwritten while its copy may still be
- * pending, and the host never waits for it. */
+/* Host rows that feed the graph. Prediction, and training on the CPU, gather
+ * one batch at a time into malloc'd rows. Training on a device gathers each
+ * batch of the epoch into its own rows of an epoch-sized buffer in pinned memory
+ * (dr_backend_host_alloc), whose copy to the device is only queued: no row is
+ * overwritten while its copy may still be pending, and the host never waits. */
 typedef struct dr_batch_buf {
     float *x, *seq, *y;
     dr_backend *pinned; /* the backend that allocated them, or NULL: malloc */
+    long rows;          /* rows held: a batch, or the whole training split */
 } dr_batch_buf;
 
 static float *dr_buf_alloc(dr_backend *pinned, size_t floats)
@@ -66,6 +67,7 @@ static void dr_batch_free(dr_batch_buf *b)
 static dr_status dr_batch_alloc(dr_batch_buf *b, const dr_rows *r, long rows, dr_backend *pinned)
 {
     b->pinned = pinned;
+    b->rows = rows;
     b->x = dr_buf_alloc(pinned, (size_t)rows * (size_t)r->n_features);
     b->y = dr_buf_alloc(pinned, (size_t)rows);
     b->seq = r->seq ? dr_buf_alloc(pinned, (size_t)rows * (size_t)r->seq_len * (size_t)r->seq_channels) : NULL;
@@ -271,8 +273,9 @@ static dr_status dr_train_epoch(const dr_model_io *m, const dr_train_config *tc,
     for (long start = 0; start < train->n; start += batch) {
         int n = (int)(train->n - start < batch ? train->n - start : batch);
         long done = start + n;
-        dr_gather(train, b, start, idx, start, n);
-        DR_TRY(dr_feed(m, train, b, start, n, 1));
+        long at = b->rows >= train->n ? start : 0; /* epoch-sized: this batch's own rows */
+        dr_gather(train, b, at, idx, start, n);
+        DR_TRY(dr_feed(m, train, b, at, n, 1));
         dr_adam_params hp = {.lr = (float)st->lr, .beta1 = (float)tc->beta1, .beta2 = (float)tc->beta2,
                              .eps = (float)tc->eps, .weight_decay = (float)tc->weight_decay,
                              .step = ++st->adam_step};
@@ -317,8 +320,11 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
     long *idx = malloc((size_t)train->n * sizeof *idx);
     float *vprob = malloc((size_t)val->n * sizeof *vprob);
     dr_batch_buf b = {0};
-    dr_status s = (idx && vprob) ? dr_batch_alloc(&b, train, train->n, dr_graph_backend(m->g))
-                                 : dr_error(DR_ERR_NOMEM, "training: out of host memory");
+    dr_backend *be = dr_graph_backend(m->g);
+    int on_cpu = be->kind == DR_DEVICE_CPU; /* copies at once: one batch of rows will do */
+    dr_status s = !(idx && vprob) ? dr_error(DR_ERR_NOMEM, "training: out of host memory")
+                  : on_cpu        ? dr_batch_alloc(&b, train, dr_graph_max_batch(m->g), NULL)
+                                  : dr_batch_alloc(&b, train, train->n, be);
     dr_graph_use_step_graphs(m->g, tc->cuda_graphs);
     while (s == DR_OK && st->epoch < tc->epochs && !st->stopped) {
         double t0 = dr_now(), train_loss = 0, val_loss = 0, auc = 0;

@@ -97,7 +97,7 @@ const char *dr_backend_kernels(const dr_backend *be)
 /* The ops that have an implementation choice (on CUDA). */
 static int dr_op_has_choice(const char *op)
 {
-    return op && strcmp(op, "conv1d") == 0;
+    return op && (strcmp(op, "conv1d") == 0 || strcmp(op, "lstm") == 0);
 }
 
 dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl)
@@ -107,7 +107,8 @@ dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl)
         return dr_cuda_backend_set_impl(be, op, impl);
 #endif
     if (!dr_op_has_choice(op))
-        return dr_error(DR_ERR_INVALID, "implementation choice: unknown op \"%s\" (expected \"conv1d\")",
+        return dr_error(DR_ERR_INVALID,
+                        "implementation choice: unknown op \"%s\" (expected \"conv1d\" or \"lstm\")",
                         op ? op : "(null)");
     if (impl && strcmp(impl, "custom") == 0)
         return DR_OK;

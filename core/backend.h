@@ -34,11 +34,12 @@ const char *dr_backend_describe(const dr_backend *be);
  * each op's current implementation choice). */
 const char *dr_backend_kernels(const dr_backend *be);
 /* Chooses how op is implemented: "custom" (this project's kernels, the
- * default) or "cudnn" (a CUDA backend in a build with cuDNN). Ops with a
- * choice: "conv1d". The CPU has only "custom"; anything else fails saying why
+ * default) or, on a CUDA backend, "cudnn" for "conv1d" (builds with cuDNN) and
+ * "steps" for "lstm" (per-step launches). Ops with a choice: "conv1d", "lstm".
+ * The CPU has only "custom"; anything else fails saying why
  * (kernels/cuda_backend.h has the CUDA details). */
 dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl);
-/* "custom" or "cudnn"; NULL for an op without a choice. */
+/* The op's current choice; NULL for an op without one. */
 const char *dr_backend_get_impl(const dr_backend *be, const char *op);
 /* Whether training steps can be captured and replayed as one graph (CUDA). */
 int dr_backend_has_step_graphs(const dr_backend *be);

@@ -130,16 +130,26 @@ static dr_status dr_load_saved_overrides(dr_config *cfg, const char *run_dir)
 /* [cuda]: how each op with a choice is implemented on a CUDA device
  * (core/backend.h). Read on every device, so that the keys are known and
  * recorded in config.toml; no effect on the CPU. The default is the backend's
- * choice so far: "custom", or $DR_CUDA_CONV1D where that is set. */
+ * choice so far: "custom", or $DR_CUDA_CONV1D / $DR_CUDA_LSTM where set. */
 static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
 {
-    static const char *const allowed[] = {"custom", "cudnn", NULL};
-    const char *impl;
-    DR_TRY(dr_config_string(cfg, "cuda.conv1d", dr_backend_get_impl(be, "conv1d"), allowed, &impl));
-    if (be->kind != DR_DEVICE_CUDA)
-        return DR_OK;
-    dr_status s = dr_backend_set_impl(be, "conv1d", impl);
-    return s == DR_OK ? s : dr_error_context(s, "%s: cuda.conv1d: ", dr_config_where(cfg, "cuda.conv1d"));
+    static const char *const conv1d[] = {"custom", "cudnn", NULL};
+    static const char *const lstm[] = {"custom", "steps", NULL};
+    static const struct {
+        const char *op, *key;
+        const char *const *allowed;
+    } keys[] = {{"conv1d", "cuda.conv1d", conv1d}, {"lstm", "cuda.lstm", lstm}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *impl;
+        DR_TRY(dr_config_string(cfg, keys[i].key, dr_backend_get_impl(be, keys[i].op),
+                                keys[i].allowed, &impl));
+        if (be->kind != DR_DEVICE_CUDA)
+            continue;
+        dr_status s = dr_backend_set_impl(be, keys[i].op, impl);
+        if (s != DR_OK)
+            return dr_error_context(s, "%s: %s: ", dr_config_where(cfg, keys[i].key), keys[i].key);
+    }
+    return DR_OK;
 }
 
 static dr_status dr_setup(dr_experiment *e, const char *config_path, const char *const *overrides, int n_overrides,

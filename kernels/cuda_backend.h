@@ -35,16 +35,21 @@ void *dr_cuda_host_alloc(dr_backend *be, size_t bytes);
 void dr_cuda_host_free(dr_backend *be, void *p);
 
 /* How an op is implemented on this backend, chosen per op for comparison:
- * "custom" (this project's kernels, the default) or "cudnn" (NVIDIA's library;
- * only in builds that found cuDNN). Ops: "conv1d". The choice starts from the
- * environment variable DR_CUDA_CONV1D when set (read by dr_cuda_backend_init,
- * which fails on a bad value), else "custom"; runs set it from the experiment
- * file's cuda.conv1d. Choosing "cudnn" creates the cuDNN handle at once, so it
- * fails here, with the reason, when the build or the machine has no cuDNN: it
- * never falls back to "custom". Set it outside a step capture; a step captured
- * before a change keeps the implementation it was captured with. */
+ *   conv1d: "custom" (this project's kernels, the default) or "cudnn" (NVIDIA's
+ *           library; only in builds that found cuDNN);
+ *   lstm:   "custom" (the default: the recurrence in one launch per direction,
+ *           w_hh held on chip by a thread-block cluster, on cards and shapes
+ *           where it fits, else per-step launches, said once per shape on
+ *           stderr) or "steps" (per-step launches always).
+ * The choice starts from the environment variables DR_CUDA_CONV1D and
+ * DR_CUDA_LSTM when set (read by dr_cuda_backend_init, which fails on a bad
+ * value), else "custom"; runs set it from the experiment file's cuda.conv1d and
+ * cuda.lstm. Choosing "cudnn" creates the cuDNN handle at once, so it fails
+ * here, with the reason, when the build or the machine has no cuDNN: it never
+ * falls back to "custom". Set it outside a step capture; a step captured before
+ * a change keeps the implementation it was captured with. */
 dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, const char *impl);
-/* "custom" or "cudnn"; NULL for an unknown op. */
+/* The op's current choice; NULL for an op without one. */
 const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op);
 /* The op table's implementation lines with each op's current choice (the
  * text lives in the backend until the next call). */

@@ -36,6 +36,10 @@
  * "SKIPPED: this build has no cuDNN" (a failure with DR_REQUIRE_CUDNN=1).
  * test_impl_choice_cuda checks the implementation lines, the refusals, and
  * that a cuDNN conv1d shape first seen inside a capture fails that capture.
+ * The LSTM has two implementations on CUDA (cuda.lstm): test_lstm runs its
+ * cases with the persistent cluster kernel ("custom", falling back per step
+ * where a shape does not fit) and step by step ("steps"), each also twice more
+ * on the GPU to check that the results repeat bit for bit.
  * test_op_table checks that dr_cuda_ops names the CUDA function of every op, and
  * test_impl_choice_cpu the CPU's refusals; they need no GPU and run everywhere.
  * Without a usable GPU every other test prints "SKIPPED: no usable CUDA device: <why>"
@@ -70,6 +74,11 @@ static void test_impl_choice_cpu(void **state)
     printf("  cpu: set_impl(conv2d, custom) -> %s: %s\n", dr_status_name(s), dr_last_error());
     assert_int_equal(s, DR_ERR_INVALID);
     assert_string_equal(dr_backend_get_impl(cpu, "conv1d"), "custom");
+    assert_int_equal(dr_backend_set_impl(cpu, "lstm", "custom"), DR_OK);
+    s = dr_backend_set_impl(cpu, "lstm", "steps");
+    printf("  cpu: set_impl(lstm, steps) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
+    assert_string_equal(dr_backend_get_impl(cpu, "lstm"), "custom");
 }
 
 #ifndef DR_HAVE_CUDA
@@ -703,6 +712,41 @@ static void test_tensor_ops(void **state)
 
 /* --- LSTM ------------------------------------------------------------------------ */
 
+/* Two more runs of forward and backward on the GPU from the same inputs must
+ * give the same h and dw_hh bit for bit (fixed summation orders, no atomics). */
+static long lstm_repeats(const float *x, const float *wih, const float *whh, const float *b,
+                         const float *dh, int B, int T, int In, int H)
+{
+    const int G = 4 * H;
+    long nh = (long)B * T * H, ng = (long)B * T * G;
+    long ns = (long)dr_lstm_scratch_floats(B, T, In, H);
+    size_t nbuf = (size_t)2 * nh + ng + ns + (size_t)G * H + (size_t)G * In + G;
+    long bad = 0;
+    float *out[2];
+    for (int r = 0; r < 2; r++) {
+        float *d = dr_cuda_alloc(&g_gpu, nbuf * sizeof(float));
+        assert_non_null(d);
+        float *h = d, *c = h + nh, *gates = c + nh, *scr = gates + ng, *dwhh = scr + ns;
+        float *dwih = dwhh + (size_t)G * H, *db = dwih + (size_t)G * In;
+        dr_cuda_zero(&g_gpu, dwhh, ((size_t)G * H + (size_t)G * In + G) * sizeof(float));
+        dr_cuda_lstm_forward(&g_gpu, h, c, gates, x, wih, whh, b, B, T, In, H);
+        dr_cuda_lstm_backward(&g_gpu, NULL, dwih, dwhh, db, scr, dh, x, h, c, gates, wih, whh, B,
+                              T, In, H);
+        out[r] = malloc(((size_t)nh + (size_t)G * H) * sizeof(float));
+        assert_non_null(out[r]);
+        dr_cuda_to_host(&g_gpu, out[r], h, (size_t)nh * sizeof(float));
+        dr_cuda_to_host(&g_gpu, out[r] + nh, dwhh, (size_t)G * H * sizeof(float));
+        assert_int_equal(dr_cuda_backend_sync(&g_gpu), DR_OK);
+        dr_cuda_free(&g_gpu, d);
+    }
+    if (memcmp(out[0], out[1], ((size_t)nh + (size_t)G * H) * sizeof(float)) != 0) {
+        printf("  lstm: two runs on the GPU differ (h or dw_hh)\n");
+        bad = 1;
+    }
+    free(out[0]), free(out[1]);
+    return bad;
+}
+
 static long lstm_case(int B, int T, int In, int H, int want_dx)
 {
     dr_backend *cpu = tu_cpu();
@@ -738,8 +782,30 @@ static long lstm_case(int B, int T, int In, int H, int want_dx)
     bad += cmp_norm("lstm dw_ih", &dwih, tb);
     bad += cmp_norm("lstm dw_hh", &dwhh, tb);
     bad += cmp_norm("lstm db", &db, tb);
+    bad += lstm_repeats(x.d, wih.d, whh.d, b.d, dh.d, B, T, In, H);
     p_free(&x), p_free(&wih), p_free(&whh), p_free(&b), p_free(&h), p_free(&c), p_free(&gates),
         p_free(&dh), p_free(&scr), p_free(&dx), p_free(&dwih), p_free(&dwhh), p_free(&db);
+    return bad;
+}
+
+/* The LSTM cases with the backend's lstm implementation set to impl (restored
+ * after): "custom" runs the persistent cluster kernel where the plan fits (the
+ * paper's H = 128, H = 256 with a partial last tile) and falls back to per-step
+ * launches where it does not (H = 512 needs more shared memory than a block
+ * has); "steps" runs every case step by step. */
+static long lstm_cases(const char *impl)
+{
+    const char *was = dr_cuda_backend_get_impl(&g_gpu, "lstm");
+    assert_int_equal(dr_cuda_backend_set_impl(&g_gpu, "lstm", impl), DR_OK);
+    printf(" lstm implementation \"%s\"\n", impl);
+    long bad = lstm_case(3, 5, 4, 8, 1);
+    bad += lstm_case(2, 1, 3, 5, 1); /* one step: no recurrence */
+    bad += lstm_case(5, 7, 6, 3, 0);
+    bad += lstm_case(32, 12, 16, 128, 1); /* the paper's 128 units */
+    bad += lstm_case(37, 12, 2, 128, 1);  /* a batch that leaves a partial tile */
+    bad += lstm_case(24, 6, 3, 256, 1);
+    bad += lstm_case(4, 3, 2, 512, 1);    /* custom: too large for the cluster, per step */
+    assert_int_equal(dr_cuda_backend_set_impl(&g_gpu, "lstm", was), DR_OK);
     return bad;
 }
 
@@ -747,11 +813,8 @@ static void test_lstm(void **state)
 {
     (void)state;
     NEED_GPU();
-    long bad = lstm_case(3, 5, 4, 8, 1);
-    bad += lstm_case(2, 1, 3, 5, 1); /* one step: no recurrence */
-    bad += lstm_case(5, 7, 6, 3, 0);
-    bad += lstm_case(32, 12, 16, 128, 1); /* the paper's 128 units */
-    assert_int_equal(bad, 0);
+    assert_int_equal(lstm_cases("custom"), 0);
+    assert_int_equal(lstm_cases("steps"), 0);
 }
 
 /* --- attention ----------------------------------------------------------------- */
@@ -1178,9 +1241,19 @@ static void test_impl_choice_cuda(void **state)
     dr_status s = dr_backend_set_impl(be, "conv1d", "cuDNN");
     printf("  set_impl(conv1d, cuDNN) -> %s: %s\n", dr_status_name(s), dr_last_error());
     assert_int_equal(s, DR_ERR_INVALID);
-    s = dr_backend_set_impl(be, "lstm", "custom");
-    printf("  set_impl(lstm, custom) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    /* lstm: "custom" or "steps", never cuDNN (and conv1d never "steps") */
+    s = dr_backend_set_impl(be, "lstm", "cudnn");
+    printf("  set_impl(lstm, cudnn) -> %s: %s\n", dr_status_name(s), dr_last_error());
     assert_int_equal(s, DR_ERR_INVALID);
+    s = dr_backend_set_impl(be, "conv1d", "steps");
+    printf("  set_impl(conv1d, steps) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
+    const char *lstm_was = dr_backend_get_impl(be, "lstm");
+    assert_int_equal(dr_backend_set_impl(be, "lstm", "steps"), DR_OK);
+    assert_non_null(strstr(dr_backend_kernels(be), "lstm       steps"));
+    assert_int_equal(dr_backend_set_impl(be, "lstm", "custom"), DR_OK);
+    assert_non_null(strstr(dr_backend_kernels(be), "lstm       custom"));
+    assert_int_equal(dr_backend_set_impl(be, "lstm", lstm_was), DR_OK);
     s = dr_backend_set_impl(be, "conv1d", "cudnn");
     printf("  set_impl(conv1d, cudnn) -> %s%s%s\n", dr_status_name(s), s ? ": " : "",
            s ? dr_last_error() : "");

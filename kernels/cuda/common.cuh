@@ -48,8 +48,27 @@ typedef struct dr_cuda_step_state {
     dr_cuda_adam_hp adam;
 } dr_cuda_step_state;
 
-/* How an op is implemented (dr_cuda_backend_set_impl). */
-typedef enum dr_cuda_impl { DR_CUDA_IMPL_CUSTOM = 0, DR_CUDA_IMPL_CUDNN = 1 } dr_cuda_impl;
+/* How an op is implemented (dr_cuda_backend_set_impl). STEPS: the LSTM's
+ * recurrence launched step by step, for comparison with its custom kernel. */
+typedef enum dr_cuda_impl {
+    DR_CUDA_IMPL_CUSTOM = 0,
+    DR_CUDA_IMPL_CUDNN = 1,
+    DR_CUDA_IMPL_STEPS = 2
+} dr_cuda_impl;
+
+/* How the persistent LSTM kernel (lstm_persistent.cu) runs a batch of B
+ * samples with H units; ok = 0 when it cannot (lstm.cu then launches per step). */
+typedef struct dr_cuda_lstm_plan {
+    int B, H, ok;
+    int C;        /* blocks per cluster; each owns Hc = H / C units */
+    int Hc;
+    int NB, NBp;  /* samples per cluster, and padded to a multiple of 8 */
+    int S;        /* samples per thread */
+    int threads;  /* per block: Hc * (threads / Hc) */
+    int clusters; /* ceil(B / NB) */
+    size_t smem;  /* dynamic shared memory per block, bytes */
+} dr_cuda_lstm_plan;
+enum { DR_CUDA_LSTM_PLANS = 8 };
 
 struct dr_cudnn_conv_plan; /* conv1d.cu */
 
@@ -74,6 +93,10 @@ struct dr_cuda_context {
 
     /* per-op implementation choice (dr_cuda_backend_set_impl) */
     dr_cuda_impl conv1d_impl;
+    dr_cuda_impl lstm_impl;
+    /* the persistent LSTM's plans of the last shapes (lstm_persistent.cu) */
+    dr_cuda_lstm_plan lstm_plans[DR_CUDA_LSTM_PLANS];
+    int n_lstm_plans;
     char kernels[1024]; /* dr_cuda_backend_kernels' text */
 #ifdef DR_HAVE_CUDNN
     cudnnHandle_t cudnn; /* created when an op first chooses cuDNN; on stream */
@@ -111,6 +134,17 @@ int dr_cudnn_check_(dr_cuda_context *ctx, cudnnStatus_t code, const char *call, 
 /* Frees the conv1d plans (conv1d.cu), at release. */
 void dr_cudnn_conv_plans_free(dr_cuda_context *ctx);
 #endif
+
+/* The persistent LSTM (lstm_persistent.cu): the plan for (B, H), or NULL when
+ * the shape or the card does not allow it (said once per shape on stderr);
+ * the launches return 1 on success. */
+const dr_cuda_lstm_plan *dr_cuda_lstm_plan_get(dr_cuda_context *ctx, int B, int H);
+int dr_cuda_lstm_persistent_forward(dr_cuda_context *ctx, const dr_cuda_lstm_plan *p, float *h,
+                                    float *c, float *gates, const float *w_hh, const float *b,
+                                    int T);
+int dr_cuda_lstm_persistent_backward(dr_cuda_context *ctx, const dr_cuda_lstm_plan *p,
+                                     float *dgates, const float *dh, const float *gates,
+                                     const float *c, const float *w_hh, int T);
 
 /* Returns the recorded error as a status with its message, and clears it. */
 dr_status dr_cuda_take_error(dr_cuda_context *ctx);

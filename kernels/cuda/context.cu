@@ -144,7 +144,8 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
 
     /* The implementation choice for tests and benchmarks that create the
      * backend themselves (runs set it from the experiment file afterwards). */
-    static const char *const env_ops[][2] = {{"DR_CUDA_CONV1D", "conv1d"}};
+    static const char *const env_ops[][2] = {{"DR_CUDA_CONV1D", "conv1d"},
+                                             {"DR_CUDA_LSTM", "lstm"}};
     for (size_t i = 0; i < sizeof env_ops / sizeof env_ops[0]; i++) {
         const char *v = getenv(env_ops[i][0]);
         if (!v || !*v)
@@ -250,7 +251,20 @@ static dr_cuda_impl *impl_slot(dr_cuda_context *ctx, const char *op)
 {
     if (op && strcmp(op, "conv1d") == 0)
         return &ctx->conv1d_impl;
+    if (op && strcmp(op, "lstm") == 0)
+        return &ctx->lstm_impl;
     return NULL;
+}
+
+/* The implementations' names, in dr_cuda_impl's order. */
+static const char *const impl_names[] = {"custom", "cudnn", "steps"};
+
+/* The names an op accepts: conv1d "custom" or "cudnn", lstm "custom" or "steps". */
+static int impl_allowed(const char *op, dr_cuda_impl impl)
+{
+    if (impl == DR_CUDA_IMPL_CUSTOM)
+        return 1;
+    return strcmp(op, "conv1d") == 0 ? impl == DR_CUDA_IMPL_CUDNN : impl == DR_CUDA_IMPL_STEPS;
 }
 
 #ifdef DR_HAVE_CUDNN
@@ -288,14 +302,18 @@ extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, co
     dr_cuda_impl *slot = impl_slot(ctx, op);
     if (!slot)
         return dr_error(DR_ERR_INVALID, "implementation choice: unknown op \"%s\" (expected "
-                        "\"conv1d\")", op ? op : "(null)");
-    if (impl && strcmp(impl, "custom") == 0) {
-        *slot = DR_CUDA_IMPL_CUSTOM;
+                        "\"conv1d\" or \"lstm\")", op ? op : "(null)");
+    int want = -1;
+    for (int i = 0; impl && i < (int)(sizeof impl_names / sizeof *impl_names); i++)
+        if (strcmp(impl, impl_names[i]) == 0)
+            want = i;
+    if (want < 0 || !impl_allowed(op, (dr_cuda_impl)want))
+        return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": expected \"custom\" or \"%s\"", op,
+                        impl ? impl : "(null)", strcmp(op, "conv1d") == 0 ? "cudnn" : "steps");
+    if (want != DR_CUDA_IMPL_CUDNN) {
+        *slot = (dr_cuda_impl)want;
         return DR_OK;
     }
-    if (!impl || strcmp(impl, "cudnn") != 0)
-        return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": expected \"custom\" or "
-                        "\"cudnn\"", op, impl ? impl : "(null)");
 #ifdef DR_HAVE_CUDNN
     if (ctx->capturing)
         return dr_error(DR_ERR_INVALID, "%s implementation: not changed during a step capture", op);
@@ -314,7 +332,5 @@ extern "C" const char *dr_cuda_backend_get_impl(const dr_backend *be, const char
     if (!be || !be->cuda)
         return NULL;
     dr_cuda_impl *slot = impl_slot(be->cuda, op);
-    if (!slot)
-        return NULL;
-    return *slot == DR_CUDA_IMPL_CUDNN ? "cudnn" : "custom";
+    return slot ? impl_names[*slot] : NULL;
 }

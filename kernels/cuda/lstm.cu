@@ -1,18 +1,16 @@
 /* LSTM forward and backward on the GPU (contract in kernels/lstm.h).
  *
- * The straightforward version, the same decomposition as kernels/cpu/lstm.c:
- *   forward:  gates[B*T, 4H] = x w_ih^T                 one cuBLAS GEMM, all steps
- *             per step: gates_t += h_{t-1} w_hh^T (GEMM) + one fused cell kernel
- *   backward: per step: one fused cell kernel + dh_{t-1} = dgates_t w_hh (GEMM)
- *             then dw_ih, dx, dw_hh and db as one GEMM / reduction each
- * so a sequence costs 2 T launches each way. The cell math is the CPU's (the
- * dr_fast_* functions of kernels/math.h, same expression order).
- *
- * NOT DONE: the persistent kernel that keeps w_hh on chip across the steps and
- * runs the whole recurrence in one launch (w_hh is 4H x H = 256 KiB at H = 128,
- * more than one SM's shared memory, so it needs a cluster or a grid-wide
- * barrier). That is the next step once a GPU profile shows the per-step
- * launches dominate. */
+ * The input products (x w_ih^T for all steps) and, after the recurrence, the
+ * weight gradients are one cuBLAS GEMM or reduction each. The recurrence itself
+ * has two implementations (cuda.lstm):
+ *   "custom" (default): one launch per direction, w_hh kept on chip by a
+ *            thread-block cluster (lstm_persistent.cu), where the shape and
+ *            the card allow it; otherwise the per-step launches below;
+ *   "steps": per step one cuBLAS GEMM (h_{t-1} w_hh^T, or dgates_t w_hh) and
+ *            one fused cell kernel, the decomposition of kernels/cpu/lstm.c,
+ *            2 T launches each way.
+ * The cell math is the CPU's (the dr_fast_* functions of kernels/math.h, same
+ * expression order). */
 #include "kernels/cuda/common.cuh"
 
 /* Step t of the forward recurrence, one thread per (n, j): g holds the
@@ -98,6 +96,12 @@ extern "C" void dr_cuda_lstm_forward(dr_backend *be, float *h, float *c, float *
                                                    ctx->stream))) {
         return;
     }
+    const dr_cuda_lstm_plan *plan =
+        ctx->lstm_impl == DR_CUDA_IMPL_CUSTOM ? dr_cuda_lstm_plan_get(ctx, B, H) : NULL;
+    if (plan) {
+        dr_cuda_lstm_persistent_forward(ctx, plan, h, c, gates, w_hh, b, T);
+        return;
+    }
     for (int t = 0; t < T; t++) {
         if (t > 0 && !dr_cuda_gemm_rm(ctx, 0, 1, B, G, H, 1.0f, h + (size_t)(t - 1) * H, T * H,
                                       w_hh, H, 1.0f, gates + (size_t)t * G, T * G))
@@ -109,35 +113,36 @@ extern "C" void dr_cuda_lstm_forward(dr_backend *be, float *h, float *c, float *
     }
 }
 
-extern "C" void dr_cuda_lstm_backward(dr_backend *be, float *dx, float *dw_ih, float *dw_hh,
-                                      float *db, float *scratch, const float *dh, const float *x,
-                                      const float *h, const float *c, const float *gates,
-                                      const float *w_ih, const float *w_hh, int B, int T, int In,
-                                      int H)
+/* The recurrence backward, step by step: dgates [B, T, 4H], then dhn and dcn
+ * [B, H] as in the op's scratch. Returns 1 on success. */
+static int backward_steps(dr_cuda_context *ctx, float *dgates, const float *dh,
+                          const float *gates, const float *c, const float *w_hh, int B, int T,
+                          int H)
 {
-    dr_cuda_context *ctx = dr_cuda_ctx(be);
-    if (B <= 0 || T <= 0 || H <= 0)
-        return;
-    if (!lstm_shape_ok(ctx, B, T, In, H))
-        return;
     const int G = 4 * H;
-    /* scratch: dgates [B, T, 4H], dhn [B, H], dcn [B, H] (as on the CPU) */
-    float *dgates = scratch;
     float *dhn = dgates + (size_t)B * T * G;
     float *dcn = dhn + (size_t)B * H;
     if (!DR_CUDA_CHECK(ctx, cudaMemsetAsync(dhn, 0, (size_t)2 * B * H * sizeof *dhn, ctx->stream)))
-        return;
+        return 0;
     for (int t = T - 1; t >= 0; t--) {
         lstm_cell_backward_kernel<<<dr_cuda_blocks((long)B * H), DR_CUDA_THREADS, 0,
                                     ctx->stream>>>(dgates, dcn, dhn, dh, gates, c, B, T, H, t);
         if (!DR_CUDA_LAUNCH_CHECK(ctx, "lstm_cell_backward_kernel"))
-            return;
+            return 0;
         /* dh_{t-1} = dgates_t w_hh; h_{-1} is the constant zero state */
         if (t > 0 && !dr_cuda_gemm_rm(ctx, 0, 0, B, H, G, 1.0f, dgates + (size_t)t * G, T * G,
                                       w_hh, H, 0.0f, dhn, H))
-            return;
+            return 0;
     }
-    const int R = B * T;
+    return 1;
+}
+
+/* db, dw_ih, dx and dw_hh from every step's gate gradients. */
+static void weight_gradients(dr_cuda_context *ctx, float *dx, float *dw_ih, float *dw_hh,
+                             float *db, float *dgates, const float *x, const float *h,
+                             const float *w_ih, int B, int T, int In, int H)
+{
+    const int G = 4 * H, R = B * T;
     if (!dr_cuda_colsum_add(ctx, db, dgates, R, G, G))
         return;
     if (In > 0) {
@@ -156,4 +161,28 @@ extern "C" void dr_cuda_lstm_backward(dr_backend *be, float *dx, float *dw_ih, f
             return;
         dr_cuda_gemm_rm(ctx, 1, 0, G, H, R - 1, 1.0f, dgates + G, G, h, H, 1.0f, dw_hh, H);
     }
+}
+
+extern "C" void dr_cuda_lstm_backward(dr_backend *be, float *dx, float *dw_ih, float *dw_hh,
+                                      float *db, float *scratch, const float *dh, const float *x,
+                                      const float *h, const float *c, const float *gates,
+                                      const float *w_ih, const float *w_hh, int B, int T, int In,
+                                      int H)
+{
+    dr_cuda_context *ctx = dr_cuda_ctx(be);
+    if (B <= 0 || T <= 0 || H <= 0)
+        return;
+    if (!lstm_shape_ok(ctx, B, T, In, H))
+        return;
+    /* scratch: dgates [B, T, 4H], then (per-step launches) dhn and dcn [B, H] */
+    float *dgates = scratch;
+    const dr_cuda_lstm_plan *plan =
+        ctx->lstm_impl == DR_CUDA_IMPL_CUSTOM ? dr_cuda_lstm_plan_get(ctx, B, H) : NULL;
+    if (plan) {
+        if (!dr_cuda_lstm_persistent_backward(ctx, plan, dgates, dh, gates, c, w_hh, T))
+            return;
+    } else if (!backward_steps(ctx, dgates, dh, gates, c, w_hh, B, T, H)) {
+        return;
+    }
+    weight_gradients(ctx, dx, dw_ih, dw_hh, db, dgates, x, h, w_ih, B, T, In, H);
 }

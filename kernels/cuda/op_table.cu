@@ -3,12 +3,17 @@
 
 #include <stdio.h>
 
-/* The implementation lines, one per op. conv1d has two (cuda.conv1d chooses,
- * dr_cuda_backend_set_impl): the op table's own text names the defaults, and
+/* The implementation lines, one per op. conv1d and lstm have two (cuda.conv1d and
+ * cuda.lstm choose, dr_cuda_backend_set_impl): the op table's own text names the defaults, and
  * dr_cuda_backend_kernels() the backend's current choice. */
 #define IMPL_CONV1D_CUSTOM "  conv1d     custom (cuda.conv1d): im2col kernel + cuBLAS sgemm (fp32, no TF32)\n"
 #define IMPL_LINEAR "  linear     cuBLAS sgemm + bias kernels\n"
-#define IMPL_LSTM "  lstm       cuBLAS sgemm for all steps' input products, per-step cuBLAS + fused gate kernel\n"
+#define IMPL_LSTM_CUSTOM                                                                           \
+    "  lstm       custom (cuda.lstm): cuBLAS sgemm for all steps' input products; the recurrence in one "  \
+    "launch per direction, w_hh on chip in a thread-block cluster (per-step launches where it does not fit)\n"
+#define IMPL_LSTM_STEPS                                                                            \
+    "  lstm       steps (cuda.lstm): cuBLAS sgemm for all steps' input products; per step a cuBLAS sgemm "  \
+    "+ a fused gate kernel\n"
 #define IMPL_REST                                                                                  \
     "  attention  cuBLAS projections, one block per sample for the softmax over time\n"             \
     "  batchnorm  one block per channel, two-pass statistics in double\n"                           \
@@ -29,13 +34,14 @@ extern "C" const char *dr_cuda_backend_kernels(const dr_backend *be)
                  v / 10000, v % 10000 / 100, v % 100);
     }
 #endif
-    snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s", conv, IMPL_LINEAR, IMPL_LSTM, IMPL_REST);
+    const char *lstm = ctx->lstm_impl == DR_CUDA_IMPL_STEPS ? IMPL_LSTM_STEPS : IMPL_LSTM_CUSTOM;
+    snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s", conv, IMPL_LINEAR, lstm, IMPL_REST);
     return ctx->kernels;
 }
 
 extern "C" const dr_op_table dr_cuda_ops = {
     .name = "cuda",
-    .impl = IMPL_CONV1D_CUSTOM IMPL_LINEAR IMPL_LSTM IMPL_REST,
+    .impl = IMPL_CONV1D_CUSTOM IMPL_LINEAR IMPL_LSTM_CUSTOM IMPL_REST,
     .alloc = dr_cuda_alloc,
     .free = dr_cuda_free,
     .zero = dr_cuda_zero,

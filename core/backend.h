@@ -34,8 +34,8 @@ const char *dr_backend_describe(const dr_backend *be);
  * each op's current implementation choice). */
 const char *dr_backend_kernels(const dr_backend *be);
 /* Chooses how op is implemented: "custom" (this project's kernels, the
- * default) or, on a CUDA backend, "cudnn" for "conv1d" (builds with cuDNN) and
- * "steps" for "lstm" (per-step launches). Ops with a choice: "conv1d", "lstm".
+ * default) or, on a CUDA backend, "cudnn" (builds with cuDNN) and, for "lstm",
+ * "steps" (per-step launches). Ops with a choice: "conv1d", "lstm".
  * The CPU has only "custom"; anything else fails saying why
  * (kernels/cuda_backend.h has the CUDA details). */
 dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl);

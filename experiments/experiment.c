@@ -134,7 +134,7 @@ static dr_status dr_load_saved_overrides(dr_config *cfg, const char *run_dir)
 static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
 {
     static const char *const conv1d[] = {"custom", "cudnn", NULL};
-    static const char *const lstm[] = {"custom", "steps", NULL};
+    static const char *const lstm[] = {"custom", "steps", "cudnn", NULL};
     static const struct {
         const char *op, *key;
         const char *const *allowed;

@@ -40,7 +40,8 @@ void dr_cuda_host_free(dr_backend *be, void *p);
  *   lstm:   "custom" (the default: the recurrence in one launch per direction,
  *           w_hh held on chip by a thread-block cluster, on cards and shapes
  *           where it fits, else per-step launches, said once per shape on
- *           stderr) or "steps" (per-step launches always).
+ *           stderr), "steps" (per-step launches always) or "cudnn" (cuDNN's
+ *           RNN API; c and gates are then not written, see lstm_cudnn.cu).
  * The choice starts from the environment variables DR_CUDA_CONV1D and
  * DR_CUDA_LSTM when set (read by dr_cuda_backend_init, which fails on a bad
  * value), else "custom"; runs set it from the experiment file's cuda.conv1d and

@@ -71,6 +71,7 @@ typedef struct dr_cuda_lstm_plan {
 enum { DR_CUDA_LSTM_PLANS = 8 };
 
 struct dr_cudnn_conv_plan; /* conv1d.cu */
+struct dr_cudnn_lstm_plan; /* lstm_cudnn.cu */
 
 struct dr_cuda_context {
     int device;
@@ -104,6 +105,7 @@ struct dr_cuda_context {
      * shape's first call and kept until release (a captured step holds their
      * pointers, so none is ever freed or regrown before then) */
     struct dr_cudnn_conv_plan *conv_plans;
+    struct dr_cudnn_lstm_plan *lstm_cudnn_plans; /* lstm_cudnn.cu, kept alike */
 #endif
 };
 
@@ -133,6 +135,15 @@ int dr_cudnn_check_(dr_cuda_context *ctx, cudnnStatus_t code, const char *call, 
     dr_cudnn_check_((ctx), (call), #call, __FILE__, __LINE__, __func__)
 /* Frees the conv1d plans (conv1d.cu), at release. */
 void dr_cudnn_conv_plans_free(dr_cuda_context *ctx);
+/* The LSTM through cuDNN (lstm_cudnn.cu): the contract of kernels/lstm.h except
+ * that c and gates are not written (gates only names the forward). */
+void dr_cudnn_lstm_forward(dr_cuda_context *ctx, float *h, float *gates, const float *x,
+                           const float *w_ih, const float *w_hh, const float *b, int B, int T,
+                           int In, int H);
+void dr_cudnn_lstm_backward(dr_backend *be, float *dx, float *dw_ih, float *dw_hh, float *db,
+                            const float *dh, const float *x, const float *h, const float *gates,
+                            int B, int T, int In, int H);
+void dr_cudnn_lstm_plans_free(dr_cuda_context *ctx);
 #endif
 
 /* The persistent LSTM (lstm_persistent.cu): the plan for (B, H), or NULL when

@@ -180,6 +180,7 @@ extern "C" void dr_cuda_backend_release(dr_backend *be)
         cublasDestroy(ctx->cublas);
 #ifdef DR_HAVE_CUDNN
     dr_cudnn_conv_plans_free(ctx);
+    dr_cudnn_lstm_plans_free(ctx);
     if (ctx->cudnn)
         cudnnDestroy(ctx->cudnn);
 #endif
@@ -259,12 +260,10 @@ static dr_cuda_impl *impl_slot(dr_cuda_context *ctx, const char *op)
 /* The implementations' names, in dr_cuda_impl's order. */
 static const char *const impl_names[] = {"custom", "cudnn", "steps"};
 
-/* The names an op accepts: conv1d "custom" or "cudnn", lstm "custom" or "steps". */
+/* The names an op accepts: conv1d "custom" or "cudnn"; lstm also "steps". */
 static int impl_allowed(const char *op, dr_cuda_impl impl)
 {
-    if (impl == DR_CUDA_IMPL_CUSTOM)
-        return 1;
-    return strcmp(op, "conv1d") == 0 ? impl == DR_CUDA_IMPL_CUDNN : impl == DR_CUDA_IMPL_STEPS;
+    return impl != DR_CUDA_IMPL_STEPS || strcmp(op, "lstm") == 0;
 }
 
 #ifdef DR_HAVE_CUDNN
@@ -308,8 +307,8 @@ extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, co
         if (strcmp(impl, impl_names[i]) == 0)
             want = i;
     if (want < 0 || !impl_allowed(op, (dr_cuda_impl)want))
-        return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": expected \"custom\" or \"%s\"", op,
-                        impl ? impl : "(null)", strcmp(op, "conv1d") == 0 ? "cudnn" : "steps");
+        return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": expected \"custom\", %s\"cudnn\"",
+                        op, impl ? impl : "(null)", strcmp(op, "lstm") == 0 ? "\"steps\" or " : "");
     if (want != DR_CUDA_IMPL_CUDNN) {
         *slot = (dr_cuda_impl)want;
         return DR_OK;

@@ -8,7 +8,8 @@
  *            the card allow it; otherwise the per-step launches below;
  *   "steps": per step one cuBLAS GEMM (h_{t-1} w_hh^T, or dgates_t w_hh) and
  *            one fused cell kernel, the decomposition of kernels/cpu/lstm.c,
- *            2 T launches each way.
+ *            2 T launches each way;
+ *   "cudnn": the whole op through cuDNN's RNN API instead (lstm_cudnn.cu).
  * The cell math is the CPU's (the dr_fast_* functions of kernels/math.h, same
  * expression order). */
 #include "kernels/cuda/common.cuh"
@@ -88,6 +89,12 @@ extern "C" void dr_cuda_lstm_forward(dr_backend *be, float *h, float *c, float *
         return;
     if (!lstm_shape_ok(ctx, B, T, In, H))
         return;
+#ifdef DR_HAVE_CUDNN
+    if (ctx->lstm_impl == DR_CUDA_IMPL_CUDNN) {
+        dr_cudnn_lstm_forward(ctx, h, gates, x, w_ih, w_hh, b, B, T, In, H);
+        return;
+    }
+#endif
     const int G = 4 * H;
     if (In > 0) {
         if (!dr_cuda_gemm_rm(ctx, 0, 1, B * T, G, In, 1.0f, x, In, w_ih, In, 0.0f, gates, G))
@@ -174,6 +181,12 @@ extern "C" void dr_cuda_lstm_backward(dr_backend *be, float *dx, float *dw_ih, f
         return;
     if (!lstm_shape_ok(ctx, B, T, In, H))
         return;
+#ifdef DR_HAVE_CUDNN
+    if (ctx->lstm_impl == DR_CUDA_IMPL_CUDNN) {
+        dr_cudnn_lstm_backward(be, dx, dw_ih, dw_hh, db, dh, x, h, gates, B, T, In, H);
+        return;
+    }
+#endif
     /* scratch: dgates [B, T, 4H], then (per-step launches) dhn and dcn [B, H] */
     float *dgates = scratch;
     const dr_cuda_lstm_plan *plan =

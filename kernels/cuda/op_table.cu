@@ -34,7 +34,11 @@ extern "C" const char *dr_cuda_backend_kernels(const dr_backend *be)
                  v / 10000, v % 10000 / 100, v % 100);
     }
 #endif
-    const char *lstm = ctx->lstm_impl == DR_CUDA_IMPL_STEPS ? IMPL_LSTM_STEPS : IMPL_LSTM_CUSTOM;
+    const char *lstm = ctx->lstm_impl == DR_CUDA_IMPL_STEPS ? IMPL_LSTM_STEPS
+                       : ctx->lstm_impl == DR_CUDA_IMPL_CUDNN
+                           ? "  lstm       cudnn (cuda.lstm): cuDNN's RNN API, standard algorithm, fp32 FMA math "
+                             "(no TF32)\n"
+                           : IMPL_LSTM_CUSTOM;
     snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s", conv, IMPL_LINEAR, lstm, IMPL_REST);
     return ctx->kernels;
 }

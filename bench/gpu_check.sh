@@ -2,8 +2,9 @@
 # The GPU check, for a machine with an NVIDIA GPU: builds the CUDA backend for
 # this card (build-gpu/), records nvidia-smi, runs the CUDA parity test, times
 # one training epoch and one batch's inference of the paper's network against
-# PyTorch (eager and torch.compile) on the GPU, then runs the rest of the ctest
-# suite and the parity test under compute-sanitizer. Tests run with
+# PyTorch (eager and torch.compile) on the GPU and every CUDA op against the
+# card's measured ceilings (bench/gpu_ops_bench.c), then runs the rest of the
+# ctest suite and the parity test under compute-sanitizer. Tests run with
 # DR_REQUIRE_CUDA=1 so that the parity test fails (instead of skipping) if the
 # GPU cannot be used.
 #
@@ -24,27 +25,31 @@
 # Steps, in the order of their importance, each with a time limit, all within
 # DR_GPU_CHECK_TOTAL_S (360 s): the last steps get what is left.
 #   1 nvidia-smi | 2 dependencies | 3 configure and build (150 s) | 4 CUDA parity
-#   test (40 s) | 5 benchmarks: train_bench --device cuda (60 s), torch_ref.py on
-#   cuda eager (60 s) and --compile (120 s) | 6 the rest of the suite (110 s) |
-#   7 compute-sanitizer memcheck of the parity test (50 s)
-# Knobs: DR_GPU_CHECK_{BUILD,PARITY,BENCH,TORCH,COMPILE,TEST,SANITIZER,TOTAL}_S;
+#   test (50 s) | 5 benchmarks: train_bench --device cuda (60 s), gpu_ops_bench
+#   (each op's FLOP/s or GB/s against the card's SGEMM and copy ceilings, 30 s),
+#   torch_ref.py on cuda eager (60 s) and --compile (120 s) | 6 the rest of the
+#   suite (110 s) | 7 compute-sanitizer memcheck of the parity test (50 s)
+# Knobs: DR_GPU_CHECK_{BUILD,PARITY,BENCH,OPS,TORCH,COMPILE,TEST,SANITIZER,TOTAL}_S;
 # DR_GPU_BENCH_ROWS (51200 = 200 batches of 256), DR_GPU_BENCH_REPEATS (3).
 #
 # Files under $OUT (at most 8: the device returns no more):
-#   gpu_check.log        the summary: every step, its time and result, the benchmark line
+#   gpu_check.log        the summary: every step, its time and result, the benchmark line,
+#                        gpu_ops_bench's table
 #   cuda_parity.log      the CUDA parity test's lines (every measurement)
 #   bench_defrisk.log    train_bench --device cuda
 #   bench_torch_eager.log, bench_torch_compile.log   torch_ref.py --device cuda [--compile]
 #   ctest.log            ctest -V: the output of every test
 #   build.log            dependencies, configure and build output
-#   more_logs.tar.gz     nvidia-smi.txt, ctest's LastTest*.log, sanitizer.log, CMakeCache.txt
+#   more_logs.tar.gz     nvidia-smi.txt, gpu_ops_bench.log (with its OPS json lines), ctest's
+#                        LastTest*.log, sanitizer.log, CMakeCache.txt
 # Each log starts with a header naming the card, the date and the commit.
 # Exit status: 0 when every test passed on the GPU and train_bench ran; 2 no usable
 # GPU (before any build); 3 dependencies, configure or build failed; 4 a test failed
 # or timed out; 5 the CUDA parity test did not run on the GPU; 6 compute-sanitizer
 # found errors; 7 the GPU tests passed but the rest of the suite ran out of time;
-# 8 the tests passed but train_bench --device cuda failed. PyTorch's failures
-# (torch.compile included) are reported in the summary, never in the exit status.
+# 8 the tests passed but train_bench --device cuda failed. The failures of
+# gpu_ops_bench and of PyTorch (torch.compile included) are reported in the
+# summary, never in the exit status.
 # For testing this script: NVIDIA_SMI (the nvidia-smi to call), DR_GPU_BUILD (the
 # build folder), DR_GPU_ARCH (CMAKE_CUDA_ARCHITECTURES instead of native),
 # DR_GPU_DEPS (auto: the system's packages if installed, else .gpudeps/; prefix;
@@ -59,8 +64,9 @@ NVSMI=${NVIDIA_SMI:-nvidia-smi}
 PYTHON=${DR_GPU_PYTHON:-python3}
 TOTAL_S=${DR_GPU_CHECK_TOTAL_S:-360}
 BUILD_S=${DR_GPU_CHECK_BUILD_S:-150}
-PARITY_S=${DR_GPU_CHECK_PARITY_S:-40}
+PARITY_S=${DR_GPU_CHECK_PARITY_S:-50}
 BENCH_S=${DR_GPU_CHECK_BENCH_S:-60}
+OPS_S=${DR_GPU_CHECK_OPS_S:-30}
 TORCH_S=${DR_GPU_CHECK_TORCH_S:-60}
 COMPILE_S=${DR_GPU_CHECK_COMPILE_S:-120}
 TEST_S=${DR_GPU_CHECK_TEST_S:-110}
@@ -278,6 +284,29 @@ log "== 5. benchmarks: $ROWS rows x $REPEATS epochs, batch 256, the paper's shap
 bench_step "defrisk train_bench --device cuda" "$BENCH_S" "$OUT/bench_defrisk.log" \
     "$BUILD/train_bench" "${SHAPE[@]}" --device cuda --infer-repeats 50
 brc=$?
+# Every CUDA op of the network at batch 256, forward and backward, against the
+# card's SGEMM and copy ceilings measured in the same run: the whole log (with
+# one OPS json line per op) into more_logs.tar.gz, the table into this summary.
+OPS_LOG=$MORE/gpu_ops_bench.log
+{ echo "# $HEADER"; echo "# $BUILD/gpu_ops_bench"; } >"$OPS_LOG"
+LIM=$(limit "$OPS_S")
+log "-- defrisk gpu_ops_bench, every op against the card's ceilings (limit ${LIM} s):" \
+    "gpu_ops_bench.log in $OUT/more_logs.tar.gz"
+if [ "$LIM" -eq 0 ]; then
+    log "skipped: out of time"
+else
+    t0=$(date +%s)
+    (cd "$ROOT" && timeout -k 5 "$LIM" "$BUILD/gpu_ops_bench") >>"$OPS_LOG" 2>&1
+    orc=$?
+    if [ "$orc" -eq 0 ]; then
+        log "ok after $(($(date +%s) - t0)) s:"
+    elif [ "$orc" -eq 124 ] || [ "$orc" -eq 137 ]; then
+        log "FAIL: passed its ${LIM} s limit (not in the exit status); what it printed:"
+    else
+        log "FAIL: exit $orc after $(($(date +%s) - t0)) s (not in the exit status); what it printed:"
+    fi
+    grep -v -e '^OPS ' -e '^# ' "$OPS_LOG" | indent
+fi
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     log "-- PyTorch: skipped, '$PYTHON' not found"
 else

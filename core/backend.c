@@ -125,6 +125,28 @@ const char *dr_backend_get_impl(const dr_backend *be, const char *op)
     return dr_op_has_choice(op) ? "custom" : NULL;
 }
 
+dr_status dr_backend_set_math(dr_backend *be, const char *math)
+{
+#ifdef DR_HAVE_CUDA
+    if (be->kind == DR_DEVICE_CUDA)
+        return dr_cuda_backend_set_math(be, math);
+#endif
+    if (math && strcmp(math, "fp32") == 0)
+        return DR_OK;
+    return dr_error(DR_ERR_INVALID, "math \"%s\": the CPU backend has only \"fp32\"",
+                    math ? math : "(null)");
+}
+
+const char *dr_backend_get_math(const dr_backend *be)
+{
+#ifdef DR_HAVE_CUDA
+    if (be->kind == DR_DEVICE_CUDA)
+        return dr_cuda_backend_get_math(be);
+#endif
+    (void)be;
+    return "fp32";
+}
+
 int dr_backend_has_step_graphs(const dr_backend *be)
 {
     return be->ops->step != NULL;

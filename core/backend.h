@@ -41,6 +41,10 @@ const char *dr_backend_kernels(const dr_backend *be);
 dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl);
 /* The op's current choice; NULL for an op without one. */
 const char *dr_backend_get_impl(const dr_backend *be, const char *op);
+/* The arithmetic of GEMMs: "fp32" (the default, the only one on the CPU) or,
+ * on CUDA, "tf32" (kernels/cuda_backend.h). */
+dr_status dr_backend_set_math(dr_backend *be, const char *math);
+const char *dr_backend_get_math(const dr_backend *be);
 /* Whether training steps can be captured and replayed as one graph (CUDA). */
 int dr_backend_has_step_graphs(const dr_backend *be);
 

@@ -130,7 +130,8 @@ static dr_status dr_load_saved_overrides(dr_config *cfg, const char *run_dir)
 /* [cuda]: how each op with a choice is implemented on a CUDA device
  * (core/backend.h). Read on every device, so that the keys are known and
  * recorded in config.toml; no effect on the CPU. The default is the backend's
- * choice so far: "custom", or $DR_CUDA_CONV1D / $DR_CUDA_LSTM where set. */
+ * choice so far: "custom", or $DR_CUDA_CONV1D / $DR_CUDA_LSTM where set; the
+ * same for cuda.math ("fp32", or $DR_CUDA_MATH). */
 static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
 {
     static const char *const conv1d[] = {"custom", "cudnn", NULL};
@@ -149,7 +150,13 @@ static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
         if (s != DR_OK)
             return dr_error_context(s, "%s: %s: ", dr_config_where(cfg, keys[i].key), keys[i].key);
     }
-    return DR_OK;
+    static const char *const maths[] = {"fp32", "tf32", NULL};
+    const char *math;
+    DR_TRY(dr_config_string(cfg, "cuda.math", dr_backend_get_math(be), maths, &math));
+    if (be->kind != DR_DEVICE_CUDA)
+        return DR_OK;
+    dr_status s = dr_backend_set_math(be, math);
+    return s == DR_OK ? s : dr_error_context(s, "%s: cuda.math: ", dr_config_where(cfg, "cuda.math"));
 }
 
 static dr_status dr_setup(dr_experiment *e, const char *config_path, const char *const *overrides, int n_overrides,

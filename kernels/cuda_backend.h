@@ -52,6 +52,15 @@ void dr_cuda_host_free(dr_backend *be, void *p);
 dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, const char *impl);
 /* The op's current choice; NULL for an op without one. */
 const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op);
+/* The arithmetic of the cuBLAS GEMMs (linear, the custom conv1d, the LSTM's input
+ * products and weight gradients, attention's projections): "fp32" (the default:
+ * plain fp32, the parity tests' 2 gamma_K bound) or "tf32" (tensor cores with
+ * operands rounded to TF32's 10-bit mantissa; the tests' bound adds 2^-9 per
+ * term). The project's own kernels and cuDNN stay fp32 (FMA math) either way.
+ * Starts from DR_CUDA_MATH when set; runs set it from cuda.math. Not during a
+ * step capture. */
+dr_status dr_cuda_backend_set_math(dr_backend *be, const char *math);
+const char *dr_cuda_backend_get_math(const dr_backend *be);
 /* The op table's implementation lines with each op's current choice (the
  * text lives in the backend until the next call). */
 const char *dr_cuda_backend_kernels(const dr_backend *be);

@@ -41,6 +41,8 @@
  * where a shape does not fit) and step by step ("steps"), each also twice more
  * on the GPU to check that the results repeat bit for bit; test_lstm_cudnn the
  * same cases through cuDNN (h and the gradients; cuDNN writes no c or gates).
+ * test_tf32 runs the linear and custom conv1d cases with cuBLAS on TF32 tensor
+ * cores (cuda.math), the bound widened by 2^-9 relative per term.
  * test_op_table checks that dr_cuda_ops names the CUDA function of every op, and
  * test_impl_choice_cpu the CPU's refusals; they need no GPU and run everywhere.
  * Without a usable GPU every other test prints "SKIPPED: no usable CUDA device: <why>"
@@ -80,6 +82,10 @@ static void test_impl_choice_cpu(void **state)
     printf("  cpu: set_impl(lstm, steps) -> %s: %s\n", dr_status_name(s), dr_last_error());
     assert_int_equal(s, DR_ERR_INVALID);
     assert_string_equal(dr_backend_get_impl(cpu, "lstm"), "custom");
+    assert_string_equal(dr_backend_get_math(cpu), "fp32");
+    s = dr_backend_set_math(cpu, "tf32");
+    printf("  cpu: set_math(tf32) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
 }
 
 #ifndef DR_HAVE_CUDA
@@ -269,10 +275,15 @@ static long cmp_elem(const char *what, const pair *p, double rtol, double atol)
 }
 
 /* |cuda - cpu| <= 2 gamma(K) S[i] (see the top of the file) */
+/* The relative error TF32 operands add to each product: both rounded (or
+ * truncated) to a 10-bit mantissa, 2 x 2^-10 and its square, bounded by 2^-9
+ * times 1.01. Zero while the GEMMs run in fp32 (test_tf32 sets it). */
+static double g_tf32_term;
+
 static long cmp_bound(const char *what, const pair *p, const float *S, double K)
 {
     float *got = p_get(p);
-    double g2 = 2.0 * gamma_k(K), worst = 0.0;
+    double g2 = 2.0 * gamma_k(K) + g_tf32_term, worst = 0.0;
     long bad = 0;
     for (long i = 0; i < p->n; i++) {
         double d = fabs((double)got[i] - p->h[i]);
@@ -286,8 +297,8 @@ static long cmp_bound(const char *what, const pair *p, const float *S, double K)
         if (d / tol > worst)
             worst = d / tol;
     }
-    printf("  %-26s n=%-7ld max err = %.3f of the bound 2 gamma(%g) S; %ld outside\n", what, p->n,
-           worst, K, bad);
+    printf("  %-26s n=%-7ld max err = %.3f of the bound (2 gamma(%g)%s) S; %ld outside\n", what,
+           p->n, worst, K, g_tf32_term > 0 ? " + 2^-9 (TF32)" : "", bad);
     free(got);
     return bad;
 }
@@ -823,6 +834,27 @@ static void test_lstm(void **state)
     assert_int_equal(lstm_cases("steps"), 0);
 }
 
+/* The GEMMs on TF32 tensor cores (cuda.math = "tf32"): linear and the custom
+ * conv1d, whose results are cuBLAS products, against the CPU with the bound
+ * widened by TF32's operand rounding (2^-9 relative per term, g_tf32_term). */
+static void test_tf32(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    assert_int_equal(dr_cuda_backend_set_math(&g_gpu, "tf32"), DR_OK);
+    assert_non_null(strstr(dr_cuda_backend_kernels(&g_gpu), "math       tf32"));
+    g_tf32_term = 1.01 * 0x1p-9;
+    long bad = linear_case(5, 7, 3, 1, 1);
+    bad += linear_case(256, 256, 128, 1, 1);
+    bad += conv_cases("custom");
+    g_tf32_term = 0.0;
+    assert_int_equal(dr_cuda_backend_set_math(&g_gpu, "fp32"), DR_OK);
+    dr_status s = dr_cuda_backend_set_math(&g_gpu, "bf16");
+    printf("  set_math(bf16) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
+    assert_int_equal(bad, 0);
+}
+
 /* cuDNN's LSTM against the CPU, h and the gradients with the same bounds. */
 static void test_lstm_cudnn(void **state)
 {
@@ -1309,7 +1341,7 @@ int main(void)
         cmocka_unit_test(test_maxpool1d),
         cmocka_unit_test(test_batchnorm),      cmocka_unit_test(test_activation),
         cmocka_unit_test(test_tensor_ops),     cmocka_unit_test(test_lstm),
-        cmocka_unit_test(test_lstm_cudnn),
+        cmocka_unit_test(test_lstm_cudnn),     cmocka_unit_test(test_tf32),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_loss),
         cmocka_unit_test(test_adam),           cmocka_unit_test(test_step_graphs),
         cmocka_unit_test(test_step_graphs_cudnn),

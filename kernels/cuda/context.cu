@@ -146,6 +146,15 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
      * backend themselves (runs set it from the experiment file afterwards). */
     static const char *const env_ops[][2] = {{"DR_CUDA_CONV1D", "conv1d"},
                                              {"DR_CUDA_LSTM", "lstm"}};
+    const char *math = getenv("DR_CUDA_MATH");
+    if (math && *math) {
+        dr_status s = dr_cuda_backend_set_math(be, math);
+        if (s != DR_OK) {
+            s = dr_error_context(s, "environment variable DR_CUDA_MATH=\"%s\": ", math);
+            dr_cuda_backend_release(be);
+            return s;
+        }
+    }
     for (size_t i = 0; i < sizeof env_ops / sizeof env_ops[0]; i++) {
         const char *v = getenv(env_ops[i][0]);
         if (!v || !*v)
@@ -324,6 +333,35 @@ extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, co
                     "(CMake found no libcudnn when it was configured; see CUDNN_ROOT in "
                     "CMakeLists.txt); use \"custom\"", op);
 #endif
+}
+
+extern "C" dr_status dr_cuda_backend_set_math(dr_backend *be, const char *math)
+{
+    if (!be || !be->cuda)
+        return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_math: not a CUDA backend");
+    dr_cuda_context *ctx = be->cuda;
+    int tf32;
+    if (math && strcmp(math, "fp32") == 0)
+        tf32 = 0;
+    else if (math && strcmp(math, "tf32") == 0)
+        tf32 = 1;
+    else
+        return dr_error(DR_ERR_INVALID, "math \"%s\": expected \"fp32\" or \"tf32\"",
+                        math ? math : "(null)");
+    if (ctx->capturing)
+        return dr_error(DR_ERR_INVALID, "math: not changed during a step capture");
+    cublasStatus_t st =
+        cublasSetMathMode(ctx->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return dr_error(DR_ERR_DEVICE, "cuda:%d: cublasSetMathMode(%s) failed: %s", ctx->device,
+                        math, cublasGetStatusString(st));
+    ctx->tf32 = tf32;
+    return DR_OK;
+}
+
+extern "C" const char *dr_cuda_backend_get_math(const dr_backend *be)
+{
+    return be && be->cuda && be->cuda->tf32 ? "tf32" : "fp32";
 }
 
 extern "C" const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op)

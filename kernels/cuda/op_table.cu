@@ -6,8 +6,10 @@
 /* The implementation lines, one per op. conv1d and lstm have two (cuda.conv1d and
  * cuda.lstm choose, dr_cuda_backend_set_impl): the op table's own text names the defaults, and
  * dr_cuda_backend_kernels() the backend's current choice. */
-#define IMPL_CONV1D_CUSTOM "  conv1d     custom (cuda.conv1d): im2col kernel + cuBLAS sgemm (fp32, no TF32)\n"
+#define IMPL_CONV1D_CUSTOM "  conv1d     custom (cuda.conv1d): im2col kernel + cuBLAS sgemm\n"
 #define IMPL_LINEAR "  linear     cuBLAS sgemm + bias kernels\n"
+#define IMPL_MATH_FP32 "  math       fp32 (cuda.math): cuBLAS GEMMs in plain fp32, no TF32\n"
+#define IMPL_MATH_TF32 "  math       tf32 (cuda.math): cuBLAS GEMMs on TF32 tensor cores; own kernels and cuDNN fp32\n"
 #define IMPL_LSTM_CUSTOM                                                                           \
     "  lstm       custom (cuda.lstm): cuBLAS sgemm for all steps' input products; the recurrence in one "  \
     "launch per direction, w_hh on chip in a thread-block cluster (per-step launches where it does not fit)\n"
@@ -39,13 +41,14 @@ extern "C" const char *dr_cuda_backend_kernels(const dr_backend *be)
                            ? "  lstm       cudnn (cuda.lstm): cuDNN's RNN API, standard algorithm, fp32 FMA math "
                              "(no TF32)\n"
                            : IMPL_LSTM_CUSTOM;
-    snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s", conv, IMPL_LINEAR, lstm, IMPL_REST);
+    snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s%s", ctx->tf32 ? IMPL_MATH_TF32 : IMPL_MATH_FP32,
+             conv, IMPL_LINEAR, lstm, IMPL_REST);
     return ctx->kernels;
 }
 
 extern "C" const dr_op_table dr_cuda_ops = {
     .name = "cuda",
-    .impl = IMPL_CONV1D_CUSTOM IMPL_LINEAR IMPL_LSTM_CUSTOM IMPL_REST,
+    .impl = IMPL_MATH_FP32 IMPL_CONV1D_CUSTOM IMPL_LINEAR IMPL_LSTM_CUSTOM IMPL_REST,
     .alloc = dr_cuda_alloc,
     .free = dr_cuda_free,
     .zero = dr_cuda_zero,

@@ -1,8 +1,8 @@
 /* LSTM forward and backward on the GPU (contract in kernels/lstm.h).
  *
  * The input products (x w_ih^T for all steps) and, after the recurrence, the
- * weight gradients are one cuBLAS GEMM or reduction each. The recurrence itself
- * has two implementations (cuda.lstm):
+ * weight gradients are one cuBLAS GEMM or reduction each. The op has three
+ * implementations (cuda.lstm):
  *   "custom" (default): one launch per direction, w_hh kept on chip by a
  *            thread-block cluster (lstm_persistent.cu), where the shape and
  *            the card allow it; otherwise the per-step launches below;
@@ -70,6 +70,13 @@ static __global__ void lstm_cell_backward_kernel(float *dgates, float *dcn, cons
     }
 }
 
+/* The one-launch recurrence's plan where "custom" is chosen and it fits; NULL
+ * means per-step launches. */
+static const dr_cuda_lstm_plan *persistent_plan(dr_cuda_context *ctx, int B, int H)
+{
+    return ctx->lstm_impl == DR_CUDA_IMPL_CUSTOM ? dr_cuda_lstm_plan_get(ctx, B, H) : NULL;
+}
+
 static int lstm_shape_ok(dr_cuda_context *ctx, int B, int T, int In, int H)
 {
     if ((long)B * T * 4 * H > INT32_MAX || (long)B * T * (In > H ? In : H) > INT32_MAX) {
@@ -103,8 +110,7 @@ extern "C" void dr_cuda_lstm_forward(dr_backend *be, float *h, float *c, float *
                                                    ctx->stream))) {
         return;
     }
-    const dr_cuda_lstm_plan *plan =
-        ctx->lstm_impl == DR_CUDA_IMPL_CUSTOM ? dr_cuda_lstm_plan_get(ctx, B, H) : NULL;
+    const dr_cuda_lstm_plan *plan = persistent_plan(ctx, B, H);
     if (plan) {
         dr_cuda_lstm_persistent_forward(ctx, plan, h, c, gates, w_hh, b, T);
         return;
@@ -189,8 +195,7 @@ extern "C" void dr_cuda_lstm_backward(dr_backend *be, float *dx, float *dw_ih, f
 #endif
     /* scratch: dgates [B, T, 4H], then (per-step launches) dhn and dcn [B, H] */
     float *dgates = scratch;
-    const dr_cuda_lstm_plan *plan =
-        ctx->lstm_impl == DR_CUDA_IMPL_CUSTOM ? dr_cuda_lstm_plan_get(ctx, B, H) : NULL;
+    const dr_cuda_lstm_plan *plan = persistent_plan(ctx, B, H);
     if (plan) {
         if (!dr_cuda_lstm_persistent_backward(ctx, plan, dgates, dh, gates, c, w_hh, T))
             return;

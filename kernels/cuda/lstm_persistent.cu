@@ -311,7 +311,7 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
         note_fallback(ctx, B, H, "more than 256 units per block of the cluster");
         return;
     }
-    const int NG = Hc <= MAX_THREADS ? MAX_THREADS / Hc : 1, threads = Hc * NG;
+    const int NG = MAX_THREADS / Hc, threads = Hc * NG;
     /* the largest tile the mapping takes, then as many clusters as can run at once */
     int NB = NG * MAX_S < B ? NG * MAX_S : B;
     size_t smem = 0;

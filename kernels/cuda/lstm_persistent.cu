@@ -273,18 +273,28 @@ static void note_fallback(dr_cuda_context *ctx, int B, int H, const char *why)
                 B, H, why);
 }
 
+/* A launch of blocks blocks of threads threads in clusters of C, with smem bytes of
+ * dynamic shared memory; attr must outlive the config. */
+static cudaLaunchConfig_t cluster_config(cudaLaunchAttribute *attr, int C, int blocks, int threads,
+                                         size_t smem, cudaStream_t stream)
+{
+    *attr = cudaLaunchAttribute{};
+    attr->id = cudaLaunchAttributeClusterDimension;
+    attr->val.clusterDim.x = (unsigned)C, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)blocks), cfg.blockDim = dim3((unsigned)threads);
+    cfg.dynamicSmemBytes = smem, cfg.stream = stream, cfg.attrs = attr, cfg.numAttrs = 1;
+    return cfg;
+}
+
 /* How many clusters of this launch can be resident at once (0: none). The
  * kernel's dynamic shared memory limit is raised to the card's maximum (not to
  * this plan's size, which another plan's launch may exceed). */
 template <typename K>
 static int max_clusters(const dr_cuda_context *ctx, K kernel, int C, int threads, size_t smem)
 {
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute attr = {};
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = (unsigned)C, attr.val.clusterDim.y = 1, attr.val.clusterDim.z = 1;
-    cfg.gridDim = dim3((unsigned)C), cfg.blockDim = dim3((unsigned)threads);
-    cfg.dynamicSmemBytes = smem, cfg.attrs = &attr, cfg.numAttrs = 1;
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg = cluster_config(&attr, C, C, threads, smem, 0);
     int n = 0;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              (int)ctx->prop.sharedMemPerBlockOptin) != cudaSuccess ||
@@ -312,34 +322,29 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
         return;
     }
     const int NG = MAX_THREADS / Hc, threads = Hc * NG;
-    /* the largest tile the mapping takes, then as many clusters as can run at once */
+    /* the largest tile the mapping takes must fit; then the batch is spread over
+     * the clusters that run at once (one wave), which only shrinks the tile */
     int NB = NG * MAX_S < B ? NG * MAX_S : B;
-    size_t smem = 0;
-    int clusters = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        int NBp = (NB + SB - 1) / SB * SB;
-        smem = plan_smem_floats(H, 4 * Hc, NBp) * sizeof(float);
-        if (smem > ctx->prop.sharedMemPerBlockOptin) {
-            char why[128];
-            snprintf(why, sizeof why, "needs %zu KiB of shared memory per block, the card has %zu",
-                     smem >> 10, ctx->prop.sharedMemPerBlockOptin >> 10);
-            note_fallback(ctx, B, H, why);
-            return;
-        }
-        int f = max_clusters(ctx, lstm_persistent_forward_kernel, C, threads, smem);
-        int b = max_clusters(ctx, lstm_persistent_backward_kernel, C, threads, smem);
-        clusters = f < b ? f : b;
-        if (clusters < 1) {
-            note_fallback(ctx, B, H, "no cluster of this size fits on the card");
-            return;
-        }
-        /* spread the batch over the clusters that run at once (one wave) */
-        int want = (B + clusters - 1) / clusters;
-        if (pass == 0 && want < NB)
-            NB = want;
+    size_t smem = plan_smem_floats(H, 4 * Hc, (NB + SB - 1) / SB * SB) * sizeof(float);
+    if (smem > ctx->prop.sharedMemPerBlockOptin) {
+        char why[128];
+        snprintf(why, sizeof why, "needs %zu KiB of shared memory per block, the card has %zu",
+                 smem >> 10, ctx->prop.sharedMemPerBlockOptin >> 10);
+        note_fallback(ctx, B, H, why);
+        return;
     }
+    int f = max_clusters(ctx, lstm_persistent_forward_kernel, C, threads, smem);
+    int b = max_clusters(ctx, lstm_persistent_backward_kernel, C, threads, smem);
+    int resident = f < b ? f : b;
+    if (resident < 1) {
+        note_fallback(ctx, B, H, "no cluster of this size fits on the card");
+        return;
+    }
+    if ((B + resident - 1) / resident < NB)
+        NB = (B + resident - 1) / resident;
     p->C = C, p->Hc = Hc, p->threads = threads, p->NB = NB, p->NBp = (NB + SB - 1) / SB * SB;
-    p->S = (NB + NG - 1) / NG, p->smem = smem, p->clusters = (B + NB - 1) / NB;
+    p->S = (NB + NG - 1) / NG, p->clusters = (B + NB - 1) / NB;
+    p->smem = plan_smem_floats(H, 4 * Hc, p->NBp) * sizeof(float);
     p->ok = 1;
 }
 
@@ -360,12 +365,9 @@ template <typename K, typename... Args>
 static int launch(dr_cuda_context *ctx, const dr_cuda_lstm_plan *p, K kernel, const char *name,
                   Args... args)
 {
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute attr = {};
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = (unsigned)p->C, attr.val.clusterDim.y = 1, attr.val.clusterDim.z = 1;
-    cfg.gridDim = dim3((unsigned)(p->clusters * p->C)), cfg.blockDim = dim3((unsigned)p->threads);
-    cfg.dynamicSmemBytes = p->smem, cfg.stream = ctx->stream, cfg.attrs = &attr, cfg.numAttrs = 1;
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg =
+        cluster_config(&attr, p->C, p->clusters * p->C, p->threads, p->smem, ctx->stream);
     return dr_cuda_check_(ctx, cudaLaunchKernelEx(&cfg, kernel, args...), name, __FILE__, __LINE__,
                           __func__);
 }

@@ -931,6 +931,7 @@ static opcase lstm_case(void)
     c.flop = 1;
     c.work[0] = 2.0 * B * T * G * I + 2.0 * B * (T - 1) * G * H;
     c.work[1] = 2.0 * B * T * G * I + 2.0 * 2.0 * B * (T - 1) * G * H; /* no dx */
+    printf("lstm \"custom\" at B=%d H=%d: %s\n", B, H, dr_cuda_lstm_plan_text(g_be, B, H));
     return c;
 }
 

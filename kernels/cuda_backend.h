@@ -52,6 +52,10 @@ void dr_cuda_host_free(dr_backend *be, void *p);
 dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, const char *impl);
 /* The op's current choice; NULL for an op without one. */
 const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op);
+/* How lstm = "custom" runs B samples of H units on this card: "one launch: ..."
+ * (the persistent kernel's plan) or "per-step launches: <why>". For tests and
+ * benchmarks; the text lives in the backend until the next call. */
+const char *dr_cuda_lstm_plan_text(dr_backend *be, int B, int H);
 /* The arithmetic of the cuBLAS GEMMs (linear, the custom conv1d, the LSTM's input
  * products and weight gradients, attention's projections): "fp32" (the default:
  * plain fp32, the parity tests' 2 gamma_K bound) or "tf32" (tensor cores with

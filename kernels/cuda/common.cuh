@@ -67,6 +67,7 @@ typedef struct dr_cuda_lstm_plan {
     int threads;  /* per block: Hc * (threads / Hc) */
     int clusters; /* ceil(B / NB) */
     size_t smem;  /* dynamic shared memory per block, bytes */
+    char why[128]; /* ok = 0: why not */
 } dr_cuda_lstm_plan;
 enum { DR_CUDA_LSTM_PLANS = 8 };
 
@@ -99,6 +100,7 @@ struct dr_cuda_context {
     /* the persistent LSTM's plans of the last shapes (lstm_persistent.cu) */
     dr_cuda_lstm_plan lstm_plans[DR_CUDA_LSTM_PLANS];
     int n_lstm_plans;
+    char lstm_plan_text[192]; /* dr_cuda_lstm_plan_text's */
     char kernels[1024]; /* dr_cuda_backend_kernels' text */
 #ifdef DR_HAVE_CUDNN
     cudnnHandle_t cudnn; /* created when an op first chooses cuDNN; on stream */

@@ -266,11 +266,13 @@ lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gat
 
 /* --- plans --------------------------------------------------------------------- */
 
-static void note_fallback(dr_cuda_context *ctx, int B, int H, const char *why)
+/* The plan does not fit: keeps why and says it (once per shape). */
+static void note_fallback(dr_cuda_context *ctx, dr_cuda_lstm_plan *p, const char *why)
 {
+    snprintf(p->why, sizeof p->why, "%s", why);
     if (!ctx->capturing)
         fprintf(stderr, "defrisk cuda:%d: lstm B=%d H=%d: per-step launches (%s)\n", ctx->device,
-                B, H, why);
+                p->B, p->H, why);
 }
 
 /* A launch of blocks blocks of threads threads in clusters of C, with smem bytes of
@@ -310,7 +312,7 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
     const int B = p->B, H = p->H;
     p->ok = 0;
     if (ctx->prop.major < 9 || !ctx->prop.clusterLaunch) {
-        note_fallback(ctx, B, H, "the card has no thread-block clusters (sm_90 and later)");
+        note_fallback(ctx, p, "the card has no thread-block clusters (sm_90 and later)");
         return;
     }
     int C = MAX_CLUSTER;
@@ -318,7 +320,7 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
         C /= 2;
     const int Hc = H / C;
     if (Hc > MAX_THREADS) {
-        note_fallback(ctx, B, H, "more than 256 units per block of the cluster");
+        note_fallback(ctx, p, "more than 256 units per block of the cluster");
         return;
     }
     const int NG = MAX_THREADS / Hc, threads = Hc * NG;
@@ -330,14 +332,14 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
         char why[128];
         snprintf(why, sizeof why, "needs %zu KiB of shared memory per block, the card has %zu",
                  smem >> 10, ctx->prop.sharedMemPerBlockOptin >> 10);
-        note_fallback(ctx, B, H, why);
+        note_fallback(ctx, p, why);
         return;
     }
     int f = max_clusters(ctx, lstm_persistent_forward_kernel, C, threads, smem);
     int b = max_clusters(ctx, lstm_persistent_backward_kernel, C, threads, smem);
     int resident = f < b ? f : b;
     if (resident < 1) {
-        note_fallback(ctx, B, H, "no cluster of this size fits on the card");
+        note_fallback(ctx, p, "no cluster of this size fits on the card");
         return;
     }
     if ((B + resident - 1) / resident < NB)
@@ -350,15 +352,34 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
 
 /* The plan for (B, H), made at the shape's first call and kept (the last
  * DR_CUDA_LSTM_PLANS shapes): a step captured later finds it without querying. */
-const dr_cuda_lstm_plan *dr_cuda_lstm_plan_get(dr_cuda_context *ctx, int B, int H)
+static const dr_cuda_lstm_plan *find_plan(dr_cuda_context *ctx, int B, int H)
 {
     for (int i = 0; i < ctx->n_lstm_plans && i < DR_CUDA_LSTM_PLANS; i++)
         if (ctx->lstm_plans[i].B == B && ctx->lstm_plans[i].H == H)
-            return ctx->lstm_plans[i].ok ? &ctx->lstm_plans[i] : NULL;
+            return &ctx->lstm_plans[i];
     dr_cuda_lstm_plan *p = &ctx->lstm_plans[ctx->n_lstm_plans++ % DR_CUDA_LSTM_PLANS];
     p->B = B, p->H = H;
     make_plan(ctx, p);
+    return p;
+}
+
+const dr_cuda_lstm_plan *dr_cuda_lstm_plan_get(dr_cuda_context *ctx, int B, int H)
+{
+    const dr_cuda_lstm_plan *p = find_plan(ctx, B, H);
     return p->ok ? p : NULL;
+}
+
+extern "C" const char *dr_cuda_lstm_plan_text(dr_backend *be, int B, int H)
+{
+    dr_cuda_context *ctx = dr_cuda_ctx(be);
+    const dr_cuda_lstm_plan *p = find_plan(ctx, B, H);
+    if (p->ok)
+        snprintf(ctx->lstm_plan_text, sizeof ctx->lstm_plan_text,
+                 "one launch: %d clusters of %d blocks x %d threads, %d samples each, %zu KiB "
+                 "shared memory per block", p->clusters, p->C, p->threads, p->NB, p->smem >> 10);
+    else
+        snprintf(ctx->lstm_plan_text, sizeof ctx->lstm_plan_text, "per-step launches: %s", p->why);
+    return ctx->lstm_plan_text;
 }
 
 template <typename K, typename... Args>

@@ -94,10 +94,17 @@ const char *dr_backend_kernels(const dr_backend *be)
     return be->ops->impl;
 }
 
-/* The ops that have an implementation choice (on CUDA). */
-static int dr_op_has_choice(const char *op)
+const char *const dr_backend_impl_ops[] = {"conv1d", "lstm", NULL};
+
+const char *const *dr_backend_impl_names(const char *op)
 {
-    return op && (strcmp(op, "conv1d") == 0 || strcmp(op, "lstm") == 0);
+    static const char *const conv1d[] = {"custom", "cudnn", NULL};
+    static const char *const lstm[] = {"custom", "steps", "cudnn", NULL};
+    if (op && strcmp(op, "conv1d") == 0)
+        return conv1d;
+    if (op && strcmp(op, "lstm") == 0)
+        return lstm;
+    return NULL;
 }
 
 dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl)
@@ -106,7 +113,7 @@ dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl)
     if (be->kind == DR_DEVICE_CUDA)
         return dr_cuda_backend_set_impl(be, op, impl);
 #endif
-    if (!dr_op_has_choice(op))
+    if (!dr_backend_impl_names(op))
         return dr_error(DR_ERR_INVALID,
                         "implementation choice: unknown op \"%s\" (expected \"conv1d\" or \"lstm\")",
                         op ? op : "(null)");
@@ -122,7 +129,7 @@ const char *dr_backend_get_impl(const dr_backend *be, const char *op)
     if (be->kind == DR_DEVICE_CUDA)
         return dr_cuda_backend_get_impl(be, op);
 #endif
-    return dr_op_has_choice(op) ? "custom" : NULL;
+    return dr_backend_impl_names(op) ? "custom" : NULL;
 }
 
 dr_status dr_backend_set_math(dr_backend *be, const char *math)

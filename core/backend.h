@@ -39,6 +39,11 @@ const char *dr_backend_kernels(const dr_backend *be);
  * The CPU has only "custom"; anything else fails saying why
  * (kernels/cuda_backend.h has the CUDA details). */
 dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl);
+/* The ops with a choice, NULL-terminated ("conv1d", "lstm"), and the names an
+ * op's choice can take on CUDA, NULL-terminated, "custom" first; NULL for an op
+ * without a choice. */
+extern const char *const dr_backend_impl_ops[];
+const char *const *dr_backend_impl_names(const char *op);
 /* The op's current choice; NULL for an op without one. */
 const char *dr_backend_get_impl(const dr_backend *be, const char *op);
 /* The arithmetic of GEMMs: "fp32" (the default, the only one on the CPU) or,

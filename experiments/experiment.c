@@ -134,21 +134,17 @@ static dr_status dr_load_saved_overrides(dr_config *cfg, const char *run_dir)
  * same for cuda.math ("fp32", or $DR_CUDA_MATH). */
 static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
 {
-    static const char *const conv1d[] = {"custom", "cudnn", NULL};
-    static const char *const lstm[] = {"custom", "steps", "cudnn", NULL};
-    static const struct {
-        const char *op, *key;
-        const char *const *allowed;
-    } keys[] = {{"conv1d", "cuda.conv1d", conv1d}, {"lstm", "cuda.lstm", lstm}};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    for (const char *const *op = dr_backend_impl_ops; *op; op++) {
+        char key[32];
+        snprintf(key, sizeof key, "cuda.%s", *op);
         const char *impl;
-        DR_TRY(dr_config_string(cfg, keys[i].key, dr_backend_get_impl(be, keys[i].op),
-                                keys[i].allowed, &impl));
+        DR_TRY(dr_config_string(cfg, key, dr_backend_get_impl(be, *op), dr_backend_impl_names(*op),
+                                &impl));
         if (be->kind != DR_DEVICE_CUDA)
             continue;
-        dr_status s = dr_backend_set_impl(be, keys[i].op, impl);
+        dr_status s = dr_backend_set_impl(be, *op, impl);
         if (s != DR_OK)
-            return dr_error_context(s, "%s: %s: ", dr_config_where(cfg, keys[i].key), keys[i].key);
+            return dr_error_context(s, "%s: %s: ", dr_config_where(cfg, key), key);
     }
     static const char *const maths[] = {"fp32", "tf32", NULL};
     const char *math;

@@ -269,12 +269,6 @@ static dr_cuda_impl *impl_slot(dr_cuda_context *ctx, const char *op)
 /* The implementations' names, in dr_cuda_impl's order. */
 static const char *const impl_names[] = {"custom", "cudnn", "steps"};
 
-/* The names an op accepts: conv1d "custom" or "cudnn"; lstm also "steps". */
-static int impl_allowed(const char *op, dr_cuda_impl impl)
-{
-    return impl != DR_CUDA_IMPL_STEPS || strcmp(op, "lstm") == 0;
-}
-
 #ifdef DR_HAVE_CUDNN
 /* The handle, made once, on the backend's stream: every cuDNN call then queues
  * there (and is captured with the rest of a step). */
@@ -311,13 +305,22 @@ extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, co
     if (!slot)
         return dr_error(DR_ERR_INVALID, "implementation choice: unknown op \"%s\" (expected "
                         "\"conv1d\" or \"lstm\")", op ? op : "(null)");
-    int want = -1;
-    for (int i = 0; impl && i < (int)(sizeof impl_names / sizeof *impl_names); i++)
+    /* one of the names this op takes (core/backend.c keeps the lists), as dr_cuda_impl */
+    const char *const *names = dr_backend_impl_names(op);
+    int allowed = 0, want = -1;
+    for (const char *const *n = names; impl && *n; n++)
+        allowed |= strcmp(impl, *n) == 0;
+    for (int i = 0; allowed && i < (int)(sizeof impl_names / sizeof *impl_names); i++)
         if (strcmp(impl, impl_names[i]) == 0)
             want = i;
-    if (want < 0 || !impl_allowed(op, (dr_cuda_impl)want))
-        return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": expected \"custom\", %s\"cudnn\"",
-                        op, impl ? impl : "(null)", strcmp(op, "lstm") == 0 ? "\"steps\" or " : "");
+    if (want < 0) {
+        char expected[64] = "";
+        for (const char *const *n = names; *n; n++)
+            snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s\"%s\"",
+                     n == names ? "" : ", ", *n);
+        return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": expected one of %s", op,
+                        impl ? impl : "(null)", expected);
+    }
     if (want != DR_CUDA_IMPL_CUDNN) {
         *slot = (dr_cuda_impl)want;
         return DR_OK;

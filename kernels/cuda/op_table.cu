@@ -3,9 +3,10 @@
 
 #include <stdio.h>
 
-/* The implementation lines, one per op. conv1d and lstm have two (cuda.conv1d and
- * cuda.lstm choose, dr_cuda_backend_set_impl): the op table's own text names the defaults, and
- * dr_cuda_backend_kernels() the backend's current choice. */
+/* The implementation lines, one per op, and the GEMMs' math. conv1d and lstm
+ * have a choice (cuda.conv1d, cuda.lstm, dr_cuda_backend_set_impl): the op
+ * table's own text names the defaults, dr_cuda_backend_kernels() the backend's
+ * current choice. */
 #define IMPL_CONV1D_CUSTOM "  conv1d     custom (cuda.conv1d): im2col kernel + cuBLAS sgemm\n"
 #define IMPL_LINEAR "  linear     cuBLAS sgemm + bias kernels\n"
 #define IMPL_MATH_FP32 "  math       fp32 (cuda.math): cuBLAS GEMMs in plain fp32, no TF32\n"

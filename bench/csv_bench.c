@@ -11,25 +11,13 @@
 
 #include "core/philox.h"
 #include "data/csv.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench/bench_clock.h"
 
 static double cpu_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Numbers like a loan table's: amounts, rates with 2 decimals, small counts,
@@ -89,9 +77,9 @@ int main(int argc, char **argv)
     dr_csv_options opt = {.target = "Class"};
     for (int k = 0; k < runs; k++) {
         dr_table tab;
-        double t0 = now(), c0 = cpu_now();
+        double t0 = bench_now(), c0 = cpu_now();
         dr_status s = dr_csv_read(&tab, path, &opt);
-        t[k] = now() - t0;
+        t[k] = bench_now() - t0;
         cpu[k] = cpu_now() - c0;
         if (s != DR_OK) {
             fprintf(stderr, "csv_bench: %s\n", dr_last_error());
@@ -114,20 +102,20 @@ int main(int argc, char **argv)
     for (int k = 0; k < 3; k++) {
         dr_table tab;
         int hit;
-        double t0 = now();
+        double t0 = bench_now();
         if (dr_csv_read_cached(&tab, path, &opt, cache, &hit) != DR_OK) {
             fprintf(stderr, "csv_bench: %s\n", dr_last_error());
             remove(path);
             remove(cache);
             return 1;
         }
-        tc[k] = now() - t0;
+        tc[k] = bench_now() - t0;
         printf("cached read %d: %.3f s (%s)\n", k + 1, tc[k], hit ? "hit" : "miss: parsed, wrote");
         dr_table_free(&tab);
     }
     remove(cache);
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    qsort(cpu, (size_t)runs, sizeof *cpu, cmp_double);
+    qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
+    qsort(cpu, (size_t)runs, sizeof *cpu, bench_cmp_double);
     printf("csv_bench: %ld rows x 78 cols, %.1f MB: median %.3f s (%.0f MB/s), min %.3f s, "
            "max %.3f s over %d runs; CPU median %.3f s; target < 1 s: %s\n"
            "(wall time counts waiting for a core: on a loaded machine compare CPU time)\n",

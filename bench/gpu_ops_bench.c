@@ -105,6 +105,7 @@
 #include "core/philox.h"
 #include "kernels/cuda_backend.h"
 #include "models/hybrid.h"
+#include "bench/bench_clock.h"
 
 #ifndef DR_HAVE_CUDA
 #error "gpu_ops_bench needs a build with the CUDA backend (CMakeLists.txt builds it only then)"
@@ -120,25 +121,6 @@ static const char *g_only = "";
 static size_t g_l2_bytes;
 static double g_gflops, g_gbps; /* the ceilings */
 static int g_failures;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return t[n / 2];
-}
 
 static int want(const char *op) { return strncmp(op, g_only, strlen(g_only)) == 0; }
 
@@ -202,7 +184,7 @@ static double event_median(event_fn *what, void *ctx, cudaStream_t st, int warm,
             goto out;
         t[i] = 1e-3 * ms;
     }
-    res = median(t, runs);
+    res = bench_median(t, runs);
 out:
     if (e0)
         cudaEventDestroy(e0);
@@ -589,13 +571,13 @@ static double eager_us(opcase *c, op_fn *fn, int n)
     for (int r = 0; r < g_runs; r++) {
         if (dr_backend_sync(g_be) != DR_OK)
             return -1.0;
-        double t0 = now();
+        double t0 = bench_now();
         run_calls(c, fn, n, &k);
         if (dr_backend_sync(g_be) != DR_OK)
             return -1.0;
-        t[r] = 1e6 * (now() - t0) / n;
+        t[r] = 1e6 * (bench_now() - t0) / n;
     }
-    return median(t, g_runs);
+    return bench_median(t, g_runs);
 }
 
 /* The same n calls captured as one step graph and replayed: median us per call.
@@ -626,14 +608,14 @@ static double graph_us(opcase *c, op_fn *fn, int n, char *why, size_t why_len)
     for (int r = -1; r < g_runs; r++) { /* one warm-up replay */
         if (dr_backend_sync(g_be) != DR_OK)
             goto out;
-        double t0 = now();
+        double t0 = bench_now();
         if (so->replay(g_be, sg, &sc) != DR_OK || dr_backend_sync(g_be) != DR_OK)
             goto out;
         if (r >= 0)
-            t[r] = 1e6 * (now() - t0) / n;
+            t[r] = 1e6 * (bench_now() - t0) / n;
         sc.counter++, sc.adam.step++;
     }
-    res = median(t, g_runs);
+    res = bench_median(t, g_runs);
 out:
     so->graph_free(g_be, sg);
     return res;
@@ -690,11 +672,11 @@ static int measure_pass(opcase *c, int pass)
     int k = 0, est_n = c->nsets < 3 ? 3 : c->nsets;
     if (dr_backend_sync(g_be) != DR_OK)
         goto fail;
-    double t0 = now();
+    double t0 = bench_now();
     run_calls(c, fn, est_n, &k);
     if (dr_backend_sync(g_be) != DR_OK)
         goto fail;
-    double per_us = 1e6 * (now() - t0) / est_n;
+    double per_us = 1e6 * (bench_now() - t0) / est_n;
     long n = (long)ceil(1e3 * g_target_ms / (per_us > 0.1 ? per_us : 0.1));
     if (n < c->nsets)
         n = c->nsets;

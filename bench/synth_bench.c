@@ -14,19 +14,7 @@
 #include "data/preprocess.h"
 #include "data/select.h"
 #include "data/synth.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench/bench_clock.h"
 
 #define CHECK(call)                                                                                \
     do {                                                                                           \
@@ -40,7 +28,7 @@ static int run_select(long n, long max_rows)
 {
     dr_table t;
     double *p = NULL;
-    double t0 = now_s();
+    double t0 = bench_now();
     CHECK(dr_synth_generate(1, n, NULL, &t, &p, NULL));
     long ntr = n * 7 / 10;
     dr_prep prep;
@@ -49,7 +37,7 @@ static int run_select(long n, long max_rows)
     CHECK(dr_prep_fit(&prep, &t, NULL, ntr, NULL));
     CHECK(dr_prep_transform(&prep, &t, NULL, ntr, &m));
     CHECK(dr_table_target(&t, "default", "yes", &y_all));
-    double t1 = now_s();
+    double t1 = bench_now();
     printf("synth_bench select: %ld loans, training part %ld rows x %d features (%.2f s to "
            "generate and preprocess)\n",
            n, m.n_rows, m.n_features, t1 - t0);
@@ -60,7 +48,7 @@ static int run_select(long n, long max_rows)
     dr_select_result r;
     CHECK(dr_select_hybrid(m.x, m.n_rows, m.n_features, (const char *const *)m.names, y_all, &o, &r,
                            stdout));
-    double t2 = now_s();
+    double t2 = bench_now();
     printf("\nTable 2 (synthetic book, seed 1): %d features selected\n", r.n_selected);
     dr_select_table_print(stdout, &r, (const char *const *)m.names);
     printf("synth_bench select: selection took %.1f s\n", t2 - t1);
@@ -92,9 +80,9 @@ int main(int argc, char **argv)
         dr_table tab;
         double *p = NULL;
         dr_synth_stats st;
-        double t0 = now_s();
+        double t0 = bench_now();
         CHECK(dr_synth_generate(1000 + (uint64_t)r, n, &o, &tab, &p, &st));
-        t[r] = now_s() - t0;
+        t[r] = bench_now() - t0;
         double auc = 0;
         CHECK(dr_synth_bayes_auc(&tab, p, NULL, 0, &auc));
         printf("run %d seed %d: %ld loans x %d columns in %.3f s; default rate %.4f, mean p %.4f, "
@@ -104,7 +92,7 @@ int main(int argc, char **argv)
         free(p);
         dr_table_free(&tab);
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp);
+    qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
     printf("synth_bench: %ld loans, threads %d (0 = OpenMP default), median %.3f s over %d runs "
            "(min %.3f, max %.3f)\n",
            n, o.n_threads, t[runs / 2], runs, t[0], t[runs - 1]);

@@ -15,19 +15,7 @@
 
 #include "core/philox.h"
 #include "models/hybrid.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench/bench_clock.h"
 
 static int fail(const char *what)
 {
@@ -103,7 +91,7 @@ int main(int argc, char **argv)
            "\"graphs\": %d}\n",
            dr_backend_describe(be), dr_graph_param_count(m.g), rows, nf, batch, graphs);
     for (int r = 0; r < repeats; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (dr_graph_step_metrics_reset(m.g) != DR_OK)
             return fail("metrics");
         for (long start = 0; start < rows; start += batch) {
@@ -126,7 +114,7 @@ int main(int argc, char **argv)
         dr_step_metrics sm;
         if (dr_graph_step_metrics(m.g, &sm) != DR_OK)
             return fail("epoch");
-        times[r] = now() - t0;
+        times[r] = bench_now() - t0;
         printf("{\"repeat\": %d, \"epoch_s\": %.3f, \"samples_per_s\": %.1f, \"mean_loss\": %.5f}\n", r,
                times[r], rows / times[r], sm.loss_sum / (double)rows);
         fflush(stdout);
@@ -136,7 +124,7 @@ int main(int argc, char **argv)
            ss->replayed, ss->captured);
     if (ss->failure[0])
         fprintf(stderr, "train_bench: step graphs turned off: %s\n", ss->failure);
-    qsort(times, (size_t)repeats, sizeof *times, cmp_double);
+    qsort(times, (size_t)repeats, sizeof *times, bench_cmp_double);
     double med = times[repeats / 2];
 
     /* Inference of one batch, end to end: the first rows in, probabilities out. */
@@ -146,16 +134,16 @@ int main(int argc, char **argv)
         float *prob = malloc(sizeof(float) * (size_t)n);
         double *lat = malloc(sizeof(double) * (size_t)infer_repeats);
         for (int r = -3; r < infer_repeats; r++) { /* 3 warm-ups */
-            double t0 = now();
+            double t0 = bench_now();
             if (dr_graph_set_input(m.g, m.x, x, n) != DR_OK || dr_graph_set_input(m.g, m.y, y, n) != DR_OK ||
                 (seq && dr_graph_set_input(m.g, m.seq, seq, n) != DR_OK) ||
                 dr_graph_forward(m.g, DR_MODE_EVAL) != DR_OK || dr_graph_read(m.g, m.prob, prob) != DR_OK ||
                 dr_backend_sync(be) != DR_OK)
                 return fail("inference");
             if (r >= 0)
-                lat[r] = 1e3 * (now() - t0);
+                lat[r] = 1e3 * (bench_now() - t0);
         }
-        qsort(lat, (size_t)infer_repeats, sizeof *lat, cmp_double);
+        qsort(lat, (size_t)infer_repeats, sizeof *lat, bench_cmp_double);
         infer_ms = lat[infer_repeats / 2];
         printf("{\"infer_batch\": %d, \"infer_repeats\": %d, \"infer_median_ms\": %.3f, \"infer_min_ms\": %.3f}\n",
                n, infer_repeats, infer_ms, lat[0]);

@@ -9,8 +9,10 @@
  * Per shape, at its first call and outside a step capture (as the cuDNN
  * conv1d): descriptors, weight space and its gradient, workspace, reserve
  * space, the device array of sequence lengths (all T). Each forward copies
- * w_ih, w_hh and b into cuDNN's weight space, gate by gate at the addresses
- * cudnnGetRNNWeightParams gives (gate order i, f, g, o in both); each backward
+ * w_ih, w_hh and b into cuDNN's weight space at the addresses
+ * cudnnGetRNNWeightParams gives (gate order i, f, g, o in both; one copy per
+ * parameter where cuDNN lays the gates out one after the other, else one per
+ * gate); each backward
  * adds cuDNN's weight gradients back into dw_ih, dw_hh, db and its data
  * gradient into dx (the contract accumulates; cuDNN overwrites).
  *
@@ -35,6 +37,7 @@ struct dr_cudnn_lstm_plan {
     size_t work_bytes, reserve_bytes;
     float *dx;                     /* cuDNN's data gradient, added into the op's dx */
     size_t mat[8], bias[4];        /* byte offsets in w (and dw): w_ih gates, w_hh gates; b */
+    int packed; /* each group of 4 lies gate after gate as in w_ih, w_hh, b: one copy each */
     const float *gates_of_reserve; /* the forward whose state reserve holds */
     struct dr_cudnn_lstm_plan *next;
 };
@@ -67,8 +70,22 @@ void dr_cudnn_lstm_plans_free(dr_cuda_context *ctx)
     }
 }
 
+/* Parameter group grp (0 w_ih, 1 w_hh, 2 b), gate g: its floats per gate and
+ * its byte offset in the weight space. Packed plans copy a group's 4 gates as
+ * one run from gate 0's offset. */
+static size_t gate_floats(const struct dr_cudnn_lstm_plan *p, int grp)
+{
+    return (size_t)p->H * (grp == 0 ? p->In : grp == 1 ? p->H : 1);
+}
+
+static size_t gate_offset(const struct dr_cudnn_lstm_plan *p, int grp, int g)
+{
+    return grp == 2 ? p->bias[g] : p->mat[4 * grp + g];
+}
+
 /* The byte offsets of the 8 gate matrices and the 4 input biases in the weight
- * space. Returns 1 on success. */
+ * space, and whether each parameter's gates lie one after the other. Returns 1
+ * on success. */
 static int weight_offsets(dr_cuda_context *ctx, struct dr_cudnn_lstm_plan *p)
 {
     cudnnTensorDescriptor_t md = NULL, bd = NULL;
@@ -94,6 +111,11 @@ static int weight_offsets(dr_cuda_context *ctx, struct dr_cudnn_lstm_plan *p)
         cudnnDestroyTensorDescriptor(md);
     if (bd)
         cudnnDestroyTensorDescriptor(bd);
+    p->packed = 1;
+    for (int grp = 0; grp < 3; grp++)
+        for (int g = 1; g < 4; g++)
+            p->packed &= gate_offset(p, grp, g) ==
+                         gate_offset(p, grp, 0) + g * gate_floats(p, grp) * sizeof(float);
     return ok;
 }
 
@@ -193,18 +215,15 @@ void dr_cudnn_lstm_forward(dr_cuda_context *ctx, float *h, float *gates, const f
     struct dr_cudnn_lstm_plan *p = lstm_plan(ctx, B, T, In, H);
     if (!p)
         return;
-    for (int g = 0; g < 4; g++) {
-        if (!DR_CUDA_CHECK(ctx, cudaMemcpyAsync(p->w + p->mat[g], w_ih + (size_t)g * H * In,
-                                                (size_t)H * In * sizeof(float),
-                                                cudaMemcpyDeviceToDevice, ctx->stream)) ||
-            !DR_CUDA_CHECK(ctx, cudaMemcpyAsync(p->w + p->mat[4 + g], w_hh + (size_t)g * H * H,
-                                                (size_t)H * H * sizeof(float),
-                                                cudaMemcpyDeviceToDevice, ctx->stream)) ||
-            !DR_CUDA_CHECK(ctx, cudaMemcpyAsync(p->w + p->bias[g], b + (size_t)g * H,
-                                                (size_t)H * sizeof(float),
-                                                cudaMemcpyDeviceToDevice, ctx->stream)))
-            return;
-    }
+    const float *src[3] = {w_ih, w_hh, b};
+    for (int grp = 0; grp < 3; grp++)
+        for (int g = 0; g < (p->packed ? 1 : 4); g++) {
+            size_t n = gate_floats(p, grp);
+            if (!DR_CUDA_CHECK(ctx, cudaMemcpyAsync(p->w + gate_offset(p, grp, g), src[grp] + g * n,
+                                                    (p->packed ? 4 : 1) * n * sizeof(float),
+                                                    cudaMemcpyDeviceToDevice, ctx->stream)))
+                return;
+        }
     if (!DR_CUDNN_CHECK(ctx, cudnnRNNForward(ctx->cudnn, p->rnn, CUDNN_FWD_MODE_TRAINING,
                                              p->seq_lengths, p->xd, x, p->yd, h, p->hd, NULL, NULL,
                                              p->hd, NULL, NULL, p->w_bytes, p->w, p->work_bytes,
@@ -238,13 +257,13 @@ void dr_cudnn_lstm_backward(dr_backend *be, float *dx, float *dw_ih, float *dw_h
                                                         p->yd, h, p->w_bytes, p->dw, p->work_bytes,
                                                         p->work, p->reserve_bytes, p->reserve)))
         return;
-    for (int g = 0; g < 4; g++) {
-        dr_cuda_axpy(be, dw_ih + (size_t)g * H * In, 1.0f, (const float *)(p->dw + p->mat[g]),
-                     (long)H * In);
-        dr_cuda_axpy(be, dw_hh + (size_t)g * H * H, 1.0f, (const float *)(p->dw + p->mat[4 + g]),
-                     (long)H * H);
-        dr_cuda_axpy(be, db + (size_t)g * H, 1.0f, (const float *)(p->dw + p->bias[g]), H);
-    }
+    float *dst[3] = {dw_ih, dw_hh, db};
+    for (int grp = 0; grp < 3; grp++)
+        for (int g = 0; g < (p->packed ? 1 : 4); g++) {
+            size_t n = gate_floats(p, grp);
+            dr_cuda_axpy(be, dst[grp] + g * n, 1.0f, (const float *)(p->dw + gate_offset(p, grp, g)),
+                         (long)((p->packed ? 4 : 1) * n));
+        }
     if (dx)
         dr_cuda_axpy(be, dx, 1.0f, p->dx, (long)B * T * In);
 }

@@ -106,6 +106,7 @@
 #include "kernels/cuda_backend.h"
 #include "models/hybrid.h"
 #include "bench/bench_clock.h"
+#include "bench/gpu_ceilings.h"
 
 #ifndef DR_HAVE_CUDA
 #error "gpu_ops_bench needs a build with the CUDA backend (CMakeLists.txt builds it only then)"
@@ -123,155 +124,6 @@ static double g_gflops, g_gbps; /* the ceilings */
 static int g_failures;
 
 static int want(const char *op) { return strncmp(op, g_only, strlen(g_only)) == 0; }
-
-/* ---- the ceilings: cuBLAS and the runtime directly, on a stream of our own ---- */
-static int cuda_ok(cudaError_t e, const char *call, int line)
-{
-    if (e == cudaSuccess)
-        return 1;
-    fprintf(stderr, "gpu_ops_bench:%d: %s failed: %s (%s)\n", line, call, cudaGetErrorString(e),
-            cudaGetErrorName(e));
-    return 0;
-}
-#define CUDA_OK(call) cuda_ok((call), #call, __LINE__)
-
-static int cublas_ok(cublasStatus_t s, const char *call, int line)
-{
-    if (s == CUBLAS_STATUS_SUCCESS)
-        return 1;
-    fprintf(stderr, "gpu_ops_bench:%d: %s failed: %s\n", line, call, cublasGetStatusString(s));
-    return 0;
-}
-#define CUBLAS_OK(call) cublas_ok((call), #call, __LINE__)
-
-/* n floats of uniform(-1, 1) at d: one random megafloat from Philox, repeated. */
-static int fill_random_device(float *d, size_t n, cudaStream_t st)
-{
-    enum { CHUNK = 1 << 20 };
-    float *h = malloc(CHUNK * sizeof *h);
-    if (!h)
-        return 0;
-    for (size_t i = 0; i < CHUNK; i++)
-        h[i] = 2.0f * dr_philox_uniform(11u, 1u, 0, (uint64_t)i) - 1.0f;
-    int ok = 1;
-    for (size_t i = 0; i < n && ok; i += CHUNK) {
-        size_t k = n - i < CHUNK ? n - i : CHUNK;
-        ok = CUDA_OK(cudaMemcpyAsync(d + i, h, k * sizeof *h, cudaMemcpyHostToDevice, st));
-    }
-    ok = ok && CUDA_OK(cudaStreamSynchronize(st));
-    free(h);
-    return ok;
-}
-
-/* Median seconds of one event-timed call of what(ctx) on st, after warm-ups. */
-typedef int event_fn(void *ctx, cudaStream_t st);
-
-static double event_median(event_fn *what, void *ctx, cudaStream_t st, int warm, int runs)
-{
-    double t[2 * MAXRUNS];
-    cudaEvent_t e0 = NULL, e1 = NULL;
-    double res = -1.0;
-    if (!CUDA_OK(cudaEventCreate(&e0)) || !CUDA_OK(cudaEventCreate(&e1)))
-        goto out;
-    for (int i = 0; i < warm; i++)
-        if (!what(ctx, st))
-            goto out;
-    for (int i = 0; i < runs; i++) {
-        float ms = 0.0f;
-        if (!CUDA_OK(cudaEventRecord(e0, st)) || !what(ctx, st) ||
-            !CUDA_OK(cudaEventRecord(e1, st)) || !CUDA_OK(cudaEventSynchronize(e1)) ||
-            !CUDA_OK(cudaEventElapsedTime(&ms, e0, e1)))
-            goto out;
-        t[i] = 1e-3 * ms;
-    }
-    res = bench_median(t, runs);
-out:
-    if (e0)
-        cudaEventDestroy(e0);
-    if (e1)
-        cudaEventDestroy(e1);
-    return res;
-}
-
-typedef struct {
-    cublasHandle_t h;
-    int n;
-    const float *a, *b;
-    float *c;
-} sgemm_ctx;
-
-static int sgemm_call(void *p, cudaStream_t st)
-{
-    sgemm_ctx *s = p;
-    (void)st; /* the handle is on st */
-    const float one = 1.0f, zero = 0.0f;
-    return CUBLAS_OK(cublasSgemm(s->h, CUBLAS_OP_N, CUBLAS_OP_N, s->n, s->n, s->n, &one, s->a,
-                                 s->n, s->b, s->n, &zero, s->c, s->n));
-}
-
-typedef struct {
-    void *dst;
-    const void *src;
-    size_t bytes;
-} copy_ctx;
-
-static int copy_call(void *p, cudaStream_t st)
-{
-    copy_ctx *c = p;
-    return CUDA_OK(cudaMemcpyAsync(c->dst, c->src, c->bytes, cudaMemcpyDeviceToDevice, st));
-}
-
-/* GFLOP/s of an n^3 SGEMM; < 0 on failure (printed). */
-static double measure_sgemm(int n, int runs)
-{
-    cudaStream_t st = NULL;
-    sgemm_ctx s = {.n = n};
-    float *a = NULL, *b = NULL, *c = NULL;
-    double res = -1.0, sec;
-    size_t bytes = (size_t)n * n * sizeof(float);
-    if (!CUDA_OK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking)) ||
-        !CUBLAS_OK(cublasCreate(&s.h)) || !CUBLAS_OK(cublasSetStream(s.h, st)) ||
-        !CUBLAS_OK(cublasSetMathMode(s.h, CUBLAS_DEFAULT_MATH)))
-        goto out;
-    if (!CUDA_OK(cudaMalloc((void **)&a, bytes)) || !CUDA_OK(cudaMalloc((void **)&b, bytes)) ||
-        !CUDA_OK(cudaMalloc((void **)&c, bytes)))
-        goto out;
-    if (!fill_random_device(a, (size_t)n * n, st) || !fill_random_device(b, (size_t)n * n, st))
-        goto out;
-    s.a = a, s.b = b, s.c = c;
-    sec = event_median(sgemm_call, &s, st, 2, runs);
-    if (sec > 0)
-        res = 2.0 * n * (double)n * n / sec * 1e-9;
-out:
-    if (s.h)
-        cublasDestroy(s.h);
-    cudaFree(a), cudaFree(b), cudaFree(c);
-    if (st)
-        cudaStreamDestroy(st);
-    return res;
-}
-
-/* GB/s (1e9 bytes) of a device-to-device copy of bytes, read + write counted. */
-static double measure_copy(size_t bytes, int runs)
-{
-    cudaStream_t st = NULL;
-    void *src = NULL, *dst = NULL;
-    double res = -1.0, sec;
-    if (!CUDA_OK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking)) ||
-        !CUDA_OK(cudaMalloc(&src, bytes)) || !CUDA_OK(cudaMalloc(&dst, bytes)) ||
-        !CUDA_OK(cudaMemsetAsync(src, 0x3c, bytes, st)) ||
-        !CUDA_OK(cudaMemsetAsync(dst, 0, bytes, st)))
-        goto out;
-    copy_ctx c = {.dst = dst, .src = src, .bytes = bytes};
-    sec = event_median(copy_call, &c, st, 3, runs);
-    if (sec > 0)
-        res = 2.0 * (double)bytes / sec * 1e-9;
-out:
-    cudaFree(src), cudaFree(dst);
-    if (st)
-        cudaStreamDestroy(st);
-    return res;
-}
 
 /* ---- op cases: one op at one shape, its buffers in rotating sets ---- */
 typedef enum { FILL_ZERO, FILL_UNIFORM, FILL_ONE, FILL_LABEL } fill_kind;
@@ -1085,7 +937,7 @@ int main(int argc, char **argv)
     }
     g_ops = g_be->ops;
     int l2 = 0;
-    if (!CUDA_OK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, g_be->device_index))) {
+    if (!BENCH_CUDA_OK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, g_be->device_index))) {
         dr_backend_free(g_be);
         return 1;
     }
@@ -1107,8 +959,8 @@ int main(int argc, char **argv)
         line = end ? end + 1 : NULL;
     }
     const char *tf32 = getenv("NVIDIA_TF32_OVERRIDE");
-    g_gflops = measure_sgemm(8192, g_runs);
-    g_gbps = measure_copy((size_t)1 << 30, 2 * g_runs);
+    g_gflops = gpu_ceiling_sgemm_gflops(8192, g_runs);
+    g_gbps = gpu_ceiling_copy_gbps((size_t)1 << 30, 2 * g_runs);
     if (g_gflops <= 0 || g_gbps <= 0) {
         fprintf(stderr, "gpu_ops_bench: could not measure the card's ceilings (above)\n");
         dr_backend_free(g_be);
@@ -1183,7 +1035,7 @@ int main(int argc, char **argv)
                "and step-state update;\n  compare with train_bench's epoch time / steps)\n",
                g_step_us[0], g_step_us[1], g_step_us[2], g_step_us[0] + g_step_us[1] + g_step_us[2]);
     if (alive) {
-        double f2 = measure_sgemm(8192, g_runs), b2 = measure_copy((size_t)1 << 30, 2 * g_runs);
+        double f2 = gpu_ceiling_sgemm_gflops(8192, g_runs), b2 = gpu_ceiling_copy_gbps((size_t)1 << 30, 2 * g_runs);
         printf("\nceilings measured again after the ops: fp32 %.1f GFLOP/s (before %.1f), bandwidth "
                "%.1f GB/s (before %.1f)\n", f2, g_gflops, b2, g_gbps);
         if (f2 <= 0 || b2 <= 0)

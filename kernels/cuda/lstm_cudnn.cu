@@ -30,6 +30,7 @@ struct dr_cudnn_lstm_plan {
     cudnnRNNDescriptor_t rnn;
     cudnnRNNDataDescriptor_t xd, yd;
     cudnnTensorDescriptor_t hd; /* initial / final states: not used, but described */
+    cudnnDropoutDescriptor_t drop; /* dropout 0 (one layer: nothing to drop between) */
     int32_t *seq_lengths;       /* device, [B], all T */
     char *w, *dw;               /* weight space and its gradient */
     size_t w_bytes;
@@ -52,6 +53,8 @@ static void plan_free(struct dr_cudnn_lstm_plan *p)
         cudnnDestroyRNNDataDescriptor(p->yd);
     if (p->hd)
         cudnnDestroyTensorDescriptor(p->hd);
+    if (p->drop)
+        cudnnDestroyDropoutDescriptor(p->drop);
     cudaFree(p->seq_lengths);
     cudaFree(p->w);
     cudaFree(p->dw);
@@ -125,14 +128,16 @@ static int plan_init(dr_cuda_context *ctx, struct dr_cudnn_lstm_plan *p)
     if (!DR_CUDNN_CHECK(ctx, cudnnCreateRNNDescriptor(&p->rnn)) ||
         !DR_CUDNN_CHECK(ctx, cudnnCreateRNNDataDescriptor(&p->xd)) ||
         !DR_CUDNN_CHECK(ctx, cudnnCreateRNNDataDescriptor(&p->yd)) ||
-        !DR_CUDNN_CHECK(ctx, cudnnCreateTensorDescriptor(&p->hd)))
+        !DR_CUDNN_CHECK(ctx, cudnnCreateTensorDescriptor(&p->hd)) ||
+        !DR_CUDNN_CHECK(ctx, cudnnCreateDropoutDescriptor(&p->drop)))
         return 0;
-    /* one layer, so no dropout between layers: no dropout descriptor */
-    if (!DR_CUDNN_CHECK(ctx, cudnnSetRNNDescriptor_v8(
+    /* a descriptor of dropout 0 (as PyTorch passes): no state, nothing drawn */
+    if (!DR_CUDNN_CHECK(ctx, cudnnSetDropoutDescriptor(p->drop, ctx->cudnn, 0.0f, NULL, 0, 0)) ||
+        !DR_CUDNN_CHECK(ctx, cudnnSetRNNDescriptor_v8(
                                  p->rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM,
                                  CUDNN_RNN_SINGLE_INP_BIAS, CUDNN_UNIDIRECTIONAL,
                                  CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
-                                 CUDNN_FMA_MATH, In, H, H, 1, NULL, CUDNN_RNN_PADDED_IO_ENABLED)))
+                                 CUDNN_FMA_MATH, In, H, H, 1, p->drop, CUDNN_RNN_PADDED_IO_ENABLED)))
         return 0;
     int *lengths = (int *)malloc((size_t)B * sizeof *lengths);
     if (!lengths) {
@@ -152,8 +157,10 @@ static int plan_init(dr_cuda_context *ctx, struct dr_cudnn_lstm_plan *p)
              DR_CUDNN_CHECK(ctx, cudnnSetTensorNdDescriptor(p->hd, CUDNN_DATA_FLOAT, 3, dims,
                                                             strides)) &&
              DR_CUDA_CHECK(ctx, cudaMalloc((void **)&p->seq_lengths, (size_t)B * sizeof(int32_t))) &&
-             DR_CUDA_CHECK(ctx, cudaMemcpy(p->seq_lengths, lengths, (size_t)B * sizeof(int32_t),
-                                           cudaMemcpyHostToDevice));
+             /* on the op's stream (non-blocking: it would not wait for a legacy-stream
+              * copy); from pageable memory the call returns once lengths is staged */
+             DR_CUDA_CHECK(ctx, cudaMemcpyAsync(p->seq_lengths, lengths, (size_t)B * sizeof(int32_t),
+                                                cudaMemcpyHostToDevice, ctx->stream));
     free(lengths);
     if (!ok ||
         !DR_CUDNN_CHECK(ctx, cudnnGetRNNWeightSpaceSize(ctx->cudnn, p->rnn, &p->w_bytes)) ||
@@ -162,7 +169,7 @@ static int plan_init(dr_cuda_context *ctx, struct dr_cudnn_lstm_plan *p)
         return 0;
     /* zeroed once: parts the copies never touch (padding) stay zero */
     if (!DR_CUDA_CHECK(ctx, cudaMalloc((void **)&p->w, p->w_bytes)) ||
-        !DR_CUDA_CHECK(ctx, cudaMemset(p->w, 0, p->w_bytes)) ||
+        !DR_CUDA_CHECK(ctx, cudaMemsetAsync(p->w, 0, p->w_bytes, ctx->stream)) ||
         !DR_CUDA_CHECK(ctx, cudaMalloc((void **)&p->dw, p->w_bytes)) ||
         (p->work_bytes && !DR_CUDA_CHECK(ctx, cudaMalloc(&p->work, p->work_bytes))) ||
         (p->reserve_bytes && !DR_CUDA_CHECK(ctx, cudaMalloc(&p->reserve, p->reserve_bytes))) ||

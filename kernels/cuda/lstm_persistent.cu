@@ -172,6 +172,8 @@ lstm_persistent_forward_kernel(float *h, float *c, float *gates, const float *w_
         }
         cluster.sync();
     }
+#else
+    __trap(); /* compiled for a card without clusters: make_plan never launches it */
 #endif
 }
 
@@ -261,6 +263,8 @@ lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gat
         }
         cluster.sync(); /* shares delivered; dgs free for the next step */
     }
+#else
+    __trap();
 #endif
 }
 
@@ -313,6 +317,14 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
     p->ok = 0;
     if (ctx->prop.major < 9 || !ctx->prop.clusterLaunch) {
         note_fallback(ctx, p, "the card has no thread-block clusters (sm_90 and later)");
+        return;
+    }
+    /* a build for older cards only has the kernels' empty bodies (JIT from their PTX) */
+    cudaFuncAttributes fa;
+    if (cudaFuncGetAttributes(&fa, lstm_persistent_forward_kernel) != cudaSuccess ||
+        fa.ptxVersion < 90) {
+        cudaGetLastError();
+        note_fallback(ctx, p, "this build has no sm_90 code for the kernel");
         return;
     }
     int C = MAX_CLUSTER;

@@ -132,6 +132,8 @@ const char *dr_backend_get_impl(const dr_backend *be, const char *op)
     return dr_backend_impl_names(op) ? "custom" : NULL;
 }
 
+const char *const dr_backend_math_names[] = {"fp32", "tf32", "bf16", NULL};
+
 dr_status dr_backend_set_math(dr_backend *be, const char *math)
 {
 #ifdef DR_HAVE_CUDA

@@ -47,7 +47,9 @@ const char *const *dr_backend_impl_names(const char *op);
 /* The op's current choice; NULL for an op without one. */
 const char *dr_backend_get_impl(const dr_backend *be, const char *op);
 /* The arithmetic of GEMMs: "fp32" (the default, the only one on the CPU) or,
- * on CUDA, "tf32" (kernels/cuda_backend.h). */
+ * on CUDA, "tf32" or "bf16" (kernels/cuda_backend.h). dr_backend_math_names
+ * lists them, NULL-terminated, "fp32" first. */
+extern const char *const dr_backend_math_names[];
 dr_status dr_backend_set_math(dr_backend *be, const char *math);
 const char *dr_backend_get_math(const dr_backend *be);
 /* Whether training steps can be captured and replayed as one graph (CUDA). */

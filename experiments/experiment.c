@@ -146,9 +146,8 @@ static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
         if (s != DR_OK)
             return dr_error_context(s, "%s: %s: ", dr_config_where(cfg, key), key);
     }
-    static const char *const maths[] = {"fp32", "tf32", NULL};
     const char *math;
-    DR_TRY(dr_config_string(cfg, "cuda.math", dr_backend_get_math(be), maths, &math));
+    DR_TRY(dr_config_string(cfg, "cuda.math", dr_backend_get_math(be), dr_backend_math_names, &math));
     if (be->kind != DR_DEVICE_CUDA)
         return DR_OK;
     dr_status s = dr_backend_set_math(be, math);

@@ -57,10 +57,12 @@ const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op);
  * benchmarks; the text lives in the backend until the next call. */
 const char *dr_cuda_lstm_plan_text(dr_backend *be, int B, int H);
 /* The arithmetic of the cuBLAS GEMMs (linear, the custom conv1d, the LSTM's input
- * products and weight gradients, attention's projections): "fp32" (the default:
- * plain fp32, the parity tests' 2 gamma_K bound) or "tf32" (tensor cores with
- * operands rounded to TF32's 10-bit mantissa; the tests' bound adds 2^-9 per
- * term). The project's own kernels and cuDNN stay fp32 (FMA math) either way.
+ * products and weight gradients, and its recurrence under lstm = "steps",
+ * attention's projections): "fp32" (the default: plain fp32, the parity tests'
+ * 2 gamma_K bound), "tf32" or "bf16" (tensor cores with the operands rounded to
+ * a 10-bit or 7-bit mantissa, products summed in fp32; the tests' bound adds
+ * 2^-9 or 2^-6 per term). Data stays fp32 in memory. The project's own kernels
+ * (the "custom" LSTM's recurrence included) and cuDNN stay fp32 (FMA math).
  * Starts from DR_CUDA_MATH when set; runs set it from cuda.math. Not during a
  * step capture. */
 dr_status dr_cuda_backend_set_math(dr_backend *be, const char *math);

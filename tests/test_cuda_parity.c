@@ -42,8 +42,8 @@
  * shapes) and step by step ("steps"), each also twice more
  * on the GPU to check that the results repeat bit for bit; test_lstm_cudnn the
  * same cases through cuDNN (h and the gradients; cuDNN writes no c or gates).
- * test_tf32 runs the linear and custom conv1d cases with cuBLAS on TF32 tensor
- * cores (cuda.math), the bound widened by 2^-9 relative per term.
+ * test_math runs linear, conv1d, LSTM and attention cases with cuBLAS on TF32
+ * and bf16 tensor cores (cuda.math), with the tolerances stated at math_cases.
  * test_op_table checks that dr_cuda_ops names the CUDA function of every op, and
  * test_impl_choice_cpu the CPU's refusals; they need no GPU and run everywhere.
  * Without a usable GPU every other test prints "SKIPPED: no usable CUDA device: <why>"
@@ -195,10 +195,26 @@ static float *dev_from(const float *h, long n)
     return d;
 }
 
+/* The mantissa bits p_rnd rounds its values to (0: none; test_math sets it). */
+static int g_round_bits;
+
+/* x rounded to nearest (ties to even) with `bits` explicit mantissa bits */
+static float round_mantissa(float x, int bits)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    int drop = 23 - bits;
+    u = (u + (1u << (drop - 1)) - 1 + ((u >> drop) & 1)) & ~((1u << drop) - 1);
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
 /* same random values on both sides */
 static pair p_rnd(long n, float lo, float hi)
 {
     pair p = {host_rnd(n, lo, hi), NULL, n};
+    for (long i = 0; g_round_bits && i < n; i++)
+        p.h[i] = round_mantissa(p.h[i], g_round_bits);
     p.d = dev_from(p.h, n);
     return p;
 }
@@ -275,17 +291,26 @@ static long cmp_elem(const char *what, const pair *p, double rtol, double atol)
     return bad;
 }
 
-/* The relative error TF32 operands add to each product: both rounded (or
- * truncated) to a 10-bit mantissa, 2 x 2^-10 and its square, bounded by 2^-9
- * times 1.01. Zero while the GEMMs run in fp32 (test_tf32 sets it). */
-static double g_tf32_term;
+/* The GEMMs' math under test (test_math sets them; zero for fp32): the
+ * explicit mantissa bits the tensor cores keep of each operand (TF32 10, bf16
+ * 7), the relative error that adds to each product (both operands rounded, or
+ * truncated, to b bits: 2 x 2^-b and its square, bounded by 1.01 x 2^(1-b)),
+ * and the unit roundoff 2^-(b+1). */
+static int g_math_bits;
+static double g_math_term, g_math_u;
 
-/* |cuda - cpu| <= (2 gamma(K) + g_tf32_term) S[i] (see the top of the file) */
+/* The normalised error a chain of n GEMM stages adds under g_math_bits: a
+ * working tolerance, not a proof: 16 u sqrt(n), about ten times the
+ * rounding-error model's estimate (each stage ~u relative, as the rounding of
+ * independent operands adds in quadrature). */
+static double math_chain(double n) { return 16.0 * g_math_u * sqrt(n); }
+
+/* |cuda - cpu| <= (2 gamma(K) + g_math_term) S[i] (see the top of the file) */
 
 static long cmp_bound(const char *what, const pair *p, const float *S, double K)
 {
     float *got = p_get(p);
-    double g2 = 2.0 * gamma_k(K) + g_tf32_term, worst = 0.0;
+    double g2 = 2.0 * gamma_k(K) + g_math_term, worst = 0.0;
     long bad = 0;
     for (long i = 0; i < p->n; i++) {
         double d = fabs((double)got[i] - p->h[i]);
@@ -299,8 +324,11 @@ static long cmp_bound(const char *what, const pair *p, const float *S, double K)
         if (d / tol > worst)
             worst = d / tol;
     }
+    char term[32] = "";
+    if (g_math_bits)
+        snprintf(term, sizeof term, " + 1.01 x 2^%d", 1 - g_math_bits);
     printf("  %-26s n=%-7ld max err = %.3f of the bound (2 gamma(%g)%s) S; %ld outside\n", what,
-           p->n, worst, K, g_tf32_term > 0 ? " + 2^-9 (TF32)" : "", bad);
+           p->n, worst, K, term, bad);
     free(got);
     return bad;
 }
@@ -774,8 +802,11 @@ static long lstm_case(int B, int T, int In, int H, int want_dx)
     pair h = p_nan(nh), c = p_nan(nh), gates = p_nan(ng);
     dr_cpu_lstm_forward(cpu, h.h, c.h, gates.h, x.h, wih.h, whh.h, b.h, B, T, In, H);
     dr_cuda_lstm_forward(&g_gpu, h.d, c.d, gates.d, x.d, wih.d, whh.d, b.d, B, T, In, H);
-    /* per step a sum of In + H + 1 terms; the error carried through T steps */
-    double tf = 16.0 * T * gamma_k(In + H + 2);
+    /* per step a sum of In + H + 1 terms; the error carried through T steps.
+     * Under tf32 / bf16 the inputs are already rounded (g_round_bits), so the
+     * input products are exact; "steps" rounds h for each step's recurrent GEMM */
+    int steps = strcmp(dr_cuda_backend_get_impl(&g_gpu, "lstm"), "steps") == 0;
+    double tf = 16.0 * T * gamma_k(In + H + 2) + (steps ? math_chain(T) : 0.0);
     long bad = cmp_norm("lstm h", &h, tf);
     /* cuDNN keeps its own saved state: c and gates are not written there */
     int cudnn = strcmp(dr_cuda_backend_get_impl(&g_gpu, "lstm"), "cudnn") == 0;
@@ -795,7 +826,8 @@ static long lstm_case(int B, int T, int In, int H, int want_dx)
                           h.d, c.d, gates.d, wih.d, whh.d, B, T, In, H);
     /* the forward's error, then T steps of 4H-term sums back, then the weight
      * gradients' sums over B*T rows */
-    double tb = tf + 16.0 * (T * gamma_k(G + 2) + gamma_k((double)B * T + 2));
+    double tb = tf + 16.0 * (T * gamma_k(G + 2) + gamma_k((double)B * T + 2)) +
+                math_chain(T + 3.0); /* the rounded dgates: recurrence and weight GEMMs */
     bad += want_dx ? cmp_norm("lstm dx", &dx, tb) : cmp_exact("lstm dx (NULL)", &dx);
     bad += cmp_norm("lstm dw_ih", &dwih, tb);
     bad += cmp_norm("lstm dw_hh", &dwhh, tb);
@@ -862,27 +894,6 @@ static void test_lstm(void **state)
     assert_int_equal(lstm_cases("steps"), 0);
 }
 
-/* The GEMMs on TF32 tensor cores (cuda.math = "tf32"): linear and the custom
- * conv1d, whose results are cuBLAS products, against the CPU with the bound
- * widened by TF32's operand rounding (2^-9 relative per term, g_tf32_term). */
-static void test_tf32(void **state)
-{
-    (void)state;
-    NEED_GPU();
-    assert_int_equal(dr_cuda_backend_set_math(&g_gpu, "tf32"), DR_OK);
-    assert_non_null(strstr(dr_cuda_backend_kernels(&g_gpu), "math       tf32"));
-    g_tf32_term = 1.01 * 0x1p-9;
-    long bad = linear_case(5, 7, 3, 1, 1);
-    bad += linear_case(256, 256, 128, 1, 1);
-    bad += conv_cases("custom");
-    g_tf32_term = 0.0;
-    assert_int_equal(dr_cuda_backend_set_math(&g_gpu, "fp32"), DR_OK);
-    dr_status s = dr_cuda_backend_set_math(&g_gpu, "bf16");
-    printf("  set_math(bf16) -> %s: %s\n", dr_status_name(s), dr_last_error());
-    assert_int_equal(s, DR_ERR_INVALID);
-    assert_int_equal(bad, 0);
-}
-
 /* cuDNN's LSTM against the CPU, h and the gradients with the same bounds. */
 static void test_lstm_cudnn(void **state)
 {
@@ -922,7 +933,8 @@ static long att_case(int B, int T, int H, int A, int want_dh)
     /* plus the H-term and T-term sums of the softmax backward and the B*T-row
      * weight-gradient sums */
     double tb = tf + 16.0 * (gamma_k(H + 1) + gamma_k(T + 1) + gamma_k((double)B * T + 2) +
-                             gamma_k(A + 2));
+                             gamma_k(A + 2)) +
+                math_chain(4); /* under tf32 / bf16: the GEMMs of rounded dpre, ds */
     bad += want_dh ? cmp_norm("attention dh", &dh, tb) : cmp_exact("attention dh (NULL)", &dh);
     bad += cmp_norm("attention dw", &dw, tb);
     bad += cmp_norm("attention db", &db, tb);
@@ -940,6 +952,55 @@ static void test_attention(void **state)
     bad += att_case(2, 1, 4, 3, 1); /* one step: alpha = 1 */
     bad += att_case(4, 7, 5, 9, 0);
     bad += att_case(64, 12, 128, 64, 1);
+    assert_int_equal(bad, 0);
+}
+
+/* The GEMMs on tensor cores (cuda.math = "tf32", "bf16"). linear and the custom
+ * conv1d, whose results are cuBLAS products, on unrounded random inputs with the
+ * rigorous bound widened by g_math_term per term. The LSTM (custom and steps)
+ * and attention on inputs already rounded to the mode's mantissa: their forward
+ * GEMMs read only inputs, so the forwards keep the fp32 bounds ("steps" adds
+ * its recurrence's rounded h), and the backwards, whose GEMMs read rounded
+ * intermediate gradients, add math_chain's working tolerance. */
+static long math_cases(const char *math, int bits)
+{
+    printf(" math \"%s\"\n", math);
+    assert_int_equal(dr_cuda_backend_set_math(&g_gpu, math), DR_OK);
+    char line[48];
+    snprintf(line, sizeof line, "math       %s", math);
+    assert_non_null(strstr(dr_cuda_backend_kernels(&g_gpu), line));
+    g_math_bits = bits;
+    g_math_term = 1.01 * ldexp(1.0, 1 - bits);
+    g_math_u = ldexp(1.0, -bits - 1);
+    long bad = linear_case(5, 7, 3, 1, 1);
+    bad += linear_case(256, 256, 128, 1, 1);
+    bad += conv_cases("custom");
+    g_round_bits = bits;
+    const char *was = dr_cuda_backend_get_impl(&g_gpu, "lstm");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(dr_cuda_backend_set_impl(&g_gpu, "lstm", i ? "steps" : "custom"), DR_OK);
+        printf(" lstm implementation \"%s\"\n", i ? "steps" : "custom");
+        bad += lstm_case(3, 5, 4, 8, 1);
+        bad += lstm_case(32, 12, 16, 128, 1);
+    }
+    assert_int_equal(dr_cuda_backend_set_impl(&g_gpu, "lstm", was), DR_OK);
+    bad += att_case(3, 5, 8, 6, 1);
+    bad += att_case(64, 12, 128, 64, 1);
+    g_round_bits = g_math_bits = 0;
+    g_math_term = g_math_u = 0.0;
+    assert_int_equal(dr_cuda_backend_set_math(&g_gpu, "fp32"), DR_OK);
+    return bad;
+}
+
+static void test_math(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    long bad = math_cases("tf32", 10);
+    bad += math_cases("bf16", 7);
+    dr_status s = dr_cuda_backend_set_math(&g_gpu, "fp16");
+    printf("  set_math(fp16) -> %s: %s\n", dr_status_name(s), dr_last_error());
+    assert_int_equal(s, DR_ERR_INVALID);
     assert_int_equal(bad, 0);
 }
 
@@ -1373,7 +1434,7 @@ int main(void)
         cmocka_unit_test(test_maxpool1d),
         cmocka_unit_test(test_batchnorm),      cmocka_unit_test(test_activation),
         cmocka_unit_test(test_tensor_ops),     cmocka_unit_test(test_lstm),
-        cmocka_unit_test(test_lstm_cudnn),     cmocka_unit_test(test_tf32),
+        cmocka_unit_test(test_lstm_cudnn),     cmocka_unit_test(test_math),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_loss),
         cmocka_unit_test(test_adam),           cmocka_unit_test(test_step_graphs),
         cmocka_unit_test(test_step_graphs_cudnn),

@@ -96,7 +96,7 @@ struct dr_cuda_context {
     /* per-op implementation choice (dr_cuda_backend_set_impl) */
     dr_cuda_impl conv1d_impl;
     dr_cuda_impl lstm_impl;
-    int tf32; /* cuBLAS GEMMs on TF32 tensor cores (dr_cuda_backend_set_math) */
+    int math; /* index into dr_backend_math_names: the cuBLAS GEMMs' compute type */
     /* the persistent LSTM's plans of the last shapes (lstm_persistent.cu) */
     dr_cuda_lstm_plan lstm_plans[DR_CUDA_LSTM_PLANS];
     int n_lstm_plans;

@@ -132,7 +132,8 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
         bs = cublasSetStream(ctx->cublas, ctx->stream);
     if (bs == CUBLAS_STATUS_SUCCESS)
         bs = cublasSetWorkspace(ctx->cublas, ctx->cublas_workspace, DR_CUBLAS_WORKSPACE);
-    /* Plain fp32 GEMMs (no TF32): the parity tests compare with the CPU in fp32. */
+    /* The default math mode: each GEMM names its compute type (dr_cuda_gemm_rm),
+     * and this mode lets no plain fp32 one take TF32 behind its back. */
     if (bs == CUBLAS_STATUS_SUCCESS)
         bs = cublasSetMathMode(ctx->cublas, CUBLAS_DEFAULT_MATH);
     if (bs != CUBLAS_STATUS_SUCCESS) {
@@ -342,29 +343,21 @@ extern "C" dr_status dr_cuda_backend_set_math(dr_backend *be, const char *math)
 {
     if (!be || !be->cuda)
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_math: not a CUDA backend");
-    dr_cuda_context *ctx = be->cuda;
-    int tf32;
-    if (math && strcmp(math, "fp32") == 0)
-        tf32 = 0;
-    else if (math && strcmp(math, "tf32") == 0)
-        tf32 = 1;
-    else
-        return dr_error(DR_ERR_INVALID, "math \"%s\": expected \"fp32\" or \"tf32\"",
+    int i = 0;
+    while (dr_backend_math_names[i] && !(math && strcmp(math, dr_backend_math_names[i]) == 0))
+        i++;
+    if (!dr_backend_math_names[i])
+        return dr_error(DR_ERR_INVALID, "math \"%s\": expected \"fp32\", \"tf32\" or \"bf16\"",
                         math ? math : "(null)");
-    if (ctx->capturing)
+    if (be->cuda->capturing)
         return dr_error(DR_ERR_INVALID, "math: not changed during a step capture");
-    cublasStatus_t st =
-        cublasSetMathMode(ctx->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
-    if (st != CUBLAS_STATUS_SUCCESS)
-        return dr_error(DR_ERR_DEVICE, "cuda:%d: cublasSetMathMode(%s) failed: %s", ctx->device,
-                        math, cublasGetStatusString(st));
-    ctx->tf32 = tf32;
+    be->cuda->math = i;
     return DR_OK;
 }
 
 extern "C" const char *dr_cuda_backend_get_math(const dr_backend *be)
 {
-    return be && be->cuda && be->cuda->tf32 ? "tf32" : "fp32";
+    return dr_backend_math_names[be && be->cuda ? be->cuda->math : 0];
 }
 
 extern "C" const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op)

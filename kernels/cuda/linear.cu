@@ -1,5 +1,5 @@
 /* Fully connected layer on the GPU (contract in kernels/linear.h): the products
- * go to cuBLAS (fp32, no TF32), the bias and its gradient are small kernels.
+ * go to cuBLAS, the bias and its gradient are small kernels.
  * Also home of dr_cuda_gemm_rm, the row-major GEMM every op file uses. */
 #include "kernels/cuda/common.cuh"
 
@@ -12,8 +12,14 @@ int dr_cuda_gemm_rm(dr_cuda_context *ctx, int trans_a, int trans_b, int M, int N
     /* K = 0: C = beta C, which cuBLAS also does; it needs lda, ldb >= 1 though */
     cublasOperation_t oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    return DR_CUBLAS_CHECK(ctx, cublasSgemm(ctx->cublas, ob, oa, N, M, K, &alpha, B, ldb, A, lda,
-                                            &beta, C, ldc));
+    /* fp32 data in and out whatever the math (dr_backend_math_names' order):
+     * "tf32" and "bf16" only let the tensor cores round the operands, and sum
+     * in fp32 */
+    static const cublasComputeType_t compute[] = {CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                                  CUBLAS_COMPUTE_32F_FAST_16BF};
+    return DR_CUBLAS_CHECK(ctx, cublasGemmEx(ctx->cublas, ob, oa, N, M, K, &alpha, B, CUDA_R_32F,
+                                             ldb, A, CUDA_R_32F, lda, &beta, C, CUDA_R_32F, ldc,
+                                             compute[ctx->math], CUBLAS_GEMM_DEFAULT));
 }
 
 /* out[r, o] += b[o] over rows x cols */

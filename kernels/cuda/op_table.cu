@@ -7,15 +7,14 @@
  * have a choice (cuda.conv1d, cuda.lstm, dr_cuda_backend_set_impl): the op
  * table's own text names the defaults, dr_cuda_backend_kernels() the backend's
  * current choice. */
-#define IMPL_CONV1D_CUSTOM "  conv1d     custom (cuda.conv1d): im2col kernel + cuBLAS sgemm\n"
-#define IMPL_LINEAR "  linear     cuBLAS sgemm + bias kernels\n"
+#define IMPL_CONV1D_CUSTOM "  conv1d     custom (cuda.conv1d): im2col kernel + cuBLAS GEMM\n"
+#define IMPL_LINEAR "  linear     cuBLAS GEMM + bias kernels\n"
 #define IMPL_MATH_FP32 "  math       fp32 (cuda.math): cuBLAS GEMMs in plain fp32, no TF32\n"
-#define IMPL_MATH_TF32 "  math       tf32 (cuda.math): cuBLAS GEMMs on TF32 tensor cores; own kernels and cuDNN fp32\n"
 #define IMPL_LSTM_CUSTOM                                                                           \
-    "  lstm       custom (cuda.lstm): cuBLAS sgemm for all steps' input products; the recurrence in one "  \
+    "  lstm       custom (cuda.lstm): cuBLAS GEMM for all steps' input products; the recurrence in one "  \
     "launch per direction, w_hh on chip in a thread-block cluster (per-step launches where it does not fit)\n"
 #define IMPL_LSTM_STEPS                                                                            \
-    "  lstm       steps (cuda.lstm): cuBLAS sgemm for all steps' input products; per step a cuBLAS sgemm "  \
+    "  lstm       steps (cuda.lstm): cuBLAS GEMM for all steps' input products; per step a cuBLAS GEMM "  \
     "+ a fused gate kernel\n"
 #define IMPL_REST                                                                                  \
     "  attention  cuBLAS projections, one block per sample for the softmax over time\n"             \
@@ -42,8 +41,13 @@ extern "C" const char *dr_cuda_backend_kernels(const dr_backend *be)
                            ? "  lstm       cudnn (cuda.lstm): cuDNN's RNN API, standard algorithm, fp32 FMA math "
                              "(no TF32)\n"
                            : IMPL_LSTM_CUSTOM;
-    snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s%s", ctx->tf32 ? IMPL_MATH_TF32 : IMPL_MATH_FP32,
-             conv, IMPL_LINEAR, lstm, IMPL_REST);
+    char math[160] = IMPL_MATH_FP32;
+    if (ctx->math)
+        snprintf(math, sizeof math,
+                 "  math       %s (cuda.math): cuBLAS GEMMs on %s tensor cores, fp32 sums; own kernels "
+                 "and cuDNN fp32\n",
+                 dr_backend_math_names[ctx->math], ctx->math == 1 ? "TF32" : "bf16");
+    snprintf(ctx->kernels, sizeof ctx->kernels, "%s%s%s%s%s", math, conv, IMPL_LINEAR, lstm, IMPL_REST);
     return ctx->kernels;
 }
 

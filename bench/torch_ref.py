@@ -11,7 +11,14 @@ the composite loss a*BCE + (1-a)*focal from logits. Adam.
 
 Usage: torch_ref.py --rows 105000 --groups 20,20,20,20 [--seq-len 12 --seq-ch 2]
                     [--threads 2] [--repeats 3] [--device cpu|cuda] [--compile]
-                    [--compile-mode MODE] [--infer-repeats 20]
+                    [--compile-mode MODE] [--infer-repeats 20] [--math fp32|tf32|bf16]
+--math sets PyTorch's arithmetic to match defrisk's cuda.math: fp32 (the default,
+as defrisk's) turns TF32 off everywhere, cuDNN included: PyTorch's own default
+runs cuDNN's convolutions and LSTM on TF32 tensor cores, which would compare TF32
+with fp32. tf32 allows TF32 in matrix products and cuDNN; bf16 lets fp32 matrix
+products compute in bf16 (float32_matmul_precision "medium", as defrisk's
+cublasGemmEx with bf16 compute) and cuDNN in TF32 (it has no bf16 mode for fp32
+tensors).
 Prints one JSON line per repeat, one with the inference latency of one batch (the
 median of --infer-repeats after 5 warm-ups: the first rows moved to the device,
 evaluation forward under no_grad, probabilities back on the host, as
@@ -172,12 +179,15 @@ def main():
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--compile-mode", default=None, help="torch.compile mode (default, reduce-overhead, ...)")
     ap.add_argument("--infer-repeats", type=int, default=20)
+    ap.add_argument("--math", choices=["fp32", "tf32", "bf16"], default="fp32")
     args = ap.parse_args()
     if args.rows < 1 or args.batch < 1 or args.repeats < 1:
         ap.error("--rows, --batch and --repeats must be at least 1")
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(args.interop)
     torch.manual_seed(0)
+    torch.set_float32_matmul_precision({"fp32": "highest", "tf32": "high", "bf16": "medium"}[args.math])
+    torch.backends.cudnn.allow_tf32 = args.math != "fp32"
     groups = [int(g) for g in args.groups.split(",")]
     errors = []
     times, infer_ms, model = [], None, None
@@ -215,7 +225,8 @@ def main():
         summary["compile"] = args.compile_mode or "default"
     if args.device.startswith("cuda") and torch.cuda.is_available():
         summary["card"] = torch.cuda.get_device_name(torch.device(args.device))
-        summary["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+        summary["math"] = args.math
+        summary["float32_matmul_precision"] = torch.get_float32_matmul_precision()
         summary["tf32_cudnn"] = torch.backends.cudnn.allow_tf32
     if errors:
         summary["errors"] = errors

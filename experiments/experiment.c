@@ -207,10 +207,16 @@ dr_status dr_experiment_run(const char *config_path, const char *const *override
     }
     if (s == DR_OK)
         s = dr_report_stage(&e);
-    if (s == DR_OK)
+    if (s == DR_OK) {
         dr_run_log(&e.run, "\nresults in %s\n", e.run.dir);
-    else if (e.run.log)
+    } else if (e.run.created && !e.checked) {
+        /* nothing trained yet: a mistake in the file or an override leaves no
+         * folder behind, as in dr_experiment_ensemble */
+        dr_run_discard(&e.run);
+        fprintf(stderr, "stopped before training: %s removed\n", e.run.dir);
+    } else if (e.run.log) {
         fprintf(e.run.log, "error: %s\n", dr_last_error());
+    }
     dr_experiment_free(&e);
     return s;
 }

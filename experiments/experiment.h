@@ -34,6 +34,7 @@ typedef struct dr_model_result {
 typedef struct dr_experiment {
     dr_config *cfg;
     dr_run run;
+    int checked; /* every key read and known (dr_model_stage): a failure from here on keeps a new run folder */
     dr_backend *be;
     /* data */
     dr_table table;
@@ -61,7 +62,7 @@ extern const char *const dr_model_names[];
 
 dr_status dr_data_stage(dr_experiment *e);
 /* Reads every remaining key, stops on an unknown one (dr_config_check_unused),
- * then trains the models and runs the ensemble stage. */
+ * sets e->checked, then trains the models and runs the ensemble stage. */
 dr_status dr_model_stage(dr_experiment *e);
 /* [ensemble] over e->models; ensemble.seed defaults to default_seed (train.seed). */
 dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed);
@@ -77,8 +78,10 @@ dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **ou
 dr_h5_writer_fn dr_transform_write;
 void dr_experiment_free(dr_experiment *e);
 
-/* The whole run: config (with overrides) -> run folder -> stages. resume_dir
- * continues a killed run from its folder instead. */
+/* The whole run: config (with overrides) -> run folder -> stages. A new run
+ * that fails before its configuration is checked in full (a mistake in the
+ * file or an override, unreadable data) removes its folder again. resume_dir
+ * continues a killed run from its folder instead; a failure keeps that folder. */
 dr_status dr_experiment_run(const char *config_path, const char *const *overrides, int n_overrides,
                             const char *resume_dir);
 /* The ensemble stage alone over the predictions.h5 of earlier runs on one split:

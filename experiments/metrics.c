@@ -162,16 +162,6 @@ dr_status dr_metrics_best_f1_threshold(const float *score, const float *label, l
     return DR_OK;
 }
 
-dr_status dr_metrics_auc(const float *score, const float *label, long n, double *auc)
-{
-    if (!auc)
-        return dr_error(DR_ERR_INVALID, "dr_metrics_auc: auc is NULL");
-    sweep_out o;
-    DR_TRY(sweep("dr_metrics_auc", score, label, n, &o, NULL, NULL, NULL, NULL));
-    *auc = o.auc;
-    return DR_OK;
-}
-
 dr_status dr_metrics_average_precision(const float *score, const float *label, long n,
                                        double *ap)
 {

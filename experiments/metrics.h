@@ -54,7 +54,6 @@ void dr_metrics_from_confusion(const dr_confusion *cm, double *accuracy, double 
 dr_status dr_metrics_best_f1_threshold(const float *score, const float *label, long n,
                                        double *threshold, double *f1);
 
-dr_status dr_metrics_auc(const float *score, const float *label, long n, double *auc);
 dr_status dr_metrics_average_precision(const float *score, const float *label, long n,
                                        double *ap);
 dr_status dr_metrics_ks(const float *score, const float *label, long n, double *ks,
@@ -71,7 +70,8 @@ dr_status dr_metrics_roc(const float *score, const float *label, long n, double 
 dr_status dr_metrics_brier(const float *score, const float *label, long n, double *brier);
 dr_status dr_metrics_log_loss(const float *score, const float *label, long n, double *log_loss);
 
-/* Every metric above, with the threshold metrics at threshold; one sort. */
+/* Every metric above and AUC, with the threshold metrics at threshold; one sort.
+ * (AUC alone: dr_auc, data/auc.h.) */
 dr_status dr_metrics_compute(const float *score, const float *label, long n, double threshold,
                              dr_metrics *out);
 

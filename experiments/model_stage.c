@@ -218,6 +218,7 @@ dr_status dr_model_stage(dr_experiment *e)
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));
+    e->checked = 1;
     for (int i = 0; i < n; i++) {
         const char *m = models[i];
         dr_run_log(&e->run, "--- %s\n", m);

@@ -1,10 +1,12 @@
 #include "experiments/run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static dr_status dr_mkdir(const char *path)
 {
@@ -37,8 +39,10 @@ dr_status dr_run_create(dr_run *run, const char *parent, const char *name)
             snprintf(run->dir, sizeof run->dir, "%s/%s-%s", parent, name, stamp);
         else
             snprintf(run->dir, sizeof run->dir, "%s/%s-%s-%d", parent, name, stamp, k);
-        if (mkdir(run->dir, 0755) == 0)
+        if (mkdir(run->dir, 0755) == 0) {
+            run->created = 1;
             return dr_open_log(run);
+        }
         if (errno != EEXIST)
             return dr_error(DR_ERR_IO, "cannot create run folder %s: %s", run->dir, strerror(errno));
     }
@@ -75,6 +79,27 @@ void dr_run_log(dr_run *run, const char *fmt, ...)
         va_end(ap);
         fflush(run->log);
     }
+}
+
+void dr_run_discard(dr_run *run)
+{
+    dr_run_close(run);
+    if (!run->created)
+        return;
+    /* the folder is new, so all in it is this run's: files only, as nothing
+     * before training makes sub-folders (rmdir leaves the folder if one did) */
+    DIR *d = opendir(run->dir);
+    struct dirent *ent;
+    char path[1400];
+    while (d && (ent = readdir(d)))
+        if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0) {
+            snprintf(path, sizeof path, "%s/%s", run->dir, ent->d_name);
+            remove(path);
+        }
+    if (d)
+        closedir(d);
+    rmdir(run->dir);
+    run->created = 0;
 }
 
 const char *dr_run_path(const dr_run *run, const char *name, char *buf, size_t cap)

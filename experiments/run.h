@@ -11,6 +11,7 @@ typedef struct dr_run {
     char dir[1024];
     FILE *log;
     int resumed;
+    int created; /* dir was made by dr_run_create, so dr_run_discard may remove it */
 } dr_run;
 
 /* Creates parent/<name>-<time>/ (parent created if missing). */
@@ -18,6 +19,10 @@ dr_status dr_run_create(dr_run *run, const char *parent, const char *name);
 /* Opens an existing run folder to continue it. */
 dr_status dr_run_open(dr_run *run, const char *dir);
 void dr_run_close(dr_run *run);
+/* Closes the log and removes a folder made by dr_run_create with the files in
+ * it, for a run that stopped before it made anything worth keeping; leaves a
+ * folder it did not create (an opened one) alone. */
+void dr_run_discard(dr_run *run);
 /* printf to stderr and the log */
 void dr_run_log(dr_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* dir/name into buf */

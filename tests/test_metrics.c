@@ -1,7 +1,8 @@
 /* Metrics against answers known independently: hand arithmetic on a 12-sample
  * case with ties (written out below), scikit-learn's numbers for a fixed
  * 40-sample array, perfect / inverted / all-tied classifiers, and an O(n^2)
- * pair count for AUC on a larger random set with many ties.
+ * pair count for AUC on a larger random set with many ties, where the sweep's
+ * AUC must also equal dr_auc's rank sum (data/auc.h), written independently.
  *
  * Tolerances: counts are exact in double, so a metric that is one ratio of
  * counts (AUC, accuracy, precision, recall, F1, KS, ROC points) is the
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 
 #include "core/philox.h"
+#include "data/auc.h"
 #include "experiments/metrics.h"
 #include "tests/testutil.h"
 
@@ -235,11 +237,17 @@ static void test_auc_pair_count(void **state)
     }
     for (long j = 0; j < N; j++)
         Nn += y[j] == 0.0f;
-    double want = wins / ((double)P * (double)Nn), got;
-    assert_int_equal(dr_metrics_auc(s, y, N, &got), DR_OK);
+    double want = wins / ((double)P * (double)Nn), ranks;
+    dr_metrics m;
+    assert_int_equal(dr_metrics_compute(s, y, N, 0.5, &m), DR_OK);
+    assert_int_equal(dr_auc(s, y, N, &ranks), DR_OK);
     /* wins is a sum of halves below 2^53: exact on both sides, one division */
     printf("  n %d (P %ld): ", N, P);
-    check_close("auc vs pair count", got, want, RATIO_TOL(want));
+    check_close("auc vs pair count", m.auc, want, RATIO_TOL(want));
+    /* dr_auc's rank sum minus P(P+1)/2 is also exact in halves: the same
+     * numerator and division. 1e-12 leaves room for any rounding either may
+     * gain without hiding a miscounted tie (1 / (2 P N), about 3e-7 here). */
+    check_close("auc vs dr_auc (rank sum)", m.auc, ranks, 1e-12);
 
     /* KS against the empirical CDFs evaluated at every distinct score */
     double ks_want = 0, ks;
@@ -274,21 +282,23 @@ static void test_bad_input(void **state)
     dr_metrics m;
     dr_status st;
 
-    st = dr_metrics_auc(s, one_class, 4, &x);
+    st = dr_metrics_compute(s, one_class, 4, 0.5, &m);
     printf("  one class: %s\n", dr_last_error());
     assert_int_equal(st, DR_ERR_INVALID);
     st = dr_metrics_compute(s, bad_y, 4, 0.5, &m);
     printf("  label 2: %s\n", dr_last_error());
     assert_int_equal(st, DR_ERR_INVALID);
-    st = dr_metrics_auc(nan_s, y, 4, &x);
+    st = dr_metrics_compute(nan_s, y, 4, 0.5, &m);
     printf("  NaN score: %s\n", dr_last_error());
     assert_int_equal(st, DR_ERR_NUMERIC);
     st = dr_metrics_brier(big_s, y, 4, &x);
     printf("  score 1.5 for brier: %s\n", dr_last_error());
     assert_int_equal(st, DR_ERR_INVALID);
-    /* AUC takes any finite score (logits too) */
-    assert_int_equal(dr_metrics_auc(big_s, y, 4, &x), DR_OK);
-    st = dr_metrics_auc(s, y, 0, &x);
+    /* dr_auc takes any score, not only probabilities (logits too): positives
+     * 1.5 and 0.4 above negatives 0.1 and 0.3, AUC 1 exactly */
+    assert_int_equal(dr_auc(big_s, y, 4, &x), DR_OK);
+    check_close("auc of scores outside [0, 1]", x, 1.0, 0.0);
+    st = dr_auc(s, y, 0, &x);
     printf("  n = 0: %s\n", dr_last_error());
     assert_int_equal(st, DR_ERR_INVALID);
 

@@ -2,7 +2,8 @@
  * sample at a small size: every model trains, the report files appear,
  * prediction from the run folder reproduces the run's own test predictions, the
  * ensemble stage run alone over the run folder reproduces the run's ensemble, and
- * bad experiment files fail with the file, line and column. */
+ * bad experiment files and overrides fail with the file, line and column or the
+ * override, leaving no run folder behind. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,21 @@ static void test_synthetic_history_predict(void **state)
     check_predict_matches(dir, csv, n);
 }
 
+/* Entries in dir (0 when it does not exist). */
+static int count_entries(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -A %s 2>/dev/null | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    assert_non_null(p);
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+/* The run fails with needle in its message and leaves no run folder in the
+ * output.dir of the overrides. */
 static void expect_failure(const char *toml, const char *const *overrides, int n, const char *needle)
 {
     FILE *f = fopen("/tmp/defrisk_bad.toml", "w");
@@ -232,11 +248,13 @@ static void expect_failure(const char *toml, const char *const *overrides, int n
     printf("  -> %s\n", dr_last_error());
     assert_int_not_equal(s, DR_OK);
     assert_non_null(strstr(dr_last_error(), needle));
+    assert_int_equal(count_entries("/tmp/defrisk_test_pipeline_bad"), 0);
 }
 
 static void test_bad_experiment_files(void **state)
 {
     (void)state;
+    assert_int_equal(system("rm -rf /tmp/defrisk_test_pipeline_bad"), 0);
     const char *const out[] = {"output.dir=\"/tmp/defrisk_test_pipeline_bad\"", "train.progress=false"};
     expect_failure("[train]\nepochs = 3\nepohcs = 4\n", out, 2, "/tmp/defrisk_bad.toml:3:1");
     expect_failure("[train]\nepochs = \"many\"\n", out, 2, "/tmp/defrisk_bad.toml:2");
@@ -253,12 +271,50 @@ static void test_bad_experiment_files(void **state)
                    "/tmp/defrisk_bad.toml:4:1: unknown key cuda.conv");
     /* caught before any model trains: the default members include the trees */
     expect_failure("[baselines]\nmodels = [\"logistic\", \"hybrid\"]\n", out, 2, "which baselines.models does not train");
+
+    /* the same mistakes in an override of a good file: unknown key, wrong type, out of range */
+    const char *good = "[features]\nselect = false\n";
+    const char *const typo[] = {out[0], out[1], "train.epohcs=3"};
+    expect_failure(good, typo, 3, "command-line override 'train.epohcs=3': unknown key train.epohcs");
+    const char *const type[] = {out[0], out[1], "train.epochs=\"many\""};
+    expect_failure(good, type, 3, "command-line override 'train.epochs=\"many\"': train.epochs: expected an integer");
+    const char *const range[] = {out[0], out[1], "train.epochs=0"};
+    expect_failure(good, range, 3, "command-line override 'train.epochs=0': train.epochs: value 0 is out of range");
+}
+
+/* A failed resume keeps the run folder it continues, with the error in its log. */
+static void test_failed_resume_keeps_folder(void **state)
+{
+    (void)state;
+    const char *dir = "/tmp/defrisk_test_pipeline_resume";
+    char cmd[256], path[128], line[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s && printf 'train.epohcs=3\\n' > %s/overrides", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/experiment.toml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[features]\nselect = false\n", f);
+    fclose(f);
+    dr_status s = dr_experiment_run(NULL, NULL, 0, dir);
+    printf("  -> %s\n", dr_last_error());
+    assert_int_not_equal(s, DR_OK);
+    assert_non_null(strstr(dr_last_error(), "unknown key train.epohcs"));
+    assert_int_equal(count_entries(dir), 3); /* experiment.toml, overrides, log */
+    snprintf(path, sizeof path, "%s/log", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    int logged = 0;
+    while (fgets(line, sizeof line, f))
+        logged |= strstr(line, "error: ") && strstr(line, "train.epohcs");
+    fclose(f);
+    assert_true(logged);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_experiment_files),
+        cmocka_unit_test(test_failed_resume_keeps_folder),
         cmocka_unit_test(test_quickstart_small),
         cmocka_unit_test(test_synthetic_history_predict),
     };

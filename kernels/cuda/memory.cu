@@ -13,7 +13,8 @@ static int capturing(dr_cuda_context *ctx)
     cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
     if (!DR_CUDA_CHECK(ctx, cudaStreamIsCapturing(ctx->stream, &st)))
         return 0;
-    return st == cudaStreamCaptureStatusActive;
+    /* an invalidated capture still holds the stream in capture mode */
+    return st != cudaStreamCaptureStatusNone;
 }
 
 extern "C" void *dr_cuda_alloc(dr_backend *be, size_t bytes)

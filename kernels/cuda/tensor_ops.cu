@@ -136,8 +136,10 @@ extern "C" void dr_cuda_transpose(dr_backend *be, float *out, const float *x, in
     dr_cuda_context *ctx = dr_cuda_ctx(be);
     if (B <= 0 || M <= 0 || N <= 0)
         return;
-    if (B > 65535) {
-        DR_CUDA_FAIL(ctx, DR_ERR_UNSUPPORTED, "transpose: batch %d over the grid's 65535", B);
+    if (B > 65535 || (M + TP_TILE - 1) / TP_TILE > 65535) {
+        DR_CUDA_FAIL(ctx, DR_ERR_UNSUPPORTED,
+                     "transpose: batch %d or %d row tiles over the grid's 65535", B,
+                     (M + TP_TILE - 1) / TP_TILE);
         return;
     }
     dim3 block(TP_TILE, TP_ROWS);

@@ -30,6 +30,7 @@ extern "C" {
 #include "core/status.h"
 #include "core/op_table.h"
 #include "kernels/cuda_backend.h"
+#include "kernels/cuda/lstm_plan.h"
 }
 #undef _Noreturn
 #include "core/philox.h"
@@ -56,19 +57,6 @@ typedef enum dr_cuda_impl {
     DR_CUDA_IMPL_STEPS = 2
 } dr_cuda_impl;
 
-/* How the persistent LSTM kernel (lstm_persistent.cu) runs a batch of B
- * samples with H units; ok = 0 when it cannot (lstm.cu then launches per step). */
-typedef struct dr_cuda_lstm_plan {
-    int B, H, ok;
-    int C;        /* blocks per cluster; each owns Hc = H / C units */
-    int Hc;
-    int NB, NBp;  /* samples per cluster, and padded to a multiple of 8 */
-    int S;        /* samples per thread */
-    int threads;  /* per block: Hc * (threads / Hc) */
-    int clusters; /* ceil(B / NB) */
-    size_t smem;  /* dynamic shared memory per block, bytes */
-    char why[128]; /* ok = 0: why not */
-} dr_cuda_lstm_plan;
 enum { DR_CUDA_LSTM_PLANS = 8 };
 
 struct dr_cudnn_conv_plan; /* conv1d.cu */

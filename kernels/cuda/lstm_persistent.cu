@@ -22,7 +22,7 @@
  * moves here. The cell math is the CPU's (kernels/math.h's dr_fast_*), in the
  * CPU's order: pre-activation = (x w_ih^T + h w_hh^T) + b.
  *
- * A shape runs here when its plan fits (dr_cuda_lstm_plan): a card with
+ * A shape runs here when its plan fits (kernels/cuda/lstm_plan.h, make_plan): a card with
  * clusters, shared memory for the slice and buffers, at most 256 units per
  * block; otherwise lstm.cu launches step by step. */
 #include <cooperative_groups.h>
@@ -32,30 +32,6 @@
 #include <stdio.h>
 
 namespace cg = cooperative_groups;
-
-enum {
-    MAX_S = 4,       /* samples per thread in the cell mapping (registers) */
-    SB = 8,          /* samples per thread in the backward share product */
-    MAX_THREADS = 256,
-    MAX_CLUSTER = 8, /* the portable cluster size */
-};
-
-/* Shared memory of one block, in floats, for the plan's sizes:
- *   ws   [H][R + 1]        its rows of w_hh, transposed (k-major) and padded by one
- *                          so that threads reading along k or along rows hit
- *                          distinct banks
- *   xbuf [2][H][NBp]       forward: h_t of all units; backward: the C shares
- *                          of dh_{t-1} for its own units ([2][C][Hc][NBp], as many)
- *   dgs  [R][NBp]          backward: this step's gate gradients of its units */
-static __host__ __device__ size_t ws_floats(int H, int R)
-{
-    return ((size_t)H * (R + 1) + 3) / 4 * 4; /* the buffers after it start 16-byte aligned */
-}
-
-static size_t plan_smem_floats(int H, int R, int NBp)
-{
-    return ws_floats(H, R) + 2 * (size_t)H * NBp + (size_t)R * NBp;
-}
 
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
 #define DR_HAVE_CLUSTERS 1
@@ -71,7 +47,7 @@ static __device__ void load_slice(float *sm, const float *w_hh, int H, int Hc, i
         int g = rl / Hc, jl = rl % Hc;
         sm[k * WS + rl] = w_hh[(size_t)(g * H + q * Hc + jl) * H + k];
     }
-    float *buffers = sm + ws_floats(H, R);
+    float *buffers = sm + dr_lstm_ws_floats(H, R);
     size_t n = 2 * (size_t)H * NBp + (size_t)R * NBp;
     for (size_t i = threadIdx.x; i < n; i += blockDim.x)
         buffers[i] = 0.0f;
@@ -89,7 +65,7 @@ static __device__ int live_samples(int ng, int S, int NB, long n0, int B)
 /* One cluster per tile of NB samples; block rank q owns units [q Hc, (q+1) Hc).
  * Thread (jl, ng) owns unit q Hc + jl for samples ng S .. ng S + S - 1 of the tile,
  * and keeps their c_{t-1} in registers. gates holds x w_ih^T on entry. */
-static __global__ void __launch_bounds__(MAX_THREADS)
+static __global__ void __launch_bounds__(DR_LSTM_MAX_THREADS)
 lstm_persistent_forward_kernel(float *h, float *c, float *gates, const float *w_hh, const float *b,
                                int B, int T, int H, int Hc, int NB, int NBp, int S)
 {
@@ -99,25 +75,25 @@ lstm_persistent_forward_kernel(float *h, float *c, float *gates, const float *w_
     const int R = 4 * Hc, WS = R + 1, G = 4 * H;
     extern __shared__ float4 smem4[];
     float *ws = (float *)smem4;
-    float *hbuf = ws + ws_floats(H, R);
+    float *hbuf = ws + dr_lstm_ws_floats(H, R);
     load_slice(ws, w_hh, H, Hc, q, NBp);
     cluster.sync(); /* every block's buffers are zero before anyone stores into them */
 
     const int jl = threadIdx.x % Hc, ng = threadIdx.x / Hc, j = q * Hc + jl;
     const long n0 = (long)(blockIdx.x / C) * NB; /* the tile's first sample */
     const int live = live_samples(ng, S, NB, n0, B);
-    float bias[4], cprev[MAX_S];
+    float bias[4], cprev[DR_LSTM_MAX_S];
 #pragma unroll
     for (int g = 0; g < 4; g++)
         bias[g] = b[g * H + j];
 #pragma unroll
-    for (int s = 0; s < MAX_S; s++)
+    for (int s = 0; s < DR_LSTM_MAX_S; s++)
         cprev[s] = 0.0f;
 
     for (int t = 0; t < T; t++) {
-        float acc[MAX_S][4];
+        float acc[DR_LSTM_MAX_S][4];
 #pragma unroll
-        for (int s = 0; s < MAX_S; s++) {
+        for (int s = 0; s < DR_LSTM_MAX_S; s++) {
             long n = n0 + ng * S + s;
 #pragma unroll
             for (int g = 0; g < 4; g++)
@@ -126,12 +102,12 @@ lstm_persistent_forward_kernel(float *h, float *c, float *gates, const float *w_
         if (t > 0 && live > 0) {
             /* + h_{t-1} w_hh^T over this block's rows */
             const float *hp = hbuf + (size_t)((t - 1) & 1) * H * NBp + ng * S;
-            float part[MAX_S][4] = {};
+            float part[DR_LSTM_MAX_S][4] = {};
             for (int k = 0; k < H; k++) {
                 const float *wk = ws + k * WS + jl;
                 float w0 = wk[0], w1 = wk[Hc], w2 = wk[2 * Hc], w3 = wk[3 * Hc];
 #pragma unroll
-                for (int s = 0; s < MAX_S; s++) {
+                for (int s = 0; s < DR_LSTM_MAX_S; s++) {
                     if (s < live) {
                         float hv = hp[(size_t)k * NBp + s];
                         part[s][0] = fmaf(hv, w0, part[s][0]);
@@ -142,14 +118,14 @@ lstm_persistent_forward_kernel(float *h, float *c, float *gates, const float *w_
                 }
             }
 #pragma unroll
-            for (int s = 0; s < MAX_S; s++)
+            for (int s = 0; s < DR_LSTM_MAX_S; s++)
 #pragma unroll
                 for (int g = 0; g < 4; g++)
                     acc[s][g] += part[s][g];
         }
         float *hn = hbuf + (size_t)(t & 1) * H * NBp;
 #pragma unroll
-        for (int s = 0; s < MAX_S; s++) {
+        for (int s = 0; s < DR_LSTM_MAX_S; s++) {
             if (s >= live)
                 continue;
             int nl = ng * S + s;
@@ -180,7 +156,7 @@ lstm_persistent_forward_kernel(float *h, float *c, float *gates, const float *w_
 /* Backpropagation through time; same ownership as the forward. dgates (the
  * op's scratch) receives every step's pre-activation gradients for the weight
  * GEMMs that follow in lstm.cu. */
-static __global__ void __launch_bounds__(MAX_THREADS)
+static __global__ void __launch_bounds__(DR_LSTM_MAX_THREADS)
 lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gates, const float *c,
                                 const float *w_hh, int B, int T, int H, int Hc, int NB, int NBp,
                                 int S)
@@ -191,7 +167,7 @@ lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gat
     const int R = 4 * Hc, WS = R + 1, G = 4 * H;
     extern __shared__ float4 smem4[];
     float *ws = (float *)smem4;
-    float *shares = ws + ws_floats(H, R);       /* [2][C][Hc][NBp] */
+    float *shares = ws + dr_lstm_ws_floats(H, R);       /* [2][C][Hc][NBp] */
     float *dgs = shares + 2 * (size_t)H * NBp;    /* [R][NBp], 16-byte aligned */
     load_slice(ws, w_hh, H, Hc, q, NBp);
     cluster.sync();
@@ -199,15 +175,15 @@ lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gat
     const int jl = threadIdx.x % Hc, ng = threadIdx.x / Hc, j = q * Hc + jl;
     const long n0 = (long)(blockIdx.x / C) * NB;
     const int live = live_samples(ng, S, NB, n0, B);
-    float dc[MAX_S];
+    float dc[DR_LSTM_MAX_S];
 #pragma unroll
-    for (int s = 0; s < MAX_S; s++)
+    for (int s = 0; s < DR_LSTM_MAX_S; s++)
         dc[s] = 0.0f;
 
     for (int t = T - 1; t >= 0; t--) {
         const float *in = shares + (size_t)((t + 1) & 1) * H * NBp;
 #pragma unroll
-        for (int s = 0; s < MAX_S; s++) {
+        for (int s = 0; s < DR_LSTM_MAX_S; s++) {
             if (s >= live)
                 continue;
             int nl = ng * S + s;
@@ -237,14 +213,14 @@ lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gat
         if (t > 0) {
             __syncthreads(); /* dgs complete */
             /* this block's share of dh_{t-1}[n][k] = sum over its rows rl of
-             * dgs[rl][n] w_hh[rl][k], SB samples per thread, stored into the
+             * dgs[rl][n] w_hh[rl][k], DR_LSTM_SB (8) samples per thread, stored into the
              * block owning unit k */
             float *out = shares + (size_t)(t & 1) * H * NBp;
-            const int groups = (NB + SB - 1) / SB;
+            const int groups = (NB + DR_LSTM_SB - 1) / DR_LSTM_SB;
             for (int o = threadIdx.x; o < H * groups; o += blockDim.x) {
                 int k = o % H, grp = o / H;
-                const float4 *dv = (const float4 *)(dgs + grp * SB);
-                float acc[SB] = {};
+                const float4 *dv = (const float4 *)(dgs + grp * DR_LSTM_SB);
+                float acc[DR_LSTM_SB] = {};
                 for (int rl = 0; rl < R; rl++) {
                     float w = ws[k * WS + rl];
                     float4 a = dv[(size_t)rl * (NBp / 4)], e = dv[(size_t)rl * (NBp / 4) + 1];
@@ -254,10 +230,10 @@ lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gat
                     acc[6] = fmaf(e.z, w, acc[6]), acc[7] = fmaf(e.w, w, acc[7]);
                 }
                 float *dst = cluster.map_shared_rank(out, k / Hc) +
-                             ((size_t)q * Hc + k % Hc) * NBp + grp * SB;
+                             ((size_t)q * Hc + k % Hc) * NBp + grp * DR_LSTM_SB;
 #pragma unroll
-                for (int s = 0; s < SB; s++)
-                    if (grp * SB + s < NB)
+                for (int s = 0; s < DR_LSTM_SB; s++)
+                    if (grp * DR_LSTM_SB + s < NB)
                         dst[s] = acc[s];
             }
         }
@@ -313,7 +289,6 @@ static int max_clusters(const dr_cuda_context *ctx, K kernel, int C, int threads
 
 static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
 {
-    const int B = p->B, H = p->H;
     p->ok = 0;
     if (ctx->prop.major < 9 || !ctx->prop.clusterLaunch) {
         note_fallback(ctx, p, "the card has no thread-block clusters (sm_90 and later)");
@@ -327,39 +302,25 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
         note_fallback(ctx, p, "this build has no sm_90 code for the kernel");
         return;
     }
-    int C = MAX_CLUSTER;
-    while (H % C)
-        C /= 2;
-    const int Hc = H / C;
-    if (Hc > MAX_THREADS) {
+    if (!dr_lstm_plan_cluster(p)) {
         note_fallback(ctx, p, "more than 256 units per block of the cluster");
         return;
     }
-    const int NG = MAX_THREADS / Hc, threads = Hc * NG;
-    /* the largest tile the mapping takes must fit; then the batch is spread over
-     * the clusters that run at once (one wave), which only shrinks the tile */
-    int NB = NG * MAX_S < B ? NG * MAX_S : B;
-    size_t smem = plan_smem_floats(H, 4 * Hc, (NB + SB - 1) / SB * SB) * sizeof(float);
-    if (smem > ctx->prop.sharedMemPerBlockOptin) {
+    if (p->smem > ctx->prop.sharedMemPerBlockOptin) {
         char why[128];
         snprintf(why, sizeof why, "needs %zu KiB of shared memory per block, the card has %zu",
-                 smem >> 10, ctx->prop.sharedMemPerBlockOptin >> 10);
+                 p->smem >> 10, ctx->prop.sharedMemPerBlockOptin >> 10);
         note_fallback(ctx, p, why);
         return;
     }
-    int f = max_clusters(ctx, lstm_persistent_forward_kernel, C, threads, smem);
-    int b = max_clusters(ctx, lstm_persistent_backward_kernel, C, threads, smem);
+    int f = max_clusters(ctx, lstm_persistent_forward_kernel, p->C, p->threads, p->smem);
+    int b = max_clusters(ctx, lstm_persistent_backward_kernel, p->C, p->threads, p->smem);
     int resident = f < b ? f : b;
     if (resident < 1) {
         note_fallback(ctx, p, "no cluster of this size fits on the card");
         return;
     }
-    if ((B + resident - 1) / resident < NB)
-        NB = (B + resident - 1) / resident;
-    p->C = C, p->Hc = Hc, p->threads = threads, p->NB = NB, p->NBp = (NB + SB - 1) / SB * SB;
-    p->S = (NB + NG - 1) / NG, p->clusters = (B + NB - 1) / NB;
-    p->smem = plan_smem_floats(H, 4 * Hc, p->NBp) * sizeof(float);
-    p->ok = 1;
+    dr_lstm_plan_spread(p, resident);
 }
 
 /* The plan for (B, H), made at the shape's first call and kept (the last

@@ -154,6 +154,26 @@ static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
     return s == DR_OK ? s : dr_error_context(s, "%s: cuda.math: ", dr_config_where(cfg, "cuda.math"));
 }
 
+/* train.device: "cpu", "cuda", "cuda:N", or "auto": the first CUDA device where
+ * one is usable, else the CPU, with the reason in note ("" otherwise). A device
+ * that was asked for by name and fails is an error naming the key. */
+static dr_status dr_open_device(dr_config *cfg, dr_backend **be, char *note, size_t cap)
+{
+    const char *device;
+    *note = '\0';
+    DR_TRY(dr_config_string(cfg, "train.device", "cpu", NULL, &device));
+    if (strcmp(device, "auto") == 0) {
+        if (dr_backend_create(be, "cuda") == DR_OK)
+            return DR_OK;
+        snprintf(note, cap, "train.device = \"auto\": running on the CPU (%s)", dr_last_error());
+        return dr_backend_create(be, "cpu");
+    }
+    dr_status s = dr_backend_create(be, device);
+    return s == DR_OK ? s
+                      : dr_error_context(s, "%s: train.device = \"%s\": ", dr_config_where(cfg, "train.device"),
+                                         device);
+}
+
 static dr_status dr_setup(dr_experiment *e, const char *config_path, const char *const *overrides, int n_overrides,
                           const char *resume_dir)
 {
@@ -167,25 +187,31 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
         for (int i = 0; i < n_overrides; i++)
             DR_TRY(dr_config_override(e->cfg, overrides[i]));
     }
-    const char *device, *dir, *name;
-    DR_TRY(dr_config_string(e->cfg, "train.device", "cpu", NULL, &device));
+    const char *dir, *name;
+    char note[600];
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &dir));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &name));
-    DR_TRY(dr_backend_create(&e->be, device));
+    DR_TRY(dr_open_device(e->cfg, &e->be, note, sizeof note));
     DR_TRY(dr_read_impl_keys(e->cfg, e->be));
-    if (resume_dir)
-        return dr_run_open(&e->run, resume_dir);
-    char stem[256];
-    if (!*name) {
-        const char *base = strrchr(config_path, '/');
-        snprintf(stem, sizeof stem, "%s", base ? base + 1 : config_path);
-        char *dot = strrchr(stem, '.');
-        if (dot)
-            *dot = '\0';
-        name = stem;
+    if (resume_dir) {
+        DR_TRY(dr_run_open(&e->run, resume_dir));
+    } else {
+        char stem[256];
+        if (!*name) {
+            const char *base = strrchr(config_path, '/');
+            snprintf(stem, sizeof stem, "%s", base ? base + 1 : config_path);
+            char *dot = strrchr(stem, '.');
+            if (dot)
+                *dot = '\0';
+            name = stem;
+        }
+        DR_TRY(dr_run_create(&e->run, dir, name));
+        DR_TRY(dr_save_inputs(&e->run, config_path, overrides, n_overrides));
     }
-    DR_TRY(dr_run_create(&e->run, dir, name));
-    return dr_save_inputs(&e->run, config_path, overrides, n_overrides);
+    if (*note)
+        dr_run_log(&e->run, "%s\n", note);
+    dr_run_log(&e->run, "device: %s\n", dr_backend_describe(e->be));
+    return DR_OK;
 }
 
 dr_status dr_experiment_run(const char *config_path, const char *const *overrides, int n_overrides,
@@ -357,12 +383,12 @@ dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const
     dr_matrix full = {0};
     float *seq = NULL, *prob = NULL;
     int has_seq = 0;
-    const char *device;
+    char note[600];
     dr_status s = dr_config_load(&cfg, cfg_path);
     if (s == DR_OK)
-        s = dr_config_string(cfg, "train.device", "cpu", NULL, &device);
-    if (s == DR_OK)
-        s = dr_backend_create(&be, device);
+        s = dr_open_device(cfg, &be, note, sizeof note);
+    if (s == DR_OK && *note)
+        fprintf(stderr, "%s\n", note);
     if (s == DR_OK)
         s = dr_read_impl_keys(cfg, be);
     if (s == DR_OK)

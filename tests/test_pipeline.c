@@ -269,6 +269,8 @@ static void test_bad_experiment_files(void **state)
                    "/tmp/defrisk_bad.toml:2:10: cuda.conv1d: value \"cuDNN\" is not allowed");
     expect_failure("[features]\nselect = false\n[cuda]\nconv = \"cudnn\"\n", out, 2,
                    "/tmp/defrisk_bad.toml:4:1: unknown key cuda.conv");
+    /* a device that is not one, at its position */
+    expect_failure("[train]\ndevice = \"cuda:x\"\n", out, 2, "/tmp/defrisk_bad.toml:2:10: train.device = \"cuda:x\"");
     /* caught before any model trains: the default members include the trees */
     expect_failure("[baselines]\nmodels = [\"logistic\", \"hybrid\"]\n", out, 2, "which baselines.models does not train");
 
@@ -310,11 +312,49 @@ static void test_failed_resume_keeps_folder(void **state)
     assert_true(logged);
 }
 
+/* train.device = "auto": CUDA where a device is usable, else the CPU, with the
+ * reason in the run's log. */
+static void test_device_auto(void **state)
+{
+    (void)state;
+    const char *const o[] = {"output.dir=\"/tmp/defrisk_test_pipeline_auto\"", "train.device=\"auto\"",
+                             "baselines.models=[\"logistic\"]", "ensemble.members=[]", "features.select=false",
+                             "baselines.logistic_epochs=1", "train.progress=false", "data.cache=false"};
+    assert_int_equal(system("rm -rf /tmp/defrisk_test_pipeline_auto"), 0);
+    dr_backend *be = NULL;
+    int cuda = dr_backend_create(&be, "cuda") == DR_OK;
+    dr_backend_free(be);
+    dr_status s = dr_experiment_run("exp/quickstart.toml", o, (int)(sizeof o / sizeof *o), NULL);
+    if (s != DR_OK)
+        printf("  %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    char dir[512], path[700], line[1024];
+    assert_true(newest_run("/tmp/defrisk_test_pipeline_auto/quickstart-*", dir, sizeof dir));
+    snprintf(path, sizeof path, "%s/log", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int note = 0, device = 0, on_cuda = 0;
+    while (fgets(line, sizeof line, f)) {
+        note |= strstr(line, "train.device = \"auto\": running on the CPU (") != NULL;
+        if (strncmp(line, "device: ", 8) == 0) {
+            device = 1;
+            on_cuda = strstr(line, "(cuda:") != NULL;
+        }
+    }
+    fclose(f);
+    printf("  a CUDA device is %susable; the log: fallback note %d, device line %d, on cuda %d\n", cuda ? "" : "not ",
+           note, device, on_cuda);
+    assert_true(device);
+    assert_int_equal(note, !cuda);
+    assert_int_equal(on_cuda, cuda);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_experiment_files),
         cmocka_unit_test(test_failed_resume_keeps_folder),
+        cmocka_unit_test(test_device_auto),
         cmocka_unit_test(test_quickstart_small),
         cmocka_unit_test(test_synthetic_history_predict),
     };

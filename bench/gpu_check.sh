@@ -25,7 +25,7 @@
 # Steps, in the order of their importance, each with a time limit, all within
 # DR_GPU_CHECK_TOTAL_S (360 s): the last steps get what is left.
 #   1 nvidia-smi | 2 dependencies | 3 configure and build (150 s) | 4 CUDA parity
-#   test (50 s) | 5 benchmarks: train_bench --device cuda (60 s), gpu_ops_bench
+#   test (60 s) | 5 benchmarks: train_bench --device cuda (60 s), gpu_ops_bench
 #   (each op's FLOP/s or GB/s against the card's SGEMM and copy ceilings, 30 s),
 #   torch_ref.py on cuda eager (60 s) and --compile (120 s) | 6 the rest of the
 #   suite (110 s) | 7 compute-sanitizer memcheck of the parity test (50 s)
@@ -64,7 +64,7 @@ NVSMI=${NVIDIA_SMI:-nvidia-smi}
 PYTHON=${DR_GPU_PYTHON:-python3}
 TOTAL_S=${DR_GPU_CHECK_TOTAL_S:-360}
 BUILD_S=${DR_GPU_CHECK_BUILD_S:-150}
-PARITY_S=${DR_GPU_CHECK_PARITY_S:-50}
+PARITY_S=${DR_GPU_CHECK_PARITY_S:-60}
 BENCH_S=${DR_GPU_CHECK_BENCH_S:-60}
 OPS_S=${DR_GPU_CHECK_OPS_S:-30}
 TORCH_S=${DR_GPU_CHECK_TORCH_S:-60}

@@ -5,8 +5,10 @@
  * around every tile edge: the cluster divides the units, the thread mapping
  * covers each tile with at most DR_LSTM_MAX_S samples per thread, the tiles
  * cover the batch in one wave where the tile size allows it, the padded tile
- * keeps the backward's float4 reads aligned, and the final tile needs no more
- * shared memory than the largest one, whose size the card was asked about. */
+ * keeps the backward's float4 reads aligned, the final tile needs no more
+ * shared memory than the largest one, whose size the card was asked about, and
+ * the threads' samples (dr_lstm_live_samples, as the kernels call it) are the
+ * batch, each once, in order. */
 #include <stdio.h>
 
 #include "kernels/cuda/lstm_plan.h"
@@ -109,6 +111,23 @@ static int check(int B, int H, int resident)
     REQUIRE(p.smem == (ws + 2 * (size_t)H * p.NBp + (size_t)4 * Hc * p.NBp) * sizeof(float));
     /* the card was asked about the largest tile's shared memory */
     REQUIRE(p.smem <= smem_max);
+    /* the kernels' threads (cluster, group ng) with their live samples handle
+     * every sample of the batch once, and none beyond it */
+    long seen = 0, first_gap = -1;
+    for (int k = 0; k < p.clusters; k++) {
+        long n0 = (long)k * p.NB;
+        for (int ng = 0; ng < NG; ng++) {
+            int live = dr_lstm_live_samples(ng, p.S, p.NB, n0, B);
+            REQUIRE(live >= 0 && live <= p.S);
+            for (int s = 0; s < live; s++) {
+                long n = n0 + (long)ng * p.S + s;
+                if (n != seen && first_gap < 0)
+                    first_gap = n;
+                seen++;
+            }
+        }
+    }
+    REQUIRE(seen == B && first_gap < 0);
 #undef REQUIRE
     return bad;
 }

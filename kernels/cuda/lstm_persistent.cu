@@ -53,15 +53,6 @@ static __device__ void load_slice(float *sm, const float *w_hh, int H, int Hc, i
         buffers[i] = 0.0f;
 }
 
-/* How many of samples ng S .. ng S + S - 1 of the tile starting at n0 exist
- * (within the tile and within the batch); they are a prefix. */
-static __device__ int live_samples(int ng, int S, int NB, long n0, int B)
-{
-    long first = (long)ng * S, end = NB < B - n0 ? NB : B - n0;
-    long n = end - first;
-    return n < 0 ? 0 : n > S ? S : (int)n;
-}
-
 /* One cluster per tile of NB samples; block rank q owns units [q Hc, (q+1) Hc).
  * Thread (jl, ng) owns unit q Hc + jl for samples ng S .. ng S + S - 1 of the tile,
  * and keeps their c_{t-1} in registers. gates holds x w_ih^T on entry. */
@@ -81,7 +72,7 @@ lstm_persistent_forward_kernel(float *h, float *c, float *gates, const float *w_
 
     const int jl = threadIdx.x % Hc, ng = threadIdx.x / Hc, j = q * Hc + jl;
     const long n0 = (long)(blockIdx.x / C) * NB; /* the tile's first sample */
-    const int live = live_samples(ng, S, NB, n0, B);
+    const int live = dr_lstm_live_samples(ng, S, NB, n0, B);
     float bias[4], cprev[DR_LSTM_MAX_S];
 #pragma unroll
     for (int g = 0; g < 4; g++)
@@ -174,7 +165,7 @@ lstm_persistent_backward_kernel(float *dgates, const float *dh, const float *gat
 
     const int jl = threadIdx.x % Hc, ng = threadIdx.x / Hc, j = q * Hc + jl;
     const long n0 = (long)(blockIdx.x / C) * NB;
-    const int live = live_samples(ng, S, NB, n0, B);
+    const int live = dr_lstm_live_samples(ng, S, NB, n0, B);
     float dc[DR_LSTM_MAX_S];
 #pragma unroll
     for (int s = 0; s < DR_LSTM_MAX_S; s++)

@@ -43,6 +43,16 @@ DR_HD size_t dr_lstm_ws_floats(int H, int R)
     return ((size_t)H * (R + 1) + 3) / 4 * 4; /* the buffers after it start 16-byte aligned */
 }
 
+/* How many of samples ng S .. ng S + S - 1 of the tile starting at sample n0
+ * exist (within the tile of NB and within the batch of B): the kernels' thread
+ * (jl, ng) handles that many, a prefix. */
+DR_HD int dr_lstm_live_samples(int ng, int S, int NB, long n0, int B)
+{
+    long first = (long)ng * S, end = NB < B - n0 ? NB : B - n0;
+    long n = end - first;
+    return n < 0 ? 0 : n > S ? S : (int)n;
+}
+
 static inline size_t dr_lstm_smem_bytes(int H, int R, int NBp)
 {
     return (dr_lstm_ws_floats(H, R) + 2 * (size_t)H * NBp + (size_t)R * NBp) * sizeof(float);

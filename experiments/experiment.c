@@ -237,7 +237,8 @@ dr_status dr_experiment_run(const char *config_path, const char *const *override
         dr_run_log(&e.run, "\nresults in %s\n", e.run.dir);
     } else if (e.run.created && !e.checked) {
         /* nothing trained yet: a mistake in the file or an override leaves no
-         * folder behind, as in dr_experiment_ensemble */
+         * folder behind (most keys are only read by the stages, so the folder
+         * exists by then) */
         dr_run_discard(&e.run);
         fprintf(stderr, "stopped before training: %s removed\n", e.run.dir);
     } else if (e.run.log) {

@@ -292,26 +292,29 @@ static long cmp_elem(const char *what, const pair *p, double rtol, double atol)
     return bad;
 }
 
-/* The GEMMs' math under test (test_math sets them; zero for fp32): the
- * explicit mantissa bits the tensor cores keep of each operand (TF32 10, bf16
- * 7), the relative error that adds to each product (both operands rounded, or
- * truncated, to b bits: 2 x 2^-b and its square, bounded by 1.01 x 2^(1-b)),
- * and the unit roundoff 2^-(b+1). */
+/* The GEMMs' math under test: the explicit mantissa bits b the tensor cores
+ * keep of each operand (TF32 10, bf16 7; 0 for fp32, test_math sets it). */
 static int g_math_bits;
-static double g_math_term, g_math_u;
 
-/* The normalised error a chain of n GEMM stages adds under g_math_bits: a
- * working tolerance, not a proof: 16 u sqrt(n), about ten times the
- * rounding-error model's estimate (each stage ~u relative, as the rounding of
- * independent operands adds in quadrature). */
-static double math_chain(double n) { return 16.0 * g_math_u * sqrt(n); }
+/* The relative error b-bit operands add to each product: both rounded (or
+ * truncated) to b bits, 2 x 2^-b and its square, bounded by 1.01 x 2^(1-b). */
+static double math_term(void) { return g_math_bits ? 1.01 * ldexp(1.0, 1 - g_math_bits) : 0.0; }
 
-/* |cuda - cpu| <= (2 gamma(K) + g_math_term) S[i] (see the top of the file) */
+/* The normalised error a chain of n GEMM stages adds: a working tolerance, not
+ * a proof: 16 u sqrt(n) with u = 2^-(b+1), about ten times the rounding-error
+ * model's estimate (each stage ~u relative, as the rounding of independent
+ * operands adds in quadrature). */
+static double math_chain(double n)
+{
+    return g_math_bits ? 16.0 * ldexp(1.0, -g_math_bits - 1) * sqrt(n) : 0.0;
+}
+
+/* |cuda - cpu| <= (2 gamma(K) + math_term()) S[i] (see the top of the file) */
 
 static long cmp_bound(const char *what, const pair *p, const float *S, double K)
 {
     float *got = p_get(p);
-    double g2 = 2.0 * gamma_k(K) + g_math_term, worst = 0.0;
+    double g2 = 2.0 * gamma_k(K) + math_term(), worst = 0.0;
     long bad = 0;
     for (long i = 0; i < p->n; i++) {
         double d = fabs((double)got[i] - p->h[i]);
@@ -807,13 +810,14 @@ static long lstm_case(int B, int T, int In, int H, int want_dx)
      * Under tf32 / bf16 the inputs are already rounded (g_round_bits), so the
      * input products are exact; per-step launches ("steps", or "custom" where
      * its plan falls back) round h for each step's recurrent GEMM */
-    int steps = strcmp(dr_cuda_backend_get_impl(&g_gpu, "lstm"), "steps") == 0 ||
-                (strcmp(dr_cuda_backend_get_impl(&g_gpu, "lstm"), "custom") == 0 &&
+    const char *impl = dr_cuda_backend_get_impl(&g_gpu, "lstm");
+    int steps = strcmp(impl, "steps") == 0 ||
+                (strcmp(impl, "custom") == 0 &&
                  strncmp(dr_cuda_lstm_plan_text(&g_gpu, B, H), "one launch", 10) != 0);
     double tf = 16.0 * T * gamma_k(In + H + 2) + (steps ? math_chain(T) : 0.0);
     long bad = cmp_norm("lstm h", &h, tf);
     /* cuDNN keeps its own saved state: c and gates are not written there */
-    int cudnn = strcmp(dr_cuda_backend_get_impl(&g_gpu, "lstm"), "cudnn") == 0;
+    int cudnn = strcmp(impl, "cudnn") == 0;
     if (!cudnn) {
         bad += cmp_norm("lstm c", &c, tf);
         bad += cmp_norm("lstm gates", &gates, tf);
@@ -961,7 +965,7 @@ static void test_attention(void **state)
 
 /* The GEMMs on tensor cores (cuda.math = "tf32", "bf16"). linear and the custom
  * conv1d, whose results are cuBLAS products, on unrounded random inputs with the
- * rigorous bound widened by g_math_term per term. The LSTM (custom and steps)
+ * rigorous bound widened by math_term() per term. The LSTM (custom and steps)
  * and attention on inputs already rounded to the mode's mantissa: their forward
  * GEMMs read only inputs, so the forwards keep the fp32 bounds ("steps" adds
  * its recurrence's rounded h), and the backwards, whose GEMMs read rounded
@@ -974,8 +978,6 @@ static long math_cases(const char *math, int bits)
     snprintf(line, sizeof line, "math       %s", math);
     assert_non_null(strstr(dr_cuda_backend_kernels(&g_gpu), line));
     g_math_bits = bits;
-    g_math_term = 1.01 * ldexp(1.0, 1 - bits);
-    g_math_u = ldexp(1.0, -bits - 1);
     long bad = linear_case(5, 7, 3, 1, 1);
     bad += linear_case(256, 256, 128, 1, 1);
     bad += conv_cases("custom");
@@ -991,7 +993,6 @@ static long math_cases(const char *math, int bits)
     bad += att_case(3, 5, 8, 6, 1);
     bad += att_case(64, 12, 128, 64, 1);
     g_round_bits = g_math_bits = 0;
-    g_math_term = g_math_u = 0.0;
     assert_int_equal(dr_cuda_backend_set_math(&g_gpu, "fp32"), DR_OK);
     return bad;
 }

@@ -22,9 +22,9 @@
  * moves here. The cell math is the CPU's (kernels/math.h's dr_fast_*), in the
  * CPU's order: pre-activation = (x w_ih^T + h w_hh^T) + b.
  *
- * A shape runs here when its plan fits (kernels/cuda/lstm_plan.h, make_plan): a card with
- * clusters, shared memory for the slice and buffers, at most 256 units per
- * block; otherwise lstm.cu launches step by step. */
+ * A shape runs here when its plan fits (kernels/cuda/lstm_plan.h, make_plan):
+ * a card with clusters, shared memory for the slice and buffers, at most 256
+ * units per block; otherwise lstm.cu launches step by step. */
 #include <cooperative_groups.h>
 
 #include "kernels/cuda/common.cuh"
@@ -293,12 +293,14 @@ static void make_plan(dr_cuda_context *ctx, dr_cuda_lstm_plan *p)
         note_fallback(ctx, p, "this build has no sm_90 code for the kernel");
         return;
     }
+    char why[128];
     if (!dr_lstm_plan_cluster(p)) {
-        note_fallback(ctx, p, "more than 256 units per block of the cluster");
+        snprintf(why, sizeof why, "more than %d units per block of the cluster",
+                 DR_LSTM_MAX_THREADS);
+        note_fallback(ctx, p, why);
         return;
     }
     if (p->smem > ctx->prop.sharedMemPerBlockOptin) {
-        char why[128];
         snprintf(why, sizeof why, "needs %zu KiB of shared memory per block, the card has %zu",
                  p->smem >> 10, ctx->prop.sharedMemPerBlockOptin >> 10);
         note_fallback(ctx, p, why);

@@ -376,18 +376,20 @@ static double age_weight(long rank, long m)
 
 /* Sort keys copied out of the history, so the comparators need no global context. */
 typedef struct tpe_key {
-    int complete;
+    int rank_class; /* 0 completed, 1 pruned, 2 running (a constant liar) */
     double loss;
     long order, idx;
 } tpe_key;
 
-/* Completed trials first by loss, then pruned ones; ties by told order. */
+/* Completed trials first by loss, then pruned ones, then running ones (Optuna's
+ * constant liar: a running trial counts as worse than any finished one); ties by
+ * told order. */
 static int rank_cmp(const void *p, const void *q)
 {
     const tpe_key *x = p, *y = q;
-    if (x->complete != y->complete)
-        return x->complete ? -1 : 1;
-    if (x->complete && x->loss != y->loss)
+    if (x->rank_class != y->rank_class)
+        return x->rank_class < y->rank_class ? -1 : 1;
+    if (x->rank_class == 0 && x->loss != y->loss)
         return x->loss < y->loss ? -1 : 1;
     return (x->order > y->order) - (x->order < y->order);
 }
@@ -417,6 +419,18 @@ static double suggest_param(const dr_tpe *t, int j, const long *below, long nb, 
 {
     const dr_tpe_param *p = &t->space.p[j];
     const dr_tpe_options *o = &t->o;
+    /* a conditional parameter is fitted on the trials where it was active only */
+    long *active = (long *)(pairs + t->n_obs + 1), nb_act = 0, na_act = 0;
+    for (long i = 0; i < nb; i++)
+        if (!isnan(t->obs[below[i]].v[j]))
+            active[nb_act++] = below[i];
+    for (long i = 0; i < na; i++)
+        if (!isnan(t->obs[above[i]].v[j]))
+            active[nb_act + na_act++] = above[i];
+    below = active;
+    above = active + nb_act;
+    nb = nb_act;
+    na = na_act;
     if (p->kind == DR_TPE_CATEGORICAL) {
         double lw[DR_TPE_MAX_CHOICES], gw[DR_TPE_MAX_CHOICES], ls = 0.0, gs = 0.0;
         for (int c = 0; c < p->n_choices; c++)
@@ -489,15 +503,60 @@ static double suggest_param(const dr_tpe *t, int j, const long *below, long nb, 
 
 dr_status dr_tpe_suggest(dr_tpe *t, dr_tpe_trial *out)
 {
-    if (!t || !out)
+    if (!t)
         return dr_error(DR_ERR_INVALID, "tpe_suggest: null argument");
-    long number = t->n_suggested;
+    DR_TRY(dr_tpe_suggest_at(t, t->n_suggested, NULL, 0, out));
+    t->n_suggested++;
+    return DR_OK;
+}
+
+/* Appends the running trials to the history as liars for one suggestion. */
+static dr_status add_liars(dr_tpe *t, const dr_tpe_trial *running, int n_running)
+{
+    if (t->n_obs + n_running > t->cap) {
+        long cap = t->n_obs + n_running + 64;
+        tpe_obs *o = realloc(t->obs, (size_t)cap * sizeof *o);
+        if (!o)
+            return dr_error(DR_ERR_NOMEM, "tpe_suggest: history of %ld trials", cap);
+        t->obs = o;
+        t->cap = cap;
+    }
+    for (int i = 0; i < n_running; i++) {
+        tpe_obs *o = &t->obs[t->n_obs + i];
+        memset(o, 0, sizeof *o);
+        memcpy(o->v, running[i].v, sizeof o->v);
+        o->state = DR_TPE_RUNNING;
+        o->loss = NAN;
+        o->order = t->n_obs + i;
+        o->number = running[i].number;
+    }
+    t->n_obs += n_running;
+    return DR_OK;
+}
+
+static dr_status suggest_with_history(dr_tpe *t, long number, long n_running, dr_tpe_trial *out);
+
+dr_status dr_tpe_suggest_at(dr_tpe *t, long number, const dr_tpe_trial *running, int n_running,
+                            dr_tpe_trial *out)
+{
+    if (!t || !out || number < 0 || n_running < 0 || (n_running > 0 && !running))
+        return dr_error(DR_ERR_INVALID, "tpe_suggest_at: null argument or negative count");
+    DR_TRY(add_liars(t, running, n_running));
+    dr_status s = suggest_with_history(t, number, n_running, out);
+    t->n_obs -= n_running;
+    return s;
+}
+
+static dr_status suggest_with_history(dr_tpe *t, long number, long n_running, dr_tpe_trial *out)
+{
     long n_complete = 0, n_used = 0;
-    for (long i = 0; i < t->n_obs; i++) {
+    for (long i = 0; i < t->n_obs - n_running; i++) {
         n_complete += t->obs[i].state == DR_TPE_COMPLETE;
         n_used += t->obs[i].state != DR_TPE_FAILED;
     }
-    long nb = (long)ceil(t->o.gamma * (double)n_used);
+    /* Optuna: the start-up count is of finished trials, the split of every trial
+     * in the model, liars included */
+    long nb = (long)ceil(t->o.gamma * (double)(n_used + n_running));
     nb = nb > t->o.gamma_cap ? t->o.gamma_cap : nb;
     nb = nb > n_complete ? n_complete : nb;
     memset(out, 0, sizeof *out);
@@ -508,7 +567,6 @@ dr_status dr_tpe_suggest(dr_tpe *t, dr_tpe_trial *out)
             rng_init(&r, t->seed, 0x54504500u + (uint32_t)j, (uint64_t)number);
             out->v[j] = sample_uniform(&t->space.p[j], &r);
         }
-        t->n_suggested++;
         return DR_OK;
     }
     long n = t->n_obs + 1;
@@ -516,7 +574,8 @@ dr_status dr_tpe_suggest(dr_tpe *t, dr_tpe_trial *out)
     tpe_key *keys = malloc((size_t)n * sizeof *keys);
     double *w_by_obs = malloc((size_t)n * sizeof *w_by_obs);
     double *scratch = malloc((size_t)n * 10 * sizeof *scratch);
-    tpe_pair *pairs = malloc((size_t)(n + 1) * sizeof *pairs);
+    /* pairs, then the active observation indices of one parameter */
+    tpe_pair *pairs = malloc((size_t)(n + 1) * sizeof *pairs + (size_t)n * sizeof(long));
     if (!idx || !keys || !w_by_obs || !scratch || !pairs) {
         free(idx);
         free(keys);
@@ -528,7 +587,7 @@ dr_status dr_tpe_suggest(dr_tpe *t, dr_tpe_trial *out)
     long m = 0;
     for (long i = 0; i < t->n_obs; i++)
         if (t->obs[i].state != DR_TPE_FAILED) {
-            keys[m].complete = t->obs[i].state == DR_TPE_COMPLETE;
+            keys[m].rank_class = t->obs[i].state == DR_TPE_COMPLETE ? 0 : t->obs[i].state == DR_TPE_PRUNED ? 1 : 2;
             keys[m].loss = t->obs[i].loss;
             keys[m].order = t->obs[i].order;
             keys[m].idx = i;
@@ -547,7 +606,6 @@ dr_status dr_tpe_suggest(dr_tpe *t, dr_tpe_trial *out)
     free(w_by_obs);
     free(scratch);
     free(pairs);
-    t->n_suggested++;
     return DR_OK;
 }
 
@@ -565,6 +623,8 @@ dr_status dr_tpe_tell(dr_tpe *t, const dr_tpe_trial *trial, dr_tpe_state state, 
     for (int j = 0; j < t->space.n_params; j++) {
         const dr_tpe_param *p = &t->space.p[j];
         double v = trial->v[j];
+        if (isnan(v)) /* inactive: a conditional parameter whose condition was false */
+            continue;
         if (!(v >= p->lo && v <= p->hi) || ((is_int(p->kind) || p->kind == DR_TPE_CATEGORICAL) &&
                                             v != floor(v)))
             return dr_error(DR_ERR_INVALID, "tpe_tell: trial %ld: '%s' = %g outside its space",
@@ -611,7 +671,7 @@ dr_status dr_tpe_best(const dr_tpe *t, dr_tpe_trial *trial, double *objective)
 
 void dr_tpe_counts(const dr_tpe *t, long *n_complete, long *n_pruned, long *n_failed)
 {
-    long c[3] = {0, 0, 0};
+    long c[4] = {0, 0, 0, 0};
     for (long i = 0; t && i < t->n_obs; i++)
         c[t->obs[i].state]++;
     if (n_complete)

@@ -64,7 +64,8 @@ int dr_tpe_space_find(const dr_tpe_space *s, const char *name);
 typedef enum dr_tpe_state {
     DR_TPE_COMPLETE, /* objective is finite and counts */
     DR_TPE_PRUNED,   /* stopped early: ranks below every completed trial */
-    DR_TPE_FAILED    /* crashed or diverged: excluded from the model */
+    DR_TPE_FAILED,   /* crashed or diverged: excluded from the model */
+    DR_TPE_RUNNING   /* only as a constant liar in dr_tpe_suggest_at, never told */
 } dr_tpe_state;
 
 typedef struct dr_tpe_options {
@@ -80,7 +81,9 @@ typedef struct dr_tpe_options {
 void dr_tpe_options_default(dr_tpe_options *o);
 
 /* One trial's values, indexed like space->p. Integers and categorical indices are
- * stored as exact integral doubles. */
+ * stored as exact integral doubles; NaN marks a parameter that was inactive in the
+ * trial (a conditional one whose condition did not hold): each parameter's model
+ * is fitted on the trials where it was active. */
 typedef struct dr_tpe_trial {
     long number; /* suggestion number (0, 1, ...); -1 for values not from suggest */
     double v[DR_TPE_MAX_PARAMS];
@@ -94,6 +97,13 @@ dr_status dr_tpe_create(dr_tpe **out, const dr_tpe_space *space, uint64_t seed,
 void dr_tpe_free(dr_tpe *t);
 
 dr_status dr_tpe_suggest(dr_tpe *t, dr_tpe_trial *out);
+/* Suggestion number `number` (its random streams' counter) from the told trials
+ * plus the running ones as constant liars (Optuna's constant_liar: ranked below
+ * every finished trial, so the sampler looks away from what is being tried).
+ * Leaves the history and the suggestion count as they were: the same told
+ * trials, liars and number give the same values, whatever happened in between. */
+dr_status dr_tpe_suggest_at(dr_tpe *t, long number, const dr_tpe_trial *running, int n_running,
+                            dr_tpe_trial *out);
 /* objective is ignored for PRUNED and FAILED (pass NAN); a COMPLETE trial needs a
  * finite one. Values are checked against the space. */
 dr_status dr_tpe_tell(dr_tpe *t, const dr_tpe_trial *trial, dr_tpe_state state, double objective);

@@ -7,6 +7,7 @@
 #include "data/csv.h"
 #include "experiments/checkpoint.h"
 #include "experiments/experiment.h"
+#include "experiments/study.h"
 
 void dr_experiment_free(dr_experiment *e)
 {
@@ -82,51 +83,6 @@ dr_status dr_transform_write(dr_h5 *f, void *ctx)
 
 /* --- running -------------------------------------------------------------------- */
 
-/* The experiment file and the overrides as given, so that --resume rebuilds the
- * configuration the run started with (config.toml, the resolved one, is only
- * complete once every stage has read its keys). */
-static dr_status dr_save_inputs(const dr_run *run, const char *config_path, const char *const *overrides, int n)
-{
-    char path[1100];
-    FILE *in = fopen(config_path, "rb");
-    FILE *out = fopen(dr_run_path(run, "experiment.toml", path, sizeof path), "wb");
-    dr_status s = in && out ? DR_OK : dr_error(DR_ERR_IO, "cannot copy %s into %s", config_path, run->dir);
-    char buf[8192];
-    size_t got;
-    while (s == DR_OK && (got = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, got, out) != got)
-            s = dr_error(DR_ERR_IO, "cannot write %s", path);
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0 && s == DR_OK)
-        s = dr_error(DR_ERR_IO, "cannot write %s", path);
-    FILE *ov = s == DR_OK ? fopen(dr_run_path(run, "overrides", path, sizeof path), "w") : NULL;
-    if (s == DR_OK && !ov)
-        s = dr_error(DR_ERR_IO, "cannot write %s", path);
-    for (int i = 0; s == DR_OK && i < n; i++)
-        fprintf(ov, "%s\n", overrides[i]);
-    if (ov && fclose(ov) != 0 && s == DR_OK)
-        s = dr_error(DR_ERR_IO, "cannot write %s", path);
-    return s;
-}
-
-static dr_status dr_load_saved_overrides(dr_config *cfg, const char *run_dir)
-{
-    char path[1100], line[4096];
-    snprintf(path, sizeof path, "%s/overrides", run_dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return dr_error(DR_ERR_IO, "--resume %s: %s is missing", run_dir, path);
-    dr_status s = DR_OK;
-    while (s == DR_OK && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (*line)
-            s = dr_config_override(cfg, line);
-    }
-    fclose(f);
-    return s;
-}
-
 /* [cuda]: how each op with a choice is implemented on a CUDA device
  * (core/backend.h). Read on every device, so that the keys are known and
  * recorded in config.toml; no effect on the CPU. The default is the backend's
@@ -181,7 +137,7 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
     if (resume_dir) {
         snprintf(saved, sizeof saved, "%s/experiment.toml", resume_dir);
         DR_TRY(dr_config_load(&e->cfg, saved));
-        DR_TRY(dr_load_saved_overrides(e->cfg, resume_dir));
+        DR_TRY(dr_run_load_overrides(e->cfg, resume_dir));
     } else {
         DR_TRY(dr_config_load(&e->cfg, config_path));
         for (int i = 0; i < n_overrides; i++)
@@ -206,7 +162,7 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
             name = stem;
         }
         DR_TRY(dr_run_create(&e->run, dir, name));
-        DR_TRY(dr_save_inputs(&e->run, config_path, overrides, n_overrides));
+        DR_TRY(dr_run_save_inputs(&e->run, config_path, overrides, n_overrides));
     }
     if (*note)
         dr_run_log(&e->run, "%s\n", note);
@@ -217,12 +173,25 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
 dr_status dr_experiment_run(const char *config_path, const char *const *overrides, int n_overrides,
                             const char *resume_dir)
 {
+    return dr_experiment_run_in(config_path, overrides, n_overrides, resume_dir, NULL, 0);
+}
+
+dr_status dr_experiment_run_in(const char *config_path, const char *const *overrides, int n_overrides,
+                               const char *resume_dir, char *run_dir, size_t cap)
+{
     dr_experiment e;
     memset(&e, 0, sizeof e);
     dr_status s = dr_setup(&e, config_path, overrides, n_overrides, resume_dir);
     if (s == DR_OK)
         dr_run_log(&e.run, "%s %s in %s\n", resume_dir ? "resuming" : "running", resume_dir ? resume_dir : config_path,
                    e.run.dir);
+    if (s == DR_OK && run_dir)
+        snprintf(run_dir, cap, "%s", e.run.dir);
+    if (s == DR_OK && dr_study_requested(e.cfg)) {
+        /* a study's refit: the run of the study's file knows its [search] */
+        dr_study_settings st;
+        s = dr_study_settings_read(e.cfg, &st);
+    }
     if (s == DR_OK)
         s = dr_data_stage(&e);
     if (s == DR_OK)
@@ -246,6 +215,21 @@ dr_status dr_experiment_run(const char *config_path, const char *const *override
     }
     dr_experiment_free(&e);
     return s;
+}
+
+dr_status dr_experiment_trial(dr_experiment *e, const char *trial_dir)
+{
+    const char *unused;
+    char note[600];
+    DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &unused));
+    DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &unused));
+    DR_TRY(dr_open_device(e->cfg, &e->be, note, sizeof note));
+    DR_TRY(dr_read_impl_keys(e->cfg, e->be));
+    DR_TRY(dr_run_open(&e->run, trial_dir));
+    if (*note)
+        dr_run_log(&e->run, "%s\n", note);
+    DR_TRY(dr_data_stage(e));
+    return dr_model_stage(e);
 }
 
 /* --- prediction ------------------------------------------------------------------ */

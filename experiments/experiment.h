@@ -31,8 +31,19 @@ typedef struct dr_model_result {
     float *val, *test;
 } dr_model_result;
 
+/* An experiment run as one trial of a study (experiments/trial.c): no
+ * checkpoints, tree files or report, and the model the study scores reports
+ * each epoch's validation AUC (pruning decides whether it goes on). */
+typedef struct dr_trial_hooks {
+    const char *model;
+    int check_only; /* stop once every key is read and known: nothing trains */
+    dr_status (*epoch_end)(void *ctx, int epoch, double val_auc, int *stop);
+    void *ctx;
+} dr_trial_hooks;
+
 typedef struct dr_experiment {
     dr_config *cfg;
+    const dr_trial_hooks *trial; /* NULL in a normal run */
     dr_run run;
     int checked; /* every key read and known (dr_model_stage): a failure from here on keeps a new run folder */
     dr_backend *be;
@@ -70,6 +81,13 @@ dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed);
  * models, so that the model stage can stop on a mistake before it trains anything. */
 dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const char *const *trained, int n_trained);
 dr_status dr_report_stage(dr_experiment *e);
+/* The columns of the results table (NULL-terminated) and one row: the
+ * threshold metrics at 0.5 and at the threshold maximising F1 on fit_score,
+ * everything measured on score. */
+enum { DR_N_COLS = 15 };
+extern const char *const dr_result_columns[DR_N_COLS + 1];
+dr_status dr_result_row(const float *fit_score, const float *fit_y, long n_fit, const float *score, const float *y,
+                        long n, double *row);
 /* Appends a model's result slot (val and test arrays of the split's sizes). */
 dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out);
 /* Writes the transform (preprocessing, history summary settings, sequence
@@ -84,11 +102,18 @@ void dr_experiment_free(dr_experiment *e);
  * continues a killed run from its folder instead; a failure keeps that folder. */
 dr_status dr_experiment_run(const char *config_path, const char *const *overrides, int n_overrides,
                             const char *resume_dir);
+/* The same, leaving the run folder's path in run_dir. */
+dr_status dr_experiment_run_in(const char *config_path, const char *const *overrides, int n_overrides,
+                               const char *resume_dir, char *run_dir, size_t cap);
 /* The ensemble stage alone over the predictions.h5 of earlier runs on one split:
  * a new run folder "ensemble-<time>" under output.dir with the blend's results.
  * Overrides may set ensemble.* and output.*; the defaults are the first run's. */
 dr_status dr_experiment_ensemble(const char *const *run_dirs, int n_dirs, const char *const *overrides,
                                  int n_overrides);
+/* One trial of a study (experiments/trial.c): e->cfg and e->trial set by the
+ * caller; the data and model stages with the run log in trial_dir (an existing
+ * folder). The models' predictions are left in e->models. */
+dr_status dr_experiment_trial(dr_experiment *e, const char *trial_dir);
 /* Default probabilities for the loans of csv_path with the model of run_dir,
  * written as CSV (row, probability) to out_path ("-" = stdout). */
 dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const char *out_path);

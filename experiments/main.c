@@ -5,21 +5,44 @@
  *   defrisk predict RUN_DIR LOANS.csv [OUT.csv] default probabilities for new loans
  *   defrisk ensemble RUN_DIR... [ensemble.key=value ...]
  *                                               the ensemble stage alone over earlier runs
+ *   defrisk study ls|trials|best|export DIR     a study's trials
+ * An experiment file with [search] or [sensitivity] runs a study; --resume
+ * continues a study folder as it does a run folder. "trial" is the study's own
+ * subcommand for one trial process (experiments/trial.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "experiments/experiment.h"
+#include "experiments/study.h"
 
 static int dr_usage(void)
 {
     fprintf(stderr, "usage: run_experiment EXP.toml [section.key=value ...]\n"
                     "       run_experiment --resume RUN_DIR\n"
                     "       run_experiment predict RUN_DIR LOANS.csv [OUT.csv]\n"
-                    "       run_experiment ensemble RUN_DIR... [ensemble.key=value ...]\n");
+                    "       run_experiment ensemble RUN_DIR... [ensemble.key=value ...]\n"
+                    "       run_experiment study ls|trials|best|export DIR [OUT.csv]\n"
+                    "An experiment file with [search] or [sensitivity] runs a study (exp/README.md).\n");
     return 2;
+}
+
+/* Whether the file (with the overrides) asks for a study; a file that does not
+ * load is left to the run, which reports it. */
+static int dr_is_study(const char *path, const char *const *overrides, int n)
+{
+    dr_config *cfg;
+    if (dr_config_load(&cfg, path) != DR_OK)
+        return 0;
+    for (int i = 0; i < n; i++)
+        dr_config_override(cfg, overrides[i]);
+    int study = dr_study_requested(cfg);
+    dr_config_free(cfg);
+    dr_error_clear();
+    return study;
 }
 
 int main(int argc, char **argv)
@@ -32,11 +55,17 @@ int main(int argc, char **argv)
         execv("/proc/self/exe", argv);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
         return dr_usage();
+    if (!strcmp(argv[1], "trial"))
+        return dr_trial_main(argc, argv);
+    if (!strcmp(argv[1], "study"))
+        return dr_study_command(argc - 1, argv + 1);
     dr_status s;
     if (!strcmp(argv[1], "--resume")) {
         if (argc != 3)
             return dr_usage();
-        s = dr_experiment_run(NULL, NULL, 0, argv[2]);
+        char journal[1100];
+        snprintf(journal, sizeof journal, "%s/journal.jsonl", argv[2]);
+        s = access(journal, F_OK) == 0 ? dr_study_run(NULL, NULL, 0, argv[2]) : dr_experiment_run(NULL, NULL, 0, argv[2]);
     } else if (!strcmp(argv[1], "predict")) {
         if (argc != 4 && argc != 5)
             return dr_usage();
@@ -60,7 +89,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "error: '%s' is not an override of the form section.key=value\n", argv[i]);
                 return dr_usage();
             }
-        s = dr_experiment_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL);
+        s = dr_is_study(argv[1], (const char *const *)argv + 2, argc - 2)
+                ? dr_study_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL)
+                : dr_experiment_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL);
     }
     if (s != DR_OK) {
         fprintf(stderr, "\nerror: %s\n", dr_last_error());

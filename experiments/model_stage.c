@@ -3,6 +3,7 @@
  * validation and test probabilities in e->models; the ensemble blends the members
  * it names. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@ static dr_rows dr_rows_of(const dr_experiment *e, const dr_part *p)
 static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model_io *io, dr_train_config tc,
                               const char *run_dir)
 {
+    if (e->trial && strcmp(e->trial->model, name) == 0) {
+        tc.epoch_end = e->trial->epoch_end;
+        tc.epoch_end_ctx = e->trial->ctx;
+    }
     dr_rows tr = dr_rows_of(e, &e->train), va = dr_rows_of(e, &e->val), te = dr_rows_of(e, &e->test);
     if (io->seq.id < 0) /* a model without a sequence input */
         tr.seq = va.seq = te.seq = NULL, tr.seq_len = va.seq_len = te.seq_len = 0;
@@ -74,7 +79,7 @@ static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_h
     dr_train_config t = *tc;
     t.checkpoint_extra = dr_transform_write;
     t.checkpoint_extra_ctx = e;
-    dr_status s = dr_fit_graph(e, "hybrid", &io, t, e->run.dir);
+    dr_status s = dr_fit_graph(e, "hybrid", &io, t, e->trial ? NULL : e->run.dir);
     dr_hybrid_free(&m);
     return s;
 }
@@ -112,7 +117,9 @@ static dr_status dr_read_tree(dr_config *cfg, int i, uint64_t seed, dr_tree_para
         DR_TRY(dr_config_int(cfg, key, p->early_stopping_rounds, 0, 100000, &p->early_stopping_rounds));
     }
     p->seed = seed;
-    p->nthread = 2;
+    /* the process's thread count (OMP_NUM_THREADS): a study gives each trial's
+     * process its share of the cores */
+    p->nthread = omp_get_max_threads();
     return DR_OK;
 }
 
@@ -195,10 +202,12 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
         s = dr_tree_predict(m, va->m.x, va->m.n_rows, e->n_selected, r->val);
     if (s == DR_OK)
         s = dr_tree_predict(m, e->test.m.x, e->test.m.n_rows, e->n_selected, r->test);
-    if (s == DR_OK) {
+    if (s == DR_OK && !e->trial) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s.json", e->run.dir, name);
         s = dr_tree_save(m, path);
+    }
+    if (s == DR_OK) {
         dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, dr_tree_kind_name(p->kind),
                    info.rounds_trained, info.best_iteration + 1, info.best_val_auc);
     }
@@ -219,6 +228,8 @@ dr_status dr_model_stage(dr_experiment *e)
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));
     e->checked = 1;
+    if (e->trial && e->trial->check_only)
+        return DR_OK;
     for (int i = 0; i < n; i++) {
         const char *m = models[i];
         dr_run_log(&e->run, "--- %s\n", m);
@@ -233,5 +244,7 @@ dr_status dr_model_stage(dr_experiment *e)
                 s = dr_run_tree(e, t, &ms.tree[t]);
         DR_TRY(s);
     }
+    if (e->trial && strcmp(e->trial->model, "ensemble") != 0)
+        return DR_OK; /* a trial scores one model */
     return dr_ensemble_stage(e, ms.train.seed);
 }

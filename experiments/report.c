@@ -10,24 +10,29 @@
 #include "experiments/experiment.h"
 #include "experiments/metrics.h"
 
-enum { DR_N_COLS = 15 };
-static const char *const dr_cols[DR_N_COLS] = {
+const char *const dr_result_columns[DR_N_COLS + 1] = {
     "auc", "ks", "gini", "pr_auc", "brier", "log_loss", "accuracy@0.5", "precision@0.5", "recall@0.5", "f1@0.5",
-    "threshold", "accuracy@t", "precision@t", "recall@t", "f1@t"};
+    "threshold", "accuracy@t", "precision@t", "recall@t", "f1@t", NULL};
 
-static dr_status dr_model_row(const dr_experiment *e, const dr_model_result *r, double *row)
+dr_status dr_result_row(const float *fit_score, const float *fit_y, long n_fit, const float *score, const float *y,
+                        long n, double *row)
 {
     double t, f1;
     dr_metrics at_half, at_t;
-    DR_TRY(dr_metrics_best_f1_threshold(r->val, e->val.y, e->val.m.n_rows, &t, &f1));
-    DR_TRY(dr_metrics_compute(r->test, e->test.y, e->test.m.n_rows, 0.5, &at_half));
-    DR_TRY(dr_metrics_compute(r->test, e->test.y, e->test.m.n_rows, t, &at_t));
+    DR_TRY(dr_metrics_best_f1_threshold(fit_score, fit_y, n_fit, &t, &f1));
+    DR_TRY(dr_metrics_compute(score, y, n, 0.5, &at_half));
+    DR_TRY(dr_metrics_compute(score, y, n, t, &at_t));
     const double v[DR_N_COLS] = {at_half.auc,       at_half.ks,        at_half.gini,   at_half.pr_auc,
                                  at_half.brier,     at_half.log_loss,  at_half.accuracy, at_half.precision,
                                  at_half.recall,    at_half.f1,        t,              at_t.accuracy,
                                  at_t.precision,    at_t.recall,       at_t.f1};
     memcpy(row, v, sizeof v);
     return DR_OK;
+}
+
+static dr_status dr_model_row(const dr_experiment *e, const dr_model_result *r, double *row)
+{
+    return dr_result_row(r->val, e->val.y, e->val.m.n_rows, r->test, e->test.y, e->test.m.n_rows, row);
 }
 
 static dr_status dr_write_csv(const dr_experiment *e, const double *table)
@@ -40,7 +45,7 @@ static dr_status dr_write_csv(const dr_experiment *e, const double *table)
         return dr_error(DR_ERR_IO, "cannot write %s", tmp);
     fprintf(f, "model");
     for (int c = 0; c < DR_N_COLS; c++)
-        fprintf(f, ",%s", dr_cols[c]);
+        fprintf(f, ",%s", dr_result_columns[c]);
     fprintf(f, "\n");
     for (int i = 0; i < e->n_models; i++) {
         fprintf(f, "%s", e->models[i].name);
@@ -64,7 +69,7 @@ static dr_status dr_write_results_h5(const dr_experiment *e, const double *table
     int64_t dims[2] = {e->n_models, DR_N_COLS};
     dr_status s = dr_h5_write_strings(f, "models", names, e->n_models);
     if (s == DR_OK)
-        s = dr_h5_write_strings(f, "metrics", dr_cols, DR_N_COLS);
+        s = dr_h5_write_strings(f, "metrics", dr_result_columns, DR_N_COLS);
     if (s == DR_OK)
         s = dr_h5_write_f64(f, "table", table, 2, dims);
     long n = e->test.m.n_rows;

@@ -1,5 +1,7 @@
 #include "experiments/run.h"
 
+#include "core/config.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -106,4 +108,46 @@ const char *dr_run_path(const dr_run *run, const char *name, char *buf, size_t c
 {
     snprintf(buf, cap, "%s/%s", run->dir, name);
     return buf;
+}
+
+dr_status dr_run_save_inputs(const dr_run *run, const char *config_path, const char *const *overrides, int n)
+{
+    char path[1100];
+    FILE *in = fopen(config_path, "rb");
+    FILE *out = fopen(dr_run_path(run, "experiment.toml", path, sizeof path), "wb");
+    dr_status s = in && out ? DR_OK : dr_error(DR_ERR_IO, "cannot copy %s into %s", config_path, run->dir);
+    char buf[8192];
+    size_t got;
+    while (s == DR_OK && (got = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, got, out) != got)
+            s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && s == DR_OK)
+        s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    FILE *ov = s == DR_OK ? fopen(dr_run_path(run, "overrides", path, sizeof path), "w") : NULL;
+    if (s == DR_OK && !ov)
+        s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    for (int i = 0; s == DR_OK && i < n; i++)
+        fprintf(ov, "%s\n", overrides[i]);
+    if (ov && fclose(ov) != 0 && s == DR_OK)
+        s = dr_error(DR_ERR_IO, "cannot write %s", path);
+    return s;
+}
+
+dr_status dr_run_load_overrides(struct dr_config *cfg, const char *run_dir)
+{
+    char path[1100], line[4096];
+    snprintf(path, sizeof path, "%s/overrides", run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return dr_error(DR_ERR_IO, "--resume %s: %s is missing", run_dir, path);
+    dr_status s = DR_OK;
+    while (s == DR_OK && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (*line)
+            s = dr_config_override(cfg, line);
+    }
+    fclose(f);
+    return s;
 }

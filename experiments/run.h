@@ -25,6 +25,14 @@ void dr_run_close(dr_run *run);
 void dr_run_discard(dr_run *run);
 /* printf to stderr and the log */
 void dr_run_log(dr_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The experiment file and the overrides as given (experiment.toml, overrides),
+ * so that --resume rebuilds the configuration the run or study started with
+ * (config.toml, the resolved one, is only complete once every stage has read
+ * its keys). */
+dr_status dr_run_save_inputs(const dr_run *run, const char *config_path, const char *const *overrides, int n);
+/* Applies the overrides saved in run_dir to cfg. */
+struct dr_config;
+dr_status dr_run_load_overrides(struct dr_config *cfg, const char *run_dir);
 /* dir/name into buf */
 const char *dr_run_path(const dr_run *run, const char *name, char *buf, size_t cap);
 

@@ -363,6 +363,11 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
             fprintf(stderr, "%sepoch %3d/%d  train_loss %.4f  val_loss %.4f  val_auc %.4f  lr %.1e  %.1fs%s%24s\n",
                     isatty(STDERR_FILENO) ? "\r" : "", e + 1, tc->epochs, train_loss, val_loss, auc, st->hist_lr[e], st->seconds[e],
                     st->best_epoch == e ? "  *best" : "", "");
+        if (s == DR_OK && tc->epoch_end) {
+            int stop = 0;
+            s = tc->epoch_end(tc->epoch_end_ctx, e, auc, &stop);
+            st->stopped |= stop;
+        }
         if (s == DR_OK && run_dir) {
             s = dr_checkpoint_save(ckpt, m->g, st, tc->checkpoint_extra, tc->checkpoint_extra_ctx);
             if (s == DR_OK)

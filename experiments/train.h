@@ -40,6 +40,11 @@ typedef struct dr_train_config {
      * besides the weights (the preprocessing transform); may be NULL. */
     dr_h5_writer_fn *checkpoint_extra;
     void *checkpoint_extra_ctx;
+    /* Called after every epoch with its validation AUC (a search trial reports
+     * it for pruning); *stop = 1 ends training there, with the best weights so
+     * far, as early stopping does. May be NULL. */
+    dr_status (*epoch_end)(void *ctx, int epoch, double val_auc, int *stop);
+    void *epoch_end_ctx;
 } dr_train_config;
 
 /* Everything that makes a resumed run continue exactly. */

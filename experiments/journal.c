@@ -368,7 +368,8 @@ const char *dr_journal_study_name(const dr_journal *j) { return j->study_name; }
 int dr_journal_maximize(const dr_journal *j) { return j->maximize; }
 const char *dr_journal_path(const dr_journal *j) { return j->path; }
 
-const char *dr_journal_param_text(const dr_journal *j, const dr_journal_trial *t, int k, char *buf, size_t cap)
+const char *dr_journal_param_text(const dr_journal *j, const dr_journal_trial *t, int k, int digits, char *buf,
+                                  size_t cap)
 {
     double x = j->internal[t->number * DR_TPE_MAX_PARAMS + k];
     *buf = '\0';
@@ -384,7 +385,7 @@ const char *dr_journal_param_text(const dr_journal *j, const dr_journal_trial *t
         snprintf(buf, cap, "%s", s ? s : "?");
         cJSON_free(s);
     } else {
-        snprintf(buf, cap, "%.10g", x);
+        snprintf(buf, cap, "%.*g", digits, x);
     }
     return buf;
 }

@@ -64,8 +64,10 @@ const dr_journal_trial *dr_journal_trial_at(const dr_journal *j, long number);
 /* parameter names in order of first appearance (read-only journals) or of the space */
 int dr_journal_n_params(const dr_journal *j);
 const char *dr_journal_param_name(const dr_journal *j, int k);
-/* a parameter's value as text ("" where absent) */
-const char *dr_journal_param_text(const dr_journal *j, const dr_journal_trial *t, int k, char *buf, size_t cap);
+/* a parameter's value as text ("" where absent), numbers with `digits`
+ * significant digits (17 keeps a double exactly) */
+const char *dr_journal_param_text(const dr_journal *j, const dr_journal_trial *t, int k, int digits, char *buf,
+                                  size_t cap);
 const char *dr_journal_study_name(const dr_journal *j);
 int dr_journal_maximize(const dr_journal *j);
 const char *dr_journal_path(const dr_journal *j);

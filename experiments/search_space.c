@@ -142,8 +142,8 @@ static dr_status dr_read_entry(dr_config *cfg, const dr_config_key *ck, dr_searc
     }
     if (s == DR_OK)
         s = dr_read_condition(cfg, ck->path, sp, p);
-    if (s != DR_OK)
-        return dr_error_context(s, "%s: search key \"%s\": ", p->where, p->key);
+    if (s != DR_OK) /* the messages name the entry or its sub-key already */
+        return s;
     sp->n++;
     return DR_OK;
 }

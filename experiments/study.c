@@ -368,7 +368,7 @@ static void dr_print_settled(dr_study *S, const dr_journal_trial *t)
     char params[1024] = "", val[256];
     size_t k = 0;
     for (int p = 0; p < dr_journal_n_params(S->j) && k < sizeof params; p++) {
-        dr_journal_param_text(S->j, t, p, val, sizeof val);
+        dr_journal_param_text(S->j, t, p, 4, val, sizeof val);
         if (*val)
             k += (size_t)snprintf(params + k, sizeof params - k, " %s=%s", dr_journal_param_name(S->j, p), val);
     }
@@ -382,7 +382,7 @@ static void dr_print_settled(dr_study *S, const dr_journal_trial *t)
 
 static dr_status dr_settle(dr_study *S, dr_worker *w)
 {
-    dr_trial_state state = w->done ? DR_TRIAL_COMPLETE : w->told_prune ? DR_TRIAL_PRUNED : DR_TRIAL_FAIL;
+    dr_trial_state state = w->told_prune ? DR_TRIAL_PRUNED : w->done ? DR_TRIAL_COMPLETE : DR_TRIAL_FAIL;
     if (state == DR_TRIAL_FAIL)
         DR_TRY(dr_journal_attr_str(S->j, w->number, "fail_reason", w->reason));
     DR_TRY(dr_journal_finish(S->j, w->number, state, w->value));
@@ -472,7 +472,7 @@ static dr_status dr_loop(dr_study *S)
 
 /* The check run: one trial process that reads every key with the first value of
  * each parameter (conditions aside) and stops before training. */
-static dr_status dr_check(dr_study *S)
+static dr_status dr_check(dr_study *S, const char *config_path)
 {
     double v[DR_TPE_MAX_PARAMS];
     const dr_search_space *sp = &S->st.space;
@@ -490,9 +490,15 @@ static dr_status dr_check(dr_study *S)
         s = dr_read_worker(S, &w, &eof);
     dr_reap(&w, 1);
     DR_TRY(s);
-    if (w.reason[0])
-        return dr_error(DR_ERR_INVALID, "%s", w.reason);
-    return DR_OK;
+    if (!w.reason[0])
+        return DR_OK;
+    /* the trial read the study's copy of the file: name the user's */
+    char copy[1100];
+    snprintf(copy, sizeof copy, "%s/experiment.toml", S->run.dir);
+    char *at = strstr(w.reason, copy);
+    if (at && config_path)
+        return dr_error(DR_ERR_INVALID, "%.*s%s%s", (int)(at - w.reason), w.reason, config_path, at + strlen(copy));
+    return dr_error(DR_ERR_INVALID, "%s", w.reason);
 }
 
 /* --- setting up ----------------------------------------------------------------- */
@@ -661,7 +667,7 @@ dr_status dr_study_run(const char *config_path, const char *const *overrides, in
                    S.st.maximize ? "maximizing" : "minimizing", S.st.metric, S.st.workers, S.st.workers > 1 ? "s" : "",
                    S.st.threads, S.st.threads > 1 ? "s" : "", S.st.grid ? "" : "");
     if (s == DR_OK && !resume_dir) {
-        s = dr_check(&S);
+        s = dr_check(&S, config_path);
         if (s != DR_OK) {
             dr_remove_new_study(&S);
             fprintf(stderr, "stopped before any trial: %s removed\n", S.run.dir);

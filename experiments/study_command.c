@@ -88,7 +88,7 @@ static dr_status dr_cmd_trials(const dr_journal *j)
         else
             printf("%10s", "-");
         for (int p = 0; p < dr_journal_n_params(j); p++) {
-            dr_journal_param_text(j, t, p, val, sizeof val);
+            dr_journal_param_text(j, t, p, 6, val, sizeof val);
             printf("  %s", *val ? val : "-");
         }
         printf("\n");
@@ -105,7 +105,7 @@ static dr_status dr_cmd_best(const dr_journal *j)
     printf("best trial %ld (slot %ld): %s value %.6f\n", b->number, b->slot,
            dr_journal_maximize(j) ? "maximized" : "minimized", b->value);
     for (int p = 0; p < dr_journal_n_params(j); p++) {
-        dr_journal_param_text(j, b, p, val, sizeof val);
+        dr_journal_param_text(j, b, p, 17, val, sizeof val);
         if (*val)
             printf("  %s = %s\n", dr_journal_param_name(j, p), val);
     }
@@ -169,7 +169,7 @@ static dr_status dr_cmd_export(const dr_journal *j, const char *out)
             fprintf(f, "%.17g", t->value);
         for (int p = 0; p < dr_journal_n_params(j); p++) {
             fputc(',', f);
-            dr_csv_text(f, dr_journal_param_text(j, t, p, val, sizeof val));
+            dr_csv_text(f, dr_journal_param_text(j, t, p, 17, val, sizeof val));
         }
         for (int a = 0; a < n_attr; a++) {
             fputc(',', f);

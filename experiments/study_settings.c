@@ -36,9 +36,11 @@ static dr_status dr_read_common(dr_config *cfg, dr_study_settings *st)
     DR_TRY(dr_config_string(cfg, KEY("direction"), dr_study_metric_maximize(st->metric) ? "maximize" : "minimize",
                             dr_directions, &direction));
     st->maximize = strcmp(direction, "maximize") == 0;
-    DR_TRY(dr_config_int(cfg, KEY("workers"), 1, 1, 256, &st->workers));
-    DR_TRY(dr_config_int(cfg, KEY("threads_per_trial"), (int)(cores / st->workers > 0 ? cores / st->workers : 1), 1,
-                         1024, &st->threads));
+    /* One thread per trial and a trial per core: the values of a trial can
+     * depend on its thread count in the last bits (OpenBLAS picks kernels by
+     * threads), so the default must not follow the number of workers. */
+    DR_TRY(dr_config_int(cfg, KEY("workers"), (int)(cores < 1 ? 1 : cores > 64 ? 64 : cores), 1, 256, &st->workers));
+    DR_TRY(dr_config_int(cfg, KEY("threads_per_trial"), 1, 1, 1024, &st->threads));
     DR_TRY(dr_config_float(cfg, KEY("timeout"), 0.0, 0.0, 1e9, &st->timeout));
     DR_TRY(dr_config_string(cfg, KEY("pruner"), "none", dr_pruners, &pruner));
     st->pruner.kind = strcmp(pruner, "median") == 0 ? DR_PRUNER_MEDIAN
@@ -64,7 +66,7 @@ static dr_status dr_read_search(dr_config *cfg, dr_study_settings *st)
 {
     bool multivariate;
     DR_TRY(dr_config_int(cfg, "search.trials", 50, 1, 1000000, &st->trials));
-    DR_TRY(dr_config_int(cfg, "search.lag", 4, 0, 1024, &st->lag));
+    DR_TRY(dr_config_int(cfg, "search.lag", 7, 0, 1024, &st->lag));
     DR_TRY(dr_config_int64(cfg, "search.seed", 0, 0, INT64_MAX, &st->seed));
     DR_TRY(dr_config_int(cfg, "search.startup_trials", 10, 0, 1000000, &st->startup_trials));
     DR_TRY(dr_config_bool(cfg, "search.multivariate", false, &multivariate));

@@ -13,6 +13,7 @@
  * "check" reads every key with the values given and stops before training: the
  * study runs it once before any trial, so that a search key nothing reads is an
  * error up front. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ enum { DR_TRIAL_OUT_FD = 3, DR_TRIAL_IN_FD = 4 };
 
 typedef struct dr_trial_link {
     FILE *out, *in;
+    int pruned;
 } dr_trial_link;
 
 static dr_status dr_report_epoch(void *ctx, int epoch, double val_auc, int *stop)
@@ -36,6 +38,7 @@ static dr_status dr_report_epoch(void *ctx, int epoch, double val_auc, int *stop
     if (!fgets(answer, sizeof answer, l->in))
         return dr_error(DR_ERR_IO, "the study stopped answering");
     *stop = strncmp(answer, "prune", 5) == 0;
+    l->pruned |= *stop;
     return DR_OK;
 }
 
@@ -54,6 +57,19 @@ static dr_status dr_apply_values(dr_config *cfg, const dr_study_settings *st, ch
             return j >= 0 ? dr_error_context(s, "%s: search key \"%s\": ", st->space.p[j].where, st->space.p[j].key) : s;
     }
     return DR_OK;
+}
+
+/* A check that fails over a search key (one nothing reads, a value out of
+ * range) names the key's entry in [search.space] too. */
+static dr_status dr_name_search_key(const dr_study_settings *st, dr_status s)
+{
+    for (int j = 0; j < st->space.n; j++) {
+        const char *k = strstr(dr_last_error(), st->space.p[j].key);
+        size_t n = strlen(st->space.p[j].key);
+        if (k && !(isalnum((unsigned char)k[n]) || k[n] == '_' || k[n] == '.'))
+            return dr_error_context(s, "%s: search key \"%s\": ", st->space.p[j].where, st->space.p[j].key);
+    }
+    return s;
 }
 
 /* The model's row of the results table on validation (threshold fitted there). */
@@ -115,7 +131,9 @@ static dr_status dr_trial_run(const char *study_dir, const char *number, char **
         snprintf(path, sizeof path, "%s/trials/%s", study_dir, number);
     if (s == DR_OK)
         s = dr_experiment_trial(&e, path);
-    if (s == DR_OK && !hooks.check_only)
+    if (s != DR_OK && hooks.check_only)
+        s = dr_name_search_key(&st, s);
+    if (s == DR_OK && !hooks.check_only && !link->pruned)
         s = dr_report_result(&e, &st, link->out);
     dr_experiment_free(&e);
     return s;
@@ -127,7 +145,7 @@ int dr_trial_main(int argc, char **argv)
         fprintf(stderr, "usage: defrisk trial STUDY_DIR NUMBER|check key=value...\n");
         return 2;
     }
-    dr_trial_link link = {fdopen(DR_TRIAL_OUT_FD, "w"), fdopen(DR_TRIAL_IN_FD, "r")};
+    dr_trial_link link = {fdopen(DR_TRIAL_OUT_FD, "w"), fdopen(DR_TRIAL_IN_FD, "r"), 0};
     if (!link.out || !link.in) {
         fprintf(stderr, "defrisk trial: descriptors 3 and 4 must lead to the study\n");
         return 2;

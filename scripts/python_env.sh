@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The Python of the interop tests and peers: a virtual environment in .venv
+# with the pinned packages of scripts/python/interop.txt (Debian's python3 and
+# python3-venv installed when missing). Sourced; dr_python_env prints nothing
+# and leaves $DR_PYTHON set to the environment's interpreter.
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+
+dr_python_env() {
+    dr_install_missing python3 python3-venv
+    local venv=$DR_ROOT/.venv req=$DR_ROOT/scripts/python/interop.txt
+    if [ ! -x "$venv/bin/python" ]; then
+        /usr/bin/python3 -m venv "$venv" >&2
+    fi
+    # reinstall only when the pins changed since the last install
+    if ! cmp -s "$req" "$venv/installed.txt"; then
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+        cp "$req" "$venv/installed.txt"
+    fi
+    DR_PYTHON=$venv/bin/python
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Studies end to end, through the defrisk program (trials are processes):
+#   - the same study, trial for trial, with 1 and 3 workers (pruned trials included);
+#   - a study killed with SIGKILL mid-way and resumed equals an uninterrupted one;
+#   - a torn last journal line is cut with a warning;
+#   - a trial whose values the model refuses fails alone, with its reason;
+#   - a sensitivity grid gives its table;
+#   - bad [search] input stops before any trial, naming the key and its position.
+#   tests/study_test.sh PATH/TO/defrisk
+set -uo pipefail
+DEFRISK=$1
+cd "$(dirname "$0")/.."
+T=$(mktemp -d /tmp/defrisk_study_test.XXXXXX)
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+cat > "$T/base.toml" <<'EOF'
+[data]
+source = "csv"
+path = "data/lending_club.csv"
+target = "Class"
+positive = "bad"
+split = [0.70, 0.15]
+
+[features]
+select = false
+
+[model]
+filters = [4, 4, 4]
+lstm_units = 4
+attention_dim = 4
+fc = [8]
+
+[train]
+epochs = 4
+progress = false
+
+[baselines]
+logistic_epochs = 6
+EOF
+
+# the search over the logistic baseline: fast trials, median pruning
+{ cat "$T/base.toml"; cat <<'EOF'
+[search]
+model = "logistic"
+trials = 14
+lag = 3
+seed = 3
+startup_trials = 4
+threads_per_trial = 1
+pruner = "median"
+pruner_startup_trials = 2
+
+[search.space]
+"baselines.neural_lr" = { type = "float", low = 1e-4, high = 1e-1, log = true }
+"baselines.logistic_epochs" = { type = "int", low = 2, high = 6 }
+"train.batch_size" = { type = "categorical", choices = [64, 256] }
+"train.weight_decay" = { type = "float", low = 0.0, high = 0.01, when = "train.batch_size", equals = 64 }
+EOF
+} > "$T/search.toml"
+
+study_dir() { sed -n 's/^running study \([^:]*\):.*/\1/p' "$1" | head -1; }
+
+# One line per slot: the trial that settled it (the last of the slot), without
+# the trial number and folder, which a resumed study numbers on, and the reasons
+# of the interrupted trials.
+settled() {
+    "$DEFRISK" study export "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) skip[i] = $i == "trial_dir" || $i == "fail_reason"; next }
+        { line = ""; for (i = 2; i <= NF; i++) if (!skip[i]) line = line "," $i; last[$2] = line }
+        END { for (s in last) print s last[s] }' | sort -n
+}
+
+for w in 1 3; do
+    "$DEFRISK" "$T/search.toml" search.workers=$w "output.dir=\"$T/w$w\"" > "$T/w$w.out" 2>&1 ||
+        fail "search with $w workers: $(tail -3 "$T/w$w.out")"
+done
+if settled "$(study_dir "$T/w1.out")" > "$T/w1.csv" && settled "$(study_dir "$T/w3.out")" > "$T/w3.csv" &&
+   [ "$(wc -l < "$T/w1.csv")" -eq 14 ] && cmp -s "$T/w1.csv" "$T/w3.csv"; then
+    ok "1 and 3 workers: the same 14 trials (parameters, states, values, metrics)"
+else
+    fail "1 and 3 workers differ"; diff "$T/w1.csv" "$T/w3.csv" | head -5
+fi
+grep -q ',pruned,' "$T/w1.csv" && ok "median pruning stopped some trials" || fail "no trial was pruned"
+grep -q ',complete,' "$T/w1.csv" || fail "no trial completed"
+
+# kill -9 mid-study, resume, compare with the uninterrupted study
+{ cat "$T/search.toml" | sed 's/^model = "logistic"/model = "hybrid"/; s/^trials = 14/trials = 8/'; } > "$T/hybrid.toml"
+sed -i 's/^"baselines.logistic_epochs".*/"model.dropout" = { type = "float", low = 0.3, high = 0.7 }/' "$T/hybrid.toml"
+"$DEFRISK" "$T/hybrid.toml" search.workers=2 "output.dir=\"$T/full\"" > "$T/full.out" 2>&1 || fail "hybrid study: $(tail -3 "$T/full.out")"
+"$DEFRISK" "$T/hybrid.toml" search.workers=2 "output.dir=\"$T/killed\"" > "$T/killed.out" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+    j=$(ls "$T"/killed/*/journal.jsonl 2>/dev/null | head -1)
+    [ -n "$j" ] && [ "$(grep -c '"op_code":6' "$j")" -ge 3 ] && grep -q '"op_code":7' <(tail -1 "$j") && break
+    sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+kdir=$(study_dir "$T/killed.out")
+printf '{"op_code":7,"worker_id":"torn' >> "$kdir/journal.jsonl" # a write cut short by the kill
+"$DEFRISK" --resume "$kdir" > "$T/resume.out" 2>&1 || fail "resume: $(tail -3 "$T/resume.out")"
+grep -q "was running when the study stopped" "$T/resume.out" && ok "the running trials were marked failed" ||
+    fail "no running trial at the kill (the test's timing)"
+grep -qi "torn\|cut off" "$T/resume.out" && ok "the torn last line was reported" || fail "torn line not reported"
+if settled "$(study_dir "$T/full.out")" > "$T/full.csv" && settled "$kdir" > "$T/killed.csv" &&
+   [ "$(wc -l < "$T/full.csv")" -eq 8 ] && cmp -s "$T/full.csv" "$T/killed.csv"; then
+    ok "killed and resumed: the same study as the uninterrupted one"
+else
+    fail "the resumed study differs"; diff "$T/full.csv" "$T/killed.csv" | head -5
+fi
+"$DEFRISK" study export "$kdir" | grep -q ',running,' && fail "a trial stays running after the resume"
+
+# a refused value fails its trial only
+sed 's/^"train.batch_size".*/"train.batch_size" = { type = "categorical", choices = [64, 0] }/' "$T/search.toml" |
+    sed '/^"train.weight_decay"/d; s/^trials = 14/trials = 8/' > "$T/refused.toml"
+"$DEFRISK" "$T/refused.toml" "output.dir=\"$T/refused\"" > "$T/refused.out" 2>&1 || fail "refused: $(tail -3 "$T/refused.out")"
+rdir=$(study_dir "$T/refused.out")
+if "$DEFRISK" study export "$rdir" | grep ',failed,' | grep -q 'train.batch_size' &&
+   "$DEFRISK" study export "$rdir" | grep -q ',complete,'; then
+    ok "train.batch_size = 0 failed its trials with the reason; the others completed"
+else
+    fail "refused values"; "$DEFRISK" study trials "$rdir"
+fi
+
+# a sensitivity grid: 2 x 2 cells x 2 seeds
+{ cat "$T/base.toml"; cat <<'EOF'
+[sensitivity]
+model = "logistic"
+seeds = [1, 2]
+workers = 2
+
+[sensitivity.grid]
+"baselines.logistic_epochs" = [2, 4]
+"train.batch_size" = [64, 256]
+EOF
+} > "$T/grid.toml"
+"$DEFRISK" "$T/grid.toml" "output.dir=\"$T/grid\"" > "$T/grid.out" 2>&1 || fail "grid: $(tail -3 "$T/grid.out")"
+gdir=$(study_dir "$T/grid.out")
+if [ "$(wc -l < "$gdir/sensitivity.csv")" -eq 5 ] && awk -F, 'NR > 1 && $3 != 2 { bad = 1 } END { exit bad }' "$gdir/sensitivity.csv" &&
+   [ -s "$gdir/sensitivity.h5" ]; then
+    ok "sensitivity table: 4 cells, 2 seeds each"
+else
+    fail "sensitivity table"; cat "$gdir/sensitivity.csv"
+fi
+
+# bad input: an error naming the key and where, no trial, no folder
+bad() { # name, expected text, sed expression on search.toml
+    sed "$3" "$T/search.toml" > "$T/bad.toml"
+    if "$DEFRISK" "$T/bad.toml" "output.dir=\"$T/bad\"" > "$T/bad.out" 2>&1; then
+        fail "$1: accepted"
+    elif ! grep -q -- "$2" "$T/bad.out"; then
+        fail "$1: the error does not say '$2':"; tail -2 "$T/bad.out"
+    elif ls "$T"/bad/*/journal.jsonl > /dev/null 2>&1; then
+        fail "$1: a study folder was left"
+    else
+        ok "$1: $(grep error: "$T/bad.out" | cut -c1-150)"
+    fi
+}
+bad "unknown key" 'bad.toml:[0-9]*:[0-9]*: search key "train.lrr": .*unknown key train.lrr' 's/^"baselines.neural_lr"/"train.lrr"/'
+bad "low > high" 'search key "baselines.logistic_epochs": low 6 > high 2' 's/low = 2, high = 6/low = 6, high = 2/'
+bad "log touching 0" 'search key "baselines.neural_lr": a log range needs low > 0' 's/low = 1e-4, high = 1e-1/low = 0.0, high = 1e-1/'
+bad "empty categorical" '"train.batch_size"' 's/choices = \[64, 256\]/choices = []/'
+bad "search and sensitivity" '"train.batch_size" is both searched' '$a [sensitivity.grid]\n"train.batch_size" = [64, 128]'
+w3dir=$(study_dir "$T/w3.out")
+cp "$(study_dir "$T/w1.out")/journal.jsonl" "$w3dir/journal.jsonl" # the same file, another study
+if "$DEFRISK" --resume "$w3dir" > "$T/other.out" 2>&1; then
+    fail "a journal of another study was accepted"
+else
+    grep -q "another study" "$T/other.out" && ok "journal of another study: $(grep error: "$T/other.out" | cut -c1-150)" ||
+        fail "another study: $(tail -1 "$T/other.out")"
+fi
+
+[ $fails -eq 0 ] && echo "all study checks passed" || echo "$fails study checks failed"
+exit $((fails > 0))

@@ -577,6 +577,7 @@ static dr_status dr_study_open(dr_study *S, const char *config_path, const char 
         dr_tpe_options_default(&o);
         o.n_startup = S->st.startup_trials;
         o.maximize = S->st.maximize;
+        o.multivariate = S->st.multivariate;
         DR_TRY(dr_tpe_create(&S->tpe, &S->st.space.tpe, (uint64_t)S->st.seed, &o));
     }
     return dr_replay_slots(S);
@@ -631,6 +632,12 @@ static dr_status dr_refit(dr_study *S, const dr_journal_trial *best)
                  dr_search_value_toml(&S->st.space, j, best->v[j], val, sizeof val));
         ov[n] = own[n] = strdup(kv), n++;
     }
+    /* the study's name (its folder's, less the time) with _refit */
+    const char *base = strrchr(S->run.dir, '/') ? strrchr(S->run.dir, '/') + 1 : S->run.dir;
+    int stem = (int)strlen(base) > 16 ? (int)strlen(base) - 16 : (int)strlen(base);
+    char name_kv[400];
+    snprintf(name_kv, sizeof name_kv, "output.name=\"%.*s_refit\"", stem, base);
+    ov[n] = own[n] = strdup(name_kv), n++;
     char run_dir[1024];
     snprintf(path, sizeof path, "%s/experiment.toml", S->run.dir);
     dr_run_log(&S->run, "\nsearch.refit: trial %ld's values as a full run\n", best->number);
@@ -662,10 +669,10 @@ dr_status dr_study_run(const char *config_path, const char *const *overrides, in
     S.t0 = dr_now();
     dr_status s = dr_study_open(&S, config_path, overrides, n_overrides, resume_dir);
     if (s == DR_OK)
-        dr_run_log(&S.run, "%s study %s: %d trials of %s, %s %s on validation, %d worker%s x %d thread%s%s\n",
+        dr_run_log(&S.run, "%s study %s: %d trials of %s, %s %s on validation, %d worker%s x %d thread%s\n",
                    resume_dir ? "resuming" : "running", S.run.dir, S.st.trials, S.st.model,
                    S.st.maximize ? "maximizing" : "minimizing", S.st.metric, S.st.workers, S.st.workers > 1 ? "s" : "",
-                   S.st.threads, S.st.threads > 1 ? "s" : "", S.st.grid ? "" : "");
+                   S.st.threads, S.st.threads > 1 ? "s" : "");
     if (s == DR_OK && !resume_dir) {
         s = dr_check(&S, config_path);
         if (s != DR_OK) {

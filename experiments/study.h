@@ -38,6 +38,7 @@ typedef struct dr_study_settings {
     int workers, lag, threads;
     int64_t seed;
     int startup_trials;
+    int multivariate;        /* the TPE's joint mixture (experiments/tpe.h) */
     dr_pruner pruner;
     int refit;
     /* grid only */

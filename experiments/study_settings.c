@@ -64,15 +64,13 @@ static dr_status dr_read_common(dr_config *cfg, dr_study_settings *st)
 
 static dr_status dr_read_search(dr_config *cfg, dr_study_settings *st)
 {
-    bool multivariate;
     DR_TRY(dr_config_int(cfg, "search.trials", 50, 1, 1000000, &st->trials));
     DR_TRY(dr_config_int(cfg, "search.lag", 7, 0, 1024, &st->lag));
     DR_TRY(dr_config_int64(cfg, "search.seed", 0, 0, INT64_MAX, &st->seed));
     DR_TRY(dr_config_int(cfg, "search.startup_trials", 10, 0, 1000000, &st->startup_trials));
-    DR_TRY(dr_config_bool(cfg, "search.multivariate", false, &multivariate));
-    if (multivariate)
-        return dr_error(DR_ERR_UNSUPPORTED, "%s: search.multivariate = true (Optuna's multivariate TPE) is not "
-                        "implemented yet; the sampler is the independent TPE", dr_config_where(cfg, "search.multivariate"));
+    bool multivariate;
+    DR_TRY(dr_config_bool(cfg, "search.multivariate", true, &multivariate));
+    st->multivariate = multivariate;
     bool refit;
     DR_TRY(dr_config_bool(cfg, "search.refit", false, &refit));
     st->refit = refit;
@@ -81,7 +79,6 @@ static dr_status dr_read_search(dr_config *cfg, dr_study_settings *st)
 
 static dr_status dr_read_sensitivity(dr_config *cfg, dr_study_settings *st)
 {
-    static const int64_t one_seed[1] = {0};
     static const char *const modes[] = {"grid", "one_at_a_time", NULL};
     const char *mode, *seed_key;
     DR_TRY(dr_config_string(cfg, "sensitivity.mode", "grid", modes, &mode));
@@ -93,7 +90,6 @@ static dr_status dr_read_sensitivity(dr_config *cfg, dr_study_settings *st)
     int n = 0;
     int64_t def_seed;
     DR_TRY(dr_config_int64(cfg, "train.seed", 42, 0, INT64_MAX, &def_seed));
-    (void)one_seed;
     DR_TRY(dr_config_int_list(cfg, "sensitivity.seeds", (const int[]){(int)def_seed}, 1, 0, 2147483647, 1, 1000,
                               &seeds, &n));
     static int64_t seeds64[1000];

@@ -178,107 +178,150 @@ static double norm_icdf(double p)
     return x - u / (1.0 + 0.5 * x * u);
 }
 
-/* ---- truncated Gaussian mixture (one Parzen estimator of a numeric parameter) ---- */
+/* ---- Parzen estimator: a mixture of product kernels (Optuna's _ParzenEstimator) ---- */
 
-typedef struct tpe_mix {
-    int n;
-    double a, b;                /* truncation range (internal coordinates) */
-    double *mu, *sigma, *w, *z; /* z: mass of each component inside [a, b] */
-} tpe_mix;
+/* One component per observation plus the prior, over the parameters dims[0 .. nd).
+ * Per parameter and component: a Gaussian truncated to the internal range
+ * (numeric; integers score the mass of their bin) or a row of choice
+ * probabilities (categorical). One parameter is the independent TPE; all the
+ * always-active ones at once, the multivariate TPE (Falkner, Klein, Hutter 2018). */
+typedef struct tpe_kde {
+    int nd;
+    const int *dims;
+    long k;      /* components; the prior is the last */
+    double *w, *logw; /* [k], sums to 1; its logarithms */
+    double *mu;  /* [nd][k]: internal mean, or the observed choice (prior: -1) */
+    double *sigma, *logz; /* [nd][k]: bandwidth; log of the normaliser: the Gaussian's mass inside
+                           * the range (integers), times sigma sqrt(2 pi) (continuous) */
+    double prior_per_kernel; /* categorical rows: prior_weight / k added to every choice */
+    double cat_hit[DR_TPE_MAX_PARAMS], cat_miss[DR_TPE_MAX_PARAMS]; /* log of a row's entries */
+} tpe_kde;
 
 typedef struct tpe_pair {
-    double x, w;
+    double x; /* internal value */
+    long i;   /* position in the mixture's observation list */
 } tpe_pair;
 
-static int pair_cmp(const void *p, const void *q)
+/* exp(x) for x in [-50, 0], the range of the log-sum-exp below, as plain
+ * arithmetic so that the loop over a mixture's components vectorises (libm's exp
+ * is a call that stops it, and the sum over the bad trials' components is most of
+ * a suggestion's time at 1,000 trials). x = n ln 2 + r, |r| <= ln 2 / 2, exp(r)
+ * by its Taylor series to r^13 / 13! (the remainder, |r|^14 / 14! < 5e-18, is below
+ * an ulp), 2^n from the exponent bits. */
+static double tpe_exp_neg(double x)
 {
-    double x = ((const tpe_pair *)p)->x, y = ((const tpe_pair *)q)->x;
-    return (x > y) - (x < y);
+    double t = x * 1.4426950408889634 + 6755399441055744.0; /* 1.5 * 2^52: rounds x / ln 2 */
+    double n = t - 6755399441055744.0;
+    double r = x - n * 0.6931471803691238; /* ln 2 in two parts: n * hi is exact */
+    r = r - n * 1.9082149292705877e-10;
+    double p = 1.0 / 6227020800.0;
+    static const double inv_fact[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                                      1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                                      1.0 / 6.0, 0.5, 1.0, 1.0};
+    for (int i = 0; i < 13; i++)
+        p = p * r + inv_fact[i];
+    /* t's low mantissa bits hold n (its ulp is 1); 2^n, n in [-73, 0], from the exponent */
+    uint64_t tbits;
+    memcpy(&tbits, &t, sizeof tbits);
+    uint64_t bits = (uint64_t)((int64_t)(int32_t)(uint32_t)tbits + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
 
-/* vals [n] with weights [n] (sorted here), plus the prior N((a+b)/2, b-a) of weight
- * prior_weight. Bandwidth of each point: the larger distance to its sorted
- * neighbours (the prior counts as a neighbour), clipped to
- * [(b-a) / min(100, n_components), b-a] (Optuna's "magic clip"); the prior keeps
- * width b-a. mix arrays must hold n + 1 entries; pairs is scratch of n + 1. */
-static void mix_fit(tpe_mix *m, tpe_pair *pairs, const double *vals, const double *wts, int n,
-                    double a, double b, const dr_tpe_options *o)
+/* Below this, a component's share of the mixture's density is under e^-50 of the
+ * largest: adding it cannot change the sum of up to 10^6 terms by half an ulp. */
+static const double TPE_NEGLIGIBLE = -50.0;
+
+/* log density (log mass for integers and choices) under the mixture of the points
+ * x + e * DR_TPE_MAX_PARAMS (values indexed like the space), e < n_x, into out[e].
+ * terms holds n_x * k doubles, col (n_x + 1) * k. */
+static void kde_logp(const tpe_kde *m, const dr_tpe_space *sp, const double *x, int n_x, double *out,
+                     double *terms, double *col)
 {
-    int prior_at = 0;
-    for (int i = 0; i < n; i++) {
-        pairs[i].x = vals[i];
-        pairs[i].w = wts[i];
-    }
-    qsort(pairs, (size_t)n, sizeof *pairs, pair_cmp);
-    double pmu = 0.5 * (a + b), range = b - a;
-    while (prior_at < n && pairs[prior_at].x <= pmu)
-        prior_at++;
-    memmove(pairs + prior_at + 1, pairs + prior_at, (size_t)(n - prior_at) * sizeof *pairs);
-    pairs[prior_at].x = pmu;
-    pairs[prior_at].w = o->prior_weight;
-    int k = n + 1;
-    double minsigma = range / fmin(100.0, (double)k), wsum = 0.0;
-    for (int i = 0; i < k; i++) {
-        double s = 0.0;
-        int have = 0;
-        if (i > 0 || o->consider_endpoints) {
-            s = pairs[i].x - (i > 0 ? pairs[i - 1].x : a);
-            have = 1;
+    long k = m->k;
+    for (int e = 0; e < n_x; e++)
+        memcpy(terms + e * k, m->logw, (size_t)k * sizeof *terms);
+    for (int d = 0; d < m->nd; d++) {
+        int j = m->dims[d];
+        const dr_tpe_param *p = &sp->p[j];
+        const double *mu = m->mu + d * k, *sigma = m->sigma + d * k, *lz = m->logz + d * k;
+        for (int e = 0; e < n_x; e++) {
+            double v = x[e * DR_TPE_MAX_PARAMS + j], *t = terms + e * k;
+            if (p->kind == DR_TPE_CATEGORICAL) {
+                double hit = m->cat_hit[d], miss = m->cat_miss[d];
+                for (long i = 0; i < k - 1; i++)
+                    t[i] += v == mu[i] ? hit : miss;
+                t[k - 1] -= log((double)p->n_choices); /* the prior's row is uniform */
+            } else if (is_int(p->kind)) {
+                /* a bin's mass costs two erfc per component: once per distinct value */
+                int same = -1;
+                for (int f = 0; f < e && same < 0; f++)
+                    if (x[f * DR_TPE_MAX_PARAMS + j] == v)
+                        same = f;
+                double *c = col + k * (same < 0 ? e : same);
+                if (same < 0) {
+                    double lo, hi;
+                    bin_edges(p, v, &lo, &hi);
+                    for (long i = 0; i < k; i++)
+                        c[i] = log(fmax(norm_cdf((hi - mu[i]) / sigma[i]) - norm_cdf((lo - mu[i]) / sigma[i]),
+                                        DBL_MIN)) - lz[i];
+                }
+                for (long i = 0; i < k; i++)
+                    t[i] += c[i];
+            } else {
+                double z0 = to_internal(p, v);
+                for (long i = 0; i < k; i++) {
+                    double z = (z0 - mu[i]) / sigma[i];
+                    t[i] += -0.5 * z * z - lz[i];
+                }
+            }
         }
-        if (i < k - 1 || o->consider_endpoints) {
-            double r = (i < k - 1 ? pairs[i + 1].x : b) - pairs[i].x;
-            s = have ? fmax(s, r) : r;
-            have = 1;
-        }
-        if (!have)
-            s = range;
-        s = fmin(fmax(s, minsigma), range);
-        if (i == prior_at)
-            s = range;
-        m->mu[i] = pairs[i].x;
-        m->sigma[i] = s;
-        m->w[i] = pairs[i].w;
-        m->z[i] = norm_cdf((b - m->mu[i]) / s) - norm_cdf((a - m->mu[i]) / s);
-        wsum += pairs[i].w;
     }
-    for (int i = 0; i < k; i++)
-        m->w[i] /= wsum;
-    m->n = k;
-    m->a = a;
-    m->b = b;
+    for (int e = 0; e < n_x; e++) {
+        const double *t = terms + e * k;
+        double top = -INFINITY, sum = 0.0;
+        for (long i = 0; i < k; i++)
+            top = t[i] > top ? t[i] : top; /* no NaN here: fmax's NaN rule costs a call */
+        for (long i = 0; i < k; i++) {
+            double d = t[i] - top;
+            sum += d > TPE_NEGLIGIBLE ? tpe_exp_neg(d) : 0.0;
+        }
+        out[e] = top + log(sum);
+    }
 }
 
-static double mix_sample(const tpe_mix *m, tpe_rng *r)
+/* One draw: a component by weight, then each parameter from its kernel. */
+static void kde_sample(const tpe_kde *m, const dr_tpe_space *sp, tpe_rng *r, double *x)
 {
     double u = rng_u01(r), acc = 0.0;
-    int i = 0;
-    for (; i < m->n - 1; i++) {
+    long i = 0;
+    for (; i < m->k - 1; i++) {
         acc += m->w[i];
         if (u < acc)
             break;
     }
-    double s = m->sigma[i], mu = m->mu[i];
-    double pa = norm_cdf((m->a - mu) / s), pb = norm_cdf((m->b - mu) / s);
-    double x = mu + s * norm_icdf(pa + rng_u01(r) * (pb - pa));
-    return x < m->a ? m->a : x > m->b ? m->b : x;
-}
-
-/* log density at x (continuous) or log mass of the bin [lo, hi] (integers). */
-static double mix_logp(const tpe_mix *m, double x, double lo, double hi, int binned)
-{
-    double p = 0.0;
-    for (int i = 0; i < m->n; i++) {
-        double s = m->sigma[i], mu = m->mu[i];
-        double q;
-        if (binned) {
-            q = norm_cdf((hi - mu) / s) - norm_cdf((lo - mu) / s);
-        } else {
-            double t = (x - mu) / s;
-            q = exp(-0.5 * t * t) / (s * sqrt(2.0 * TPE_PI));
+    for (int d = 0; d < m->nd; d++) {
+        const dr_tpe_param *p = &sp->p[m->dims[d]];
+        double mu = m->mu[d * m->k + i];
+        if (p->kind == DR_TPE_CATEGORICAL) {
+            double ppk = mu < 0 ? 1.0 : m->prior_per_kernel, norm = (mu < 0 ? 0.0 : 1.0) + ppk * p->n_choices;
+            double v = rng_u01(r) * norm, c_acc = 0.0;
+            int c = 0;
+            for (; c < p->n_choices - 1; c++) {
+                c_acc += (c == mu ? 1.0 : 0.0) + ppk;
+                if (v < c_acc)
+                    break;
+            }
+            x[m->dims[d]] = c;
+            continue;
         }
-        p += m->w[i] * q / m->z[i];
+        double a, b, s = m->sigma[d * m->k + i];
+        internal_range(p, &a, &b);
+        double pa = norm_cdf((a - mu) / s), pb = norm_cdf((b - mu) / s);
+        double z = mu + s * norm_icdf(pa + rng_u01(r) * (pb - pa));
+        x[m->dims[d]] = from_internal(p, z < a ? a : z > b ? b : z);
     }
-    return log(fmax(p, DBL_MIN));
 }
 
 /* ---- the sampler ---- */
@@ -297,7 +340,47 @@ struct dr_tpe {
     long n_suggested;
     long n_obs, cap;
     tpe_obs *obs;
+    /* per numeric parameter, the told observations where it was active, by value
+     * (then told order): kept sorted as trials are told, so a suggestion needs no sort */
+    long n_told, by_value_cap, *by_value[DR_TPE_MAX_PARAMS], n_by_value[DR_TPE_MAX_PARAMS];
 };
+
+/* Bandwidths of the n observations obs[0 .. n) of numeric parameter j on [a, b]
+ * (pos[obs[i]] = i, -1 elsewhere): the larger distance to the sorted neighbours,
+ * the range ends counting as neighbours except for the outermost observations
+ * (consider_endpoints off, n >= 2), clipped to [(b-a) / min(100, n + 2), b - a]
+ * (Optuna's magic clip over n + 1 kernels). The told ones come sorted from
+ * by_value; the liars (after n_told) are inserted. pairs is scratch of n. */
+static void kde_bandwidths(const struct dr_tpe *t, int j, const long *obs, long n, const long *pos, double a,
+                           double b, double *sigma, tpe_pair *pairs)
+{
+    const dr_tpe_param *p = &t->space.p[j];
+    long r = 0;
+    for (long q = 0; q < t->n_by_value[j]; q++) {
+        long o = t->by_value[j][q];
+        if (pos[o] >= 0)
+            pairs[r++] = (tpe_pair){to_internal(p, t->obs[o].v[j]), pos[o]};
+    }
+    for (long i = n - 1; i >= 0 && obs[i] >= t->n_told; i--) {
+        tpe_pair liar = {to_internal(p, t->obs[obs[i]].v[j]), i};
+        long at = r++;
+        for (; at > 0 && pairs[at - 1].x > liar.x; at--)
+            pairs[at] = pairs[at - 1];
+        pairs[at] = liar;
+    }
+    double range = b - a, minsigma = range / fmin(100.0, (double)n + 2.0);
+    for (r = 0; r < n; r++) {
+        double left = pairs[r].x - (r > 0 ? pairs[r - 1].x : a);
+        double right = (r < n - 1 ? pairs[r + 1].x : b) - pairs[r].x;
+        double sg = left > right ? left : right;
+        if (!t->o.consider_endpoints && n >= 2 && r == 0)
+            sg = right;
+        else if (!t->o.consider_endpoints && n >= 2 && r == n - 1)
+            sg = left;
+        sigma[pairs[r].i] = sg < minsigma ? minsigma : sg > range ? range : sg;
+    }
+}
+
 
 void dr_tpe_options_default(dr_tpe_options *o)
 {
@@ -308,6 +391,7 @@ void dr_tpe_options_default(dr_tpe_options *o)
     o->prior_weight = 1.0;
     o->maximize = 0;
     o->consider_endpoints = 0;
+    o->multivariate = 1;
 }
 
 dr_status dr_tpe_create(dr_tpe **out, const dr_tpe_space *space, uint64_t seed,
@@ -345,6 +429,8 @@ void dr_tpe_free(dr_tpe *t)
     if (!t)
         return;
     free(t->obs);
+    for (int j = 0; j < DR_TPE_MAX_PARAMS; j++)
+        free(t->by_value[j]);
     free(t);
 }
 
@@ -394,111 +480,149 @@ static int rank_cmp(const void *p, const void *q)
     return (x->order > y->order) - (x->order < y->order);
 }
 
-static int order_cmp(const void *p, const void *q)
+/* Moves the nb best keys by rank_cmp to the front, in rank order (the others in
+ * any order): one comparison per key with the current nb-th best, mostly. */
+static void rank_best(tpe_key *keys, long m, long nb)
 {
-    long x = ((const tpe_key *)p)->order, y = ((const tpe_key *)q)->order;
-    return (x > y) - (x < y);
-}
-
-/* Weights by age within a group: sorted by told order, rank = position. The group's
- * keys are reordered; idx receives the group's observation indices. */
-static void group_weights(tpe_key *keys, long m, long *idx, double *w_by_obs)
-{
-    qsort(keys, (size_t)m, sizeof *keys, order_cmp);
-    for (long r = 0; r < m; r++) {
-        idx[r] = keys[r].idx;
-        w_by_obs[keys[r].idx] = age_weight(r, m);
+    for (long i = 0, have = 0; i < m && nb > 0; i++) {
+        if (have == nb && rank_cmp(&keys[i], &keys[nb - 1]) >= 0)
+            continue;
+        tpe_key k = keys[i];
+        long at = have < nb ? have++ : nb - 1;
+        if (at != i)
+            keys[i] = keys[at];
+        while (at > 0 && rank_cmp(&k, &keys[at - 1]) < 0) {
+            keys[at] = keys[at - 1];
+            at--;
+        }
+        keys[at] = k;
     }
 }
 
-/* Picks one parameter's value by l(x) / g(x); below / above are observation
- * indices. scratch holds 4 * (n_obs + 1) doubles + 2 pair arrays. */
-static double suggest_param(const dr_tpe *t, int j, const long *below, long nb, const long *above,
-                            long na, const double *w_by_obs, double *scratch, tpe_pair *pairs,
-                            tpe_rng *r)
+/* The good set (the first nb of the ranked keys) and the bad set (the other m - nb),
+ * each as observation indices in told order into idx and idx + nb, weighted by age
+ * within its set; set is scratch of n_obs. */
+static void split_sets(const tpe_key *keys, long m, long nb, long n_obs, unsigned char *set, long *idx,
+                       double *w_by_obs)
 {
-    const dr_tpe_param *p = &t->space.p[j];
-    const dr_tpe_options *o = &t->o;
-    /* a conditional parameter is fitted on the trials where it was active only */
-    long *active = (long *)(pairs + t->n_obs + 1), nb_act = 0, na_act = 0;
-    for (long i = 0; i < nb; i++)
-        if (!isnan(t->obs[below[i]].v[j]))
-            active[nb_act++] = below[i];
-    for (long i = 0; i < na; i++)
-        if (!isnan(t->obs[above[i]].v[j]))
-            active[nb_act + na_act++] = above[i];
-    below = active;
-    above = active + nb_act;
-    nb = nb_act;
-    na = na_act;
-    if (p->kind == DR_TPE_CATEGORICAL) {
-        double lw[DR_TPE_MAX_CHOICES], gw[DR_TPE_MAX_CHOICES], ls = 0.0, gs = 0.0;
-        for (int c = 0; c < p->n_choices; c++)
-            lw[c] = gw[c] = o->prior_weight / p->n_choices;
-        for (long i = 0; i < nb; i++)
-            lw[(int)t->obs[below[i]].v[j]] += w_by_obs[below[i]];
-        for (long i = 0; i < na; i++)
-            gw[(int)t->obs[above[i]].v[j]] += w_by_obs[above[i]];
-        for (int c = 0; c < p->n_choices; c++) {
-            ls += lw[c];
-            gs += gw[c];
-        }
-        int best = 0;
-        double best_score = -INFINITY;
-        for (int e = 0; e < o->n_ei_candidates; e++) {
-            double u = rng_u01(r) * ls, acc = 0.0;
-            int c = 0;
-            for (; c < p->n_choices - 1; c++) {
-                acc += lw[c];
-                if (u < acc)
-                    break;
-            }
-            double score = log(lw[c] / ls) - log(gw[c] / gs);
-            if (score > best_score) {
-                best_score = score;
-                best = c;
-            }
-        }
-        return best;
+    for (long i = 0; i < n_obs; i++)
+        set[i] = 0;
+    for (long r = 0; r < m; r++)
+        set[keys[r].idx] = r < nb ? 1 : 2;
+    long good = 0, bad = nb;
+    for (long i = 0; i < n_obs; i++)
+        if (set[i])
+            idx[set[i] == 1 ? good++ : bad++] = i;
+    for (long r = 0; r < nb; r++)
+        w_by_obs[idx[r]] = age_weight(r, nb);
+    for (long r = 0; r < m - nb; r++)
+        w_by_obs[idx[nb + r]] = age_weight(r, m - nb);
+}
+
+/* Fits the estimator to observations obs[0 .. n) (indices into t->obs, in told
+ * order) with weights w_by_obs[obs[i]]. The arrays of m must hold nd * (n + 1)
+ * entries (w: n + 1); pos holds -1 for every observation and is left so. */
+static void kde_fit(tpe_kde *m, const dr_tpe *t, const long *obs, long n, const double *w_by_obs,
+                    tpe_pair *pairs, long *pos)
+{
+    for (long i = 0; i < n; i++)
+        pos[obs[i]] = i;
+    m->k = n + 1;
+    double wsum = t->o.prior_weight;
+    for (long i = 0; i < n; i++)
+        wsum += m->w[i] = w_by_obs[obs[i]];
+    m->w[n] = t->o.prior_weight;
+    double log_wsum = log(wsum);
+    for (long i = 0; i <= n; i++) { /* most weights are 1: no logarithm for them */
+        m->logw[i] = (m->w[i] == 1.0 ? 0.0 : log(m->w[i])) - log_wsum;
+        m->w[i] /= wsum;
     }
-    long n = t->n_obs + 1;
-    double *vals = scratch, *wts = scratch + n;
-    double a, b;
-    internal_range(p, &a, &b);
-    tpe_mix l, g;
-    double *mem = scratch + 2 * n; /* 8 arrays of n for the two mixtures */
-    l.mu = mem;
-    l.sigma = mem + n;
-    l.w = mem + 2 * n;
-    l.z = mem + 3 * n;
-    g.mu = mem + 4 * n;
-    g.sigma = mem + 5 * n;
-    g.w = mem + 6 * n;
-    g.z = mem + 7 * n;
+    m->prior_per_kernel = t->o.prior_weight / (double)m->k;
+    for (int d = 0; d < m->nd; d++) {
+        const dr_tpe_param *p = &t->space.p[m->dims[d]];
+        double *mu = m->mu + d * m->k, *sigma = m->sigma + d * m->k, *logz = m->logz + d * m->k;
+        int cat = p->kind == DR_TPE_CATEGORICAL;
+        for (long i = 0; i < n; i++) {
+            double v = t->obs[obs[i]].v[m->dims[d]];
+            mu[i] = cat ? v : to_internal(p, v);
+        }
+        if (cat) {
+            double norm = 1.0 + m->prior_per_kernel * p->n_choices;
+            m->cat_hit[d] = log((1.0 + m->prior_per_kernel) / norm);
+            m->cat_miss[d] = log(m->prior_per_kernel / norm);
+            mu[n] = -1.0;
+            continue;
+        }
+        double lo, hi;
+        internal_range(p, &lo, &hi);
+        kde_bandwidths(t, m->dims[d], obs, n, pos, lo, hi, sigma, pairs);
+        mu[n] = 0.5 * (lo + hi);
+        sigma[n] = hi - lo;
+        double scale = is_int(p->kind) ? 0.0 : sqrt(2.0 * TPE_PI);
+        for (long i = 0; i <= n; i++) {
+            double mass = fmax(norm_cdf((hi - mu[i]) / sigma[i]) - norm_cdf((lo - mu[i]) / sigma[i]), DBL_MIN);
+            logz[i] = log(scale > 0.0 ? mass * sigma[i] * scale : mass);
+        }
+    }
+    for (long i = 0; i < n; i++)
+        pos[obs[i]] = -1;
+}
+
+/* Scratch of one suggestion over a history of n observations. */
+typedef struct tpe_work {
+    double *mem;     /* two estimators, the candidates and their log-pdf terms */
+    tpe_pair *pairs;
+    long *active, *pos;
+    unsigned char *set;
+} tpe_work;
+
+/* Values of the parameters dims[0 .. nd) by l(x) / g(x) over n_ei_candidates draws
+ * from l; below / above are observation indices; only the observations where all
+ * of dims were active are fitted. */
+static void suggest_group(const dr_tpe *t, const int *dims, int nd, const long *below, long nb, const long *above,
+                          long na, const double *w_by_obs, tpe_work *wk, tpe_rng *r, double *out)
+{
+    long *act_b = wk->active, *act_a, nb_act = 0, na_act = 0;
     for (long i = 0; i < nb; i++) {
-        vals[i] = to_internal(p, t->obs[below[i]].v[j]);
-        wts[i] = w_by_obs[below[i]];
+        int on = 1;
+        for (int d = 0; d < nd; d++)
+            on &= !isnan(t->obs[below[i]].v[dims[d]]);
+        if (on)
+            act_b[nb_act++] = below[i];
     }
-    mix_fit(&l, pairs, vals, wts, (int)nb, a, b, o);
+    act_a = act_b + nb_act;
     for (long i = 0; i < na; i++) {
-        vals[i] = to_internal(p, t->obs[above[i]].v[j]);
-        wts[i] = w_by_obs[above[i]];
+        int on = 1;
+        for (int d = 0; d < nd; d++)
+            on &= !isnan(t->obs[above[i]].v[dims[d]]);
+        if (on)
+            act_a[na_act++] = above[i];
     }
-    mix_fit(&g, pairs, vals, wts, (int)na, a, b, o);
-    double best = 0.0, best_score = -INFINITY;
-    int binned = is_int(p->kind);
-    for (int e = 0; e < o->n_ei_candidates; e++) {
-        double x = from_internal(p, mix_sample(&l, r)), lo = 0.0, hi = 0.0;
-        double z = to_internal(p, x);
-        if (binned)
-            bin_edges(p, x, &lo, &hi);
-        double score = mix_logp(&l, z, lo, hi, binned) - mix_logp(&g, z, lo, hi, binned);
-        if (score > best_score) {
-            best_score = score;
-            best = x;
-        }
-    }
-    return best;
+    long n = t->n_obs + 1, ne = t->o.n_ei_candidates;
+    double *mem = wk->mem;
+    tpe_kde l = {.nd = nd, .dims = dims}, g = {.nd = nd, .dims = dims};
+    /* laid out for components of the whole history; each mixture uses k = its
+     * observations + 1 of them, with stride k */
+    double **per_component[] = {&l.w, &l.logw, &g.w, &g.logw};
+    double **per_dim[] = {&l.mu, &l.sigma, &l.logz, &g.mu, &g.sigma, &g.logz};
+    for (int a = 0; a < 4; a++, mem += n)
+        *per_component[a] = mem;
+    for (int a = 0; a < 6; a++, mem += (long)nd * n)
+        *per_dim[a] = mem;
+    double *terms = mem, *col = terms + ne * n, *x = col + (ne + 1) * n, *score_l = x + ne * DR_TPE_MAX_PARAMS,
+           *score_g = score_l + ne;
+    kde_fit(&l, t, act_b, nb_act, w_by_obs, wk->pairs, wk->pos);
+    kde_fit(&g, t, act_a, na_act, w_by_obs, wk->pairs, wk->pos);
+    for (int e = 0; e < ne; e++)
+        kde_sample(&l, &t->space, r, x + e * DR_TPE_MAX_PARAMS);
+    kde_logp(&l, &t->space, x, (int)ne, score_l, terms, col);
+    kde_logp(&g, &t->space, x, (int)ne, score_g, terms, col);
+    int best = 0;
+    for (int e = 1; e < ne; e++)
+        if (score_l[e] - score_g[e] > score_l[best] - score_g[best])
+            best = e;
+    for (int d = 0; d < nd; d++)
+        out[dims[d]] = x[best * DR_TPE_MAX_PARAMS + dims[d]];
 }
 
 dr_status dr_tpe_suggest(dr_tpe *t, dr_tpe_trial *out)
@@ -554,9 +678,9 @@ static dr_status suggest_with_history(dr_tpe *t, long number, long n_running, dr
         n_complete += t->obs[i].state == DR_TPE_COMPLETE;
         n_used += t->obs[i].state != DR_TPE_FAILED;
     }
-    /* Optuna: the start-up count is of finished trials, the split of every trial
-     * in the model, liars included */
-    long nb = (long)ceil(t->o.gamma * (double)(n_used + n_running));
+    /* Optuna: the start-up count and the size of the good set are of finished
+     * trials; the liars join the bad set */
+    long nb = (long)ceil(t->o.gamma * (double)n_used);
     nb = nb > t->o.gamma_cap ? t->o.gamma_cap : nb;
     nb = nb > n_complete ? n_complete : nb;
     memset(out, 0, sizeof *out);
@@ -570,20 +694,22 @@ static dr_status suggest_with_history(dr_tpe *t, long number, long n_running, dr
         return DR_OK;
     }
     long n = t->n_obs + 1;
+    int nd_max = t->space.n_params;
     long *idx = malloc((size_t)n * sizeof *idx);
     tpe_key *keys = malloc((size_t)n * sizeof *keys);
     double *w_by_obs = malloc((size_t)n * sizeof *w_by_obs);
-    double *scratch = malloc((size_t)n * 10 * sizeof *scratch);
-    /* pairs, then the active observation indices of one parameter */
-    tpe_pair *pairs = malloc((size_t)(n + 1) * sizeof *pairs + (size_t)n * sizeof(long));
-    if (!idx || !keys || !w_by_obs || !scratch || !pairs) {
-        free(idx);
-        free(keys);
-        free(w_by_obs);
-        free(scratch);
-        free(pairs);
-        return dr_error(DR_ERR_NOMEM, "tpe_suggest: scratch for %ld trials", t->n_obs);
+    size_t ne = (size_t)t->o.n_ei_candidates;
+    tpe_work wk = {malloc(((size_t)n * (4 + 6 * (size_t)nd_max + 2 * ne + 1) + ne * (DR_TPE_MAX_PARAMS + 2)) *
+                          sizeof(double)),
+                   malloc((size_t)n * sizeof(tpe_pair)), malloc((size_t)n * sizeof(long)),
+                   malloc((size_t)n * sizeof(long)), malloc((size_t)n)};
+    dr_status s = DR_OK;
+    if (!idx || !keys || !w_by_obs || !wk.mem || !wk.pairs || !wk.active || !wk.pos || !wk.set) {
+        s = dr_error(DR_ERR_NOMEM, "tpe_suggest: scratch for %ld trials", t->n_obs);
+        goto done;
     }
+    for (long i = 0; i < n; i++)
+        wk.pos[i] = -1;
     long m = 0;
     for (long i = 0; i < t->n_obs; i++)
         if (t->obs[i].state != DR_TPE_FAILED) {
@@ -593,20 +719,42 @@ static dr_status suggest_with_history(dr_tpe *t, long number, long n_running, dr
             keys[m].idx = i;
             m++;
         }
-    qsort(keys, (size_t)m, sizeof *keys, rank_cmp);
-    group_weights(keys, nb, idx, w_by_obs);
-    group_weights(keys + nb, m - nb, idx + nb, w_by_obs);
-    for (int j = 0; j < t->space.n_params; j++) {
+    rank_best(keys, m, nb);
+    split_sets(keys, m, nb, t->n_obs, wk.set, idx, w_by_obs);
+    /* multivariate: the parameters active in every finished trial (Optuna's
+     * intersection search space) are drawn jointly; the rest one by one */
+    int joint[DR_TPE_MAX_PARAMS], n_joint = 0;
+    for (int j = 0; j < t->space.n_params && t->o.multivariate; j++) {
+        int always = 1;
+        for (long i = 0; i < t->n_obs - n_running && always; i++)
+            always = t->obs[i].state == DR_TPE_FAILED || !isnan(t->obs[i].v[j]);
+        if (always)
+            joint[n_joint++] = j;
+    }
+    if (n_joint > 0) {
+        tpe_rng r;
+        rng_init(&r, t->seed, 0x54504D00u, (uint64_t)number);
+        suggest_group(t, joint, n_joint, idx, nb, idx + nb, m - nb, w_by_obs, &wk, &r, out->v);
+    }
+    for (int j = 0, next = 0; j < t->space.n_params; j++) {
+        if (next < n_joint && joint[next] == j) {
+            next++;
+            continue;
+        }
         tpe_rng r;
         rng_init(&r, t->seed, 0x54504500u + (uint32_t)j, (uint64_t)number);
-        out->v[j] = suggest_param(t, j, idx, nb, idx + nb, m - nb, w_by_obs, scratch, pairs, &r);
+        suggest_group(t, &j, 1, idx, nb, idx + nb, m - nb, w_by_obs, &wk, &r, out->v);
     }
+done:
     free(idx);
     free(keys);
     free(w_by_obs);
-    free(scratch);
-    free(pairs);
-    return DR_OK;
+    free(wk.mem);
+    free(wk.pairs);
+    free(wk.active);
+    free(wk.pos);
+    free(wk.set);
+    return s;
 }
 
 dr_status dr_tpe_tell(dr_tpe *t, const dr_tpe_trial *trial, dr_tpe_state state, double objective)
@@ -638,6 +786,14 @@ dr_status dr_tpe_tell(dr_tpe *t, const dr_tpe_trial *trial, dr_tpe_state state, 
         t->obs = o;
         t->cap = cap;
     }
+    for (int j = 0; j < t->space.n_params && t->n_obs == t->by_value_cap; j++) {
+        long *b = realloc(t->by_value[j], (size_t)(2 * t->by_value_cap + 64) * sizeof *b);
+        if (!b)
+            return dr_error(DR_ERR_NOMEM, "tpe_tell: history of %ld trials", t->n_obs);
+        t->by_value[j] = b;
+    }
+    if (t->n_obs == t->by_value_cap)
+        t->by_value_cap = 2 * t->by_value_cap + 64;
     tpe_obs *o = &t->obs[t->n_obs];
     memset(o, 0, sizeof *o);
     memcpy(o->v, trial->v, sizeof o->v);
@@ -645,7 +801,22 @@ dr_status dr_tpe_tell(dr_tpe *t, const dr_tpe_trial *trial, dr_tpe_state state, 
     o->loss = state == DR_TPE_COMPLETE ? (t->o.maximize ? -objective : objective) : NAN;
     o->order = t->n_obs;
     o->number = trial->number;
-    t->n_obs++;
+    for (int j = 0; j < t->space.n_params; j++) {
+        if (t->space.p[j].kind == DR_TPE_CATEGORICAL || isnan(o->v[j]))
+            continue;
+        long *b = t->by_value[j], lo = 0, hi = t->n_by_value[j];
+        while (lo < hi) { /* after every equal value: ties stay in told order */
+            long mid = lo + (hi - lo) / 2;
+            if (t->obs[b[mid]].v[j] <= o->v[j])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        memmove(b + lo + 1, b + lo, (size_t)(t->n_by_value[j] - lo) * sizeof *b);
+        b[lo] = t->n_obs;
+        t->n_by_value[j]++;
+    }
+    t->n_told = ++t->n_obs;
     return DR_OK;
 }
 

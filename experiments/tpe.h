@@ -6,16 +6,23 @@
  * the values back with dr_tpe_tell(). Told values need not come from suggest (a
  * resumed study replays its history; an ensemble search enqueues equal weights).
  *
- * Per suggestion, after n_startup told trials:
+ * Per suggestion, after n_startup told trials (Optuna 5's TPESampler, which this
+ * follows in its defaults):
  *   1. rank the completed trials by objective (pruned trials rank below all of them,
  *      failed trials are left out), the best n_below = min(ceil(gamma * n), gamma_cap)
- *      form the "good" set, the rest the "bad" set;
- *   2. per parameter fit l(x) to the good values and g(x) to the bad ones: numeric
- *      parameters get a mixture of Gaussians truncated to the range, one per value
- *      with a bandwidth from the distances to its sorted neighbours (clipped below
- *      at range / min(100, n + 1)), plus a prior component (centre, width = range,
- *      weight prior_weight); categorical ones get smoothed weighted frequencies;
+ *      of the n finished ones form the "good" set, the rest and the running trials
+ *      (constant liars) the "bad" set;
+ *   2. fit l(x) to the good trials and g(x) to the bad ones, each a mixture of one
+ *      product kernel per trial plus a prior component (weight prior_weight; older
+ *      trials weigh less past 25): per numeric parameter a Gaussian truncated to the
+ *      range with a bandwidth from the distances to its sorted neighbours (clipped
+ *      below at range / min(100, n + 2)), the prior centred with width = range; per
+ *      categorical one a row that puts 1 + prior_weight / kernels on the observed
+ *      choice and prior_weight / kernels on each other, the prior uniform;
  *   3. draw n_ei_candidates from l and keep the one with the largest l(x) / g(x).
+ * multivariate (the default, as Optuna's for one objective): the parameters active
+ * in every finished trial form one mixture, drawn jointly; the others (conditional
+ * ones) are drawn one by one. Off: every parameter alone (the independent TPE).
  * Before n_startup, values are uniform (log-uniform for log parameters).
  *
  * Internally float parameters live in x, log parameters in ln x, integers as the
@@ -76,6 +83,7 @@ typedef struct dr_tpe_options {
     double prior_weight; /* weight of the prior component / pseudo-count (1.0) */
     int maximize;        /* 0: minimise the objective, 1: maximise it */
     int consider_endpoints; /* bandwidths at the range ends use the range bounds (0) */
+    int multivariate;       /* the always-active parameters as one joint mixture (1) */
 } dr_tpe_options;
 
 void dr_tpe_options_default(dr_tpe_options *o);

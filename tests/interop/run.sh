@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The real tools read our files: a small study of exp/search_quickstart.toml,
+# loaded by Optuna from its journal and checked against defrisk's own export.
+#   tests/interop/run.sh PATH/TO/defrisk
+set -euo pipefail
+DEFRISK=$1
+cd "$(dirname "$0")/../.."
+source scripts/python_env.sh
+dr_python_env
+T=$(mktemp -d /tmp/defrisk_interop.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+"$DEFRISK" exp/search_quickstart.toml search.trials=6 search.startup_trials=3 search.pruner_startup_trials=2 \
+    search.pruner_warmup_steps=1 search.refit=false train.epochs=3 train.progress=false \
+    "output.dir=\"$T\"" > "$T/study.out" 2>&1 || { tail -20 "$T/study.out"; exit 1; }
+study=$(sed -n 's/^running study \([^:]*\):.*/\1/p' "$T/study.out" | head -1)
+"$DEFRISK" study export "$study" "$T/export.csv"
+"$DR_PYTHON" tests/interop/optuna_journal.py "$study" "$T/export.csv"

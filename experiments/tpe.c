@@ -361,7 +361,10 @@ static void kde_bandwidths(const struct dr_tpe *t, int j, const long *obs, long 
         if (pos[o] >= 0)
             pairs[r++] = (tpe_pair){to_internal(p, t->obs[o].v[j]), pos[o]};
     }
-    for (long i = n - 1; i >= 0 && obs[i] >= t->n_told; i--) {
+    long first_liar = n;
+    while (first_liar > 0 && obs[first_liar - 1] >= t->n_told)
+        first_liar--;
+    for (long i = first_liar; i < n; i++) { /* after equal values, as by_value's ties */
         tpe_pair liar = {to_internal(p, t->obs[obs[i]].v[j]), i};
         long at = r++;
         for (; at > 0 && pairs[at - 1].x > liar.x; at--)
@@ -380,7 +383,6 @@ static void kde_bandwidths(const struct dr_tpe *t, int j, const long *obs, long 
         sigma[pairs[r].i] = sg < minsigma ? minsigma : sg > range ? range : sg;
     }
 }
-
 
 void dr_tpe_options_default(dr_tpe_options *o)
 {

@@ -93,11 +93,11 @@ typedef struct dr_model_settings {
     int mlp_epochs[3];
     double svm_weight_decay, neural_lr;
     int neural_patience;
-    dr_tree_params tree[3];
+    dr_tree_params tree[4];
 } dr_model_settings;
 
-static const char *const dr_tree_names[3] = {"xgboost", "lightgbm", "random_forest"};
-static const dr_tree_kind dr_tree_kinds[3] = {DR_TREE_XGBOOST, DR_TREE_LEAFWISE, DR_TREE_FOREST};
+static const char *const dr_tree_names[4] = {"xgboost", "lightgbm", "xgboost_leafwise", "random_forest"};
+static const dr_tree_kind dr_tree_kinds[4] = {DR_TREE_XGBOOST, DR_TREE_LIGHTGBM, DR_TREE_LEAFWISE, DR_TREE_FOREST};
 
 static dr_status dr_read_tree(dr_config *cfg, int i, uint64_t seed, dr_tree_params *p)
 {
@@ -145,7 +145,7 @@ static dr_status dr_read_settings(dr_config *cfg, dr_model_settings *ms)
      * its patience; they get their own. */
     DR_TRY(dr_config_float(cfg, "baselines.neural_lr", 1e-2, 1e-7, 10.0, &ms->neural_lr));
     DR_TRY(dr_config_int(cfg, "baselines.neural_patience", 10, 1, 100000, &ms->neural_patience));
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         DR_TRY(dr_read_tree(cfg, i, ms->train.seed, &ms->tree[i]));
     return DR_OK;
 }
@@ -204,12 +204,14 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
         s = dr_tree_predict(m, e->test.m.x, e->test.m.n_rows, e->n_selected, r->test);
     if (s == DR_OK && !e->trial) {
         char path[1200];
-        snprintf(path, sizeof path, "%s/%s.json", e->run.dir, name);
+        snprintf(path, sizeof path, "%s/%s%s", e->run.dir, name, dr_tree_file_ext(p->kind));
         s = dr_tree_save(m, path);
     }
     if (s == DR_OK) {
-        dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, dr_tree_kind_name(p->kind),
-                   info.rounds_trained, info.best_iteration + 1, info.best_val_auc);
+        char lib[64];
+        dr_tree_library(p->kind, lib, sizeof lib);
+        dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, lib, info.rounds_trained,
+                   info.best_iteration + 1, info.best_val_auc);
     }
     dr_tree_free(m);
     return s;
@@ -222,7 +224,7 @@ dr_status dr_model_stage(dr_experiment *e)
     const char *const def[] = {"hybrid", "logistic", "mlp", "svm", "xgboost", "lightgbm", "random_forest"};
     const char *const *models;
     int n;
-    DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 7, dr_model_names, 1, 7, &models, &n));
+    DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 7, dr_model_names, 1, 8, &models, &n));
     DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n));
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
@@ -239,7 +241,7 @@ dr_status dr_model_stage(dr_experiment *e)
         for (int k = 0; k < 3; k++)
             if (strcmp(m, dr_neural_names[k]) == 0)
                 s = dr_run_neural(e, &ms, k);
-        for (int t = 0; t < 3; t++)
+        for (int t = 0; t < 4; t++)
             if (strcmp(m, dr_tree_names[t]) == 0)
                 s = dr_run_tree(e, t, &ms.tree[t]);
         DR_TRY(s);

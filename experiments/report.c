@@ -157,13 +157,13 @@ dr_status dr_report_stage(dr_experiment *e)
             pos += e->test.y[i];
         dr_run_log(&e->run, "\ntest set (%ld loans, %.2f %% defaults); t = threshold maximising F1 on validation\n",
                    e->test.m.n_rows, 100.0 * pos / (double)e->test.m.n_rows);
-        dr_run_log(&e->run, "%-15s %7s %7s %7s %7s %7s %8s | %7s %7s %7s %7s | %6s %7s %7s %7s %7s\n", "model", "AUC",
+        dr_run_log(&e->run, "%-16s %6s %7s %7s %7s %7s %8s | %7s %7s %7s %7s | %6s %7s %7s %7s %7s\n", "model", "AUC",
                    "KS", "Gini", "PR-AUC", "Brier", "LogLoss", "Acc", "Prec", "Recall", "F1", "t", "Acc", "Prec",
                    "Recall", "F1");
         for (int i = 0; i < e->n_models; i++) {
             const double *r = table + i * DR_N_COLS;
             dr_run_log(&e->run,
-                       "%-15s %7.4f %7.4f %7.4f %7.4f %7.4f %8.4f | %7.4f %7.4f %7.4f %7.4f | %6.3f %7.4f %7.4f %7.4f "
+                       "%-16s %6.4f %7.4f %7.4f %7.4f %7.4f %8.4f | %7.4f %7.4f %7.4f %7.4f | %6.3f %7.4f %7.4f %7.4f "
                        "%7.4f\n",
                        e->models[i].name, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
                        r[12], r[13], r[14]);

@@ -5,8 +5,8 @@
 
 #include "experiments/experiment.h"
 
-const char *const dr_model_names[] = {"hybrid",  "logistic", "mlp", "svm", "xgboost", "lightgbm", "random_forest",
-                                      NULL};
+const char *const dr_model_names[] = {"hybrid",   "logistic",         "mlp",           "svm", "xgboost",
+                                      "lightgbm", "xgboost_leafwise", "random_forest", NULL};
 
 dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out)
 {

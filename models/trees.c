@@ -8,11 +8,14 @@
 
 #include <xgboost/c_api.h>
 
+#include "models/tree_lightgbm.h"
+
 /* Saved with the model as booster attributes; bump when their meaning changes. */
 #define DR_TREE_FORMAT "1"
 
 struct dr_tree_model {
-    BoosterHandle h;
+    BoosterHandle h; /* XGBoost's kinds */
+    dr_lgbm *lgbm;   /* LightGBM */
     dr_tree_info info;
     double *history;
     int n_history;
@@ -43,10 +46,23 @@ const char *dr_tree_kind_name(dr_tree_kind kind)
 {
     switch (kind) {
     case DR_TREE_XGBOOST: return "xgboost";
-    case DR_TREE_LEAFWISE: return "leafwise_gbm";
+    case DR_TREE_LEAFWISE: return "xgboost_leafwise";
     case DR_TREE_FOREST: return "random_forest";
+    case DR_TREE_LIGHTGBM: return "lightgbm";
     }
     return "unknown";
+}
+
+void dr_tree_library(dr_tree_kind kind, char *buf, size_t cap)
+{
+    if (kind == DR_TREE_LIGHTGBM) {
+        const char *v = dr_lgbm_version();
+        snprintf(buf, cap, "LightGBM %s", v ? v : "(not in this build)");
+        return;
+    }
+    int major = 0, minor = 0, patch = 0;
+    XGBoostVersion(&major, &minor, &patch);
+    snprintf(buf, cap, "XGBoost %d.%d.%d", major, minor, patch);
 }
 
 void dr_tree_params_default(dr_tree_params *p, dr_tree_kind kind)
@@ -65,11 +81,15 @@ void dr_tree_params_default(dr_tree_params *p, dr_tree_kind kind)
     p->max_bin = 256;
     p->nthread = 0;
     p->seed = 0;
-    if (kind == DR_TREE_LEAFWISE) {
+    if (kind == DR_TREE_LEAFWISE || kind == DR_TREE_LIGHTGBM) {
         /* LightGBM's defaults: 31 leaves, depth unlimited; its lambda_l2 is 0. */
         p->max_depth = 0;
         p->max_leaves = 31;
         p->lambda = 0.0f;
+        if (kind == DR_TREE_LIGHTGBM) { /* its min_sum_hessian_in_leaf and max_bin */
+            p->min_child_weight = 1e-3f;
+            p->max_bin = 255;
+        }
     } else if (kind == DR_TREE_FOREST) {
         /* A forest wants deep, decorrelated trees: depth 12 (XGBoost's depthwise
          * growth needs a finite depth), ~63 % of rows like a bootstrap's distinct
@@ -85,7 +105,7 @@ void dr_tree_params_default(dr_tree_params *p, dr_tree_kind kind)
 
 static dr_status check_params(const dr_tree_params *p)
 {
-    if (p->kind != DR_TREE_XGBOOST && p->kind != DR_TREE_LEAFWISE && p->kind != DR_TREE_FOREST)
+    if (p->kind < DR_TREE_XGBOOST || p->kind > DR_TREE_LIGHTGBM)
         return dr_error(DR_ERR_INVALID, "tree_train: unknown kind %d", (int)p->kind);
     if (p->n_estimators < 1 || p->max_depth < 0 || p->max_leaves < 0 || p->max_bin < 2 ||
         p->early_stopping_rounds < 0 || p->nthread < 0)
@@ -94,8 +114,8 @@ static dr_status check_params(const dr_tree_params *p)
                         "max_bin %d >= 2, early_stopping_rounds %d >= 0, nthread %d >= 0 required",
                         p->n_estimators, p->max_depth, p->max_leaves, p->max_bin,
                         p->early_stopping_rounds, p->nthread);
-    if (p->max_depth == 0 && p->kind != DR_TREE_LEAFWISE)
-        return dr_error(DR_ERR_INVALID, "tree_train: max_depth 0 (unlimited) needs the leaf-wise "
+    if (p->max_depth == 0 && p->kind != DR_TREE_LEAFWISE && p->kind != DR_TREE_LIGHTGBM)
+        return dr_error(DR_ERR_INVALID, "tree_train: max_depth 0 (unlimited) needs a leaf-wise "
                                         "kind; depth-wise growth needs a finite depth");
     if (!(p->eta > 0.0f && p->eta <= 1.0f) || !(p->subsample > 0.0f && p->subsample <= 1.0f) ||
         !(p->colsample >= 0.0f && p->colsample <= 1.0f) || !(p->min_child_weight >= 0.0f) ||
@@ -107,7 +127,8 @@ static dr_status check_params(const dr_tree_params *p)
     return DR_OK;
 }
 
-/* Labels 0/1, both classes; features finite or NaN (XGBoost rejects inf). */
+/* Labels 0/1, both classes; features finite or NaN (XGBoost rejects inf, and
+ * LightGBM would take it for a value). */
 static dr_status check_data(const char *what, const float *x, const float *y, long n, int nf)
 {
     if (!x || !y || n <= 0)
@@ -251,6 +272,11 @@ dr_status dr_tree_train(dr_tree_model **out, const dr_tree_params *p, const floa
     m->info.kind = p->kind;
     m->info.n_features = n_features;
     m->info.best_val_auc = NAN;
+    if (p->kind == DR_TREE_LIGHTGBM) {
+        st = dr_lgbm_train(&m->lgbm, p, x, y, n, n_features, x_val, y_val, n_val, &m->info, m->history,
+                           &m->n_history);
+        goto done;
+    }
     st = make_dmatrix(&dtrain, x, y, n, n_features, p->nthread);
     if (st == DR_OK && have_val)
         st = make_dmatrix(&dval, x_val, y_val, n_val, n_features, p->nthread);
@@ -314,6 +340,8 @@ dr_status dr_tree_predict(const dr_tree_model *m, const float *x, long n, int n_
     if (n_features != m->info.n_features)
         return dr_error(DR_ERR_SHAPE, "tree_predict: %d features, the model was trained on %d",
                         n_features, m->info.n_features);
+    if (m->lgbm)
+        return dr_lgbm_predict(m->lgbm, x, n, n_features, prob);
     dr_status st = DR_OK;
     char values[256];
     /* __array_interface__ of the caller's buffer: XGBoost reads it in place. */
@@ -357,6 +385,26 @@ dr_status dr_tree_val_history(const dr_tree_model *m, const double **auc, int *n
     return DR_OK;
 }
 
+/* XGBoost's importance types from LightGBM's split counts and total gains. */
+static dr_status lgbm_importance(const dr_lgbm *m, const char *type, float *score, int nf)
+{
+    if (strstr(type, "cover"))
+        return dr_error(DR_ERR_UNSUPPORTED, "tree_importance: LightGBM reports no '%s'; use gain, total_gain or "
+                        "weight", type);
+    double *split = malloc(2 * (size_t)nf * sizeof *split), *gain = split + nf;
+    if (!split)
+        return dr_error(DR_ERR_NOMEM, "tree_importance: %d features", nf);
+    dr_status st = dr_lgbm_importance(m, 0, split, nf);
+    if (st == DR_OK)
+        st = dr_lgbm_importance(m, 1, gain, nf);
+    for (int j = 0; st == DR_OK && j < nf; j++)
+        score[j] = (float)(strcmp(type, "weight") == 0 ? split[j]
+                           : strcmp(type, "total_gain") == 0 ? gain[j]
+                           : split[j] > 0.0 ? gain[j] / split[j] : 0.0);
+    free(split);
+    return st;
+}
+
 dr_status dr_tree_importance(const dr_tree_model *m, const char *type, float *score,
                              int n_features)
 {
@@ -372,6 +420,8 @@ dr_status dr_tree_importance(const dr_tree_model *m, const char *type, float *sc
     if (n_features != m->info.n_features)
         return dr_error(DR_ERR_SHAPE, "tree_importance: %d features, the model has %d",
                         n_features, m->info.n_features);
+    if (m->lgbm)
+        return lgbm_importance(m->lgbm, type, score, n_features);
     dr_status st = DR_OK;
     char config[128];
     snprintf(config, sizeof config, "{\"importance_type\": \"%s\"}", type);
@@ -395,6 +445,8 @@ done:
     return st;
 }
 
+const char *dr_tree_file_ext(dr_tree_kind kind) { return kind == DR_TREE_LIGHTGBM ? ".txt" : ".json"; }
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -405,6 +457,10 @@ dr_status dr_tree_save(const dr_tree_model *m, const char *path)
 {
     if (!m || !path)
         return dr_error(DR_ERR_INVALID, "tree_save: null argument");
+    if (m->lgbm)
+        return ends_with(path, ".txt") ? dr_lgbm_save(m->lgbm, path)
+                                       : dr_error(DR_ERR_INVALID, "tree_save: '%s' must end in .txt (LightGBM's "
+                                                                  "text format)", path);
     const char *ext = ends_with(path, ".json") ? ".json" : ends_with(path, ".ubj") ? ".ubj" : NULL;
     if (!ext)
         return dr_error(DR_ERR_INVALID, "tree_save: '%s' must end in .json or .ubj", path);
@@ -448,6 +504,10 @@ dr_status dr_tree_load(dr_tree_model **out, const char *path)
     dr_tree_model *m = calloc(1, sizeof *m);
     if (!m)
         return dr_error(DR_ERR_NOMEM, "tree_load: model");
+    if (ends_with(path, ".txt")) {
+        st = dr_lgbm_load(&m->lgbm, path, &m->info);
+        goto done;
+    }
     const char *v = NULL;
     XGB(XGBoosterCreate(NULL, 0, &m->h), DR_ERR_INVALID);
     XGB(XGBoosterLoadModel(m->h, path), DR_ERR_FORMAT);
@@ -461,7 +521,7 @@ dr_status dr_tree_load(dr_tree_model **out, const char *path)
     if ((st = get_attr(m->h, "dr_kind", path, &v)) != DR_OK)
         goto done;
     int kind = -1;
-    for (int k = DR_TREE_XGBOOST; k <= DR_TREE_FOREST; k++)
+    for (int k = DR_TREE_XGBOOST; k <= DR_TREE_FOREST; k++) /* XGBoost's kinds */
         if (strcmp(v, dr_tree_kind_name((dr_tree_kind)k)) == 0)
             kind = k;
     if (kind < 0) {
@@ -509,6 +569,7 @@ void dr_tree_free(dr_tree_model *m)
         return;
     if (m->h)
         XGBoosterFree(m->h);
+    dr_lgbm_free(m->lgbm);
     free(m->history);
     free(m);
 }

@@ -1,7 +1,7 @@
-/* Tree models over the XGBoost C API: each kind learns a nonlinear problem, early
- * stopping stops on noise and keeps the best round, save / load round-trips
- * predictions exactly, importance finds the informative features, bad input is
- * refused with a message. */
+/* Tree models over the XGBoost and LightGBM C APIs: each kind learns a nonlinear
+ * problem, early stopping stops on noise and keeps the best round, save / load
+ * round-trips predictions exactly, importance finds the informative features, bad
+ * input is refused with a message. A build without LightGBM must refuse its kind. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +76,14 @@ static void ring_free(ring_data *d)
     free(d->yte);
 }
 
+/* Kinds in the order of dr_tree_kind; LightGBM only where the build has it. */
+static int n_kinds(void)
+{
+    char lib[64];
+    dr_tree_library(DR_TREE_LIGHTGBM, lib, sizeof lib);
+    return strstr(lib, "not in this build") ? DR_TREE_LIGHTGBM : DR_TREE_LIGHTGBM + 1;
+}
+
 static dr_tree_params small_params(dr_tree_kind kind)
 {
     dr_tree_params p;
@@ -95,7 +103,7 @@ static void test_learns_ring(void **state)
     (void)state;
     ring_data d;
     ring_alloc(&d, 0.02);
-    for (int k = DR_TREE_XGBOOST; k <= DR_TREE_FOREST; k++) {
+    for (int k = DR_TREE_XGBOOST; k < n_kinds(); k++) {
         dr_tree_params p = small_params((dr_tree_kind)k);
         dr_tree_model *m = NULL;
         dr_status st = dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva);
@@ -111,7 +119,7 @@ static void test_learns_ring(void **state)
         OK(dr_auc(prob, d.yte, d.nte, &auc));
         dr_tree_info info;
         OK(dr_tree_get_info(m, &info));
-        printf("  %-13s held-out AUC %.4f (need > 0.9); rounds %d, best %d, val AUC %.4f; "
+        printf("  %-16s held-out AUC %.4f (need > 0.9); rounds %d, best %d, val AUC %.4f; "
                "%ld probabilities outside [0, 1]\n",
                dr_tree_kind_name((dr_tree_kind)k), auc, info.rounds_trained,
                info.best_iteration, info.best_val_auc, bad);
@@ -130,7 +138,7 @@ static void test_learns_ring(void **state)
             OK(dr_tree_val_history(m, &hist, &nh));
             OK(dr_tree_predict(m, d.xva, d.nva, NF, pv));
             OK(dr_auc(pv, d.yva, d.nva, &vauc));
-            printf("  %-13s kept model's val AUC %.5f, reported best %.5f, last round %.5f\n",
+            printf("  %-16s kept model's val AUC %.5f, reported best %.5f, last round %.5f\n",
                    "", vauc, info.best_val_auc, hist[nh - 1]);
             assert_true(fabs(vauc - info.best_val_auc) < 1e-5);
             assert_true(info.best_iteration < info.rounds_trained - 1);
@@ -150,7 +158,9 @@ static void test_early_stopping_on_noise(void **state)
     (void)state;
     ring_data d;
     ring_alloc(&d, 0.5); /* flip half the labels: y independent of x */
-    for (int k = DR_TREE_XGBOOST; k <= DR_TREE_LEAFWISE; k++) {
+    for (int k = DR_TREE_XGBOOST; k < n_kinds(); k++) {
+        if (k == DR_TREE_FOREST)
+            continue;
         dr_tree_params p = small_params((dr_tree_kind)k);
         p.n_estimators = 500;
         p.early_stopping_rounds = 20;
@@ -165,7 +175,7 @@ static void test_early_stopping_on_noise(void **state)
         OK(dr_tree_predict(m, d.xva, d.nva, NF, prob));
         double auc;
         OK(dr_auc(prob, d.yva, d.nva, &auc));
-        printf("  %-13s noise: stopped after %d of %d rounds, best round %d (val AUC %.5f); "
+        printf("  %-16s noise: stopped after %d of %d rounds, best round %d (val AUC %.5f); "
                "kept model's val AUC by dr_auc %.5f (|diff| %.2e, tol 1e-5)\n",
                dr_tree_kind_name((dr_tree_kind)k), info.rounds_trained, p.n_estimators,
                info.best_iteration, info.best_val_auc, auc, fabs(auc - info.best_val_auc));
@@ -173,9 +183,10 @@ static void test_early_stopping_on_noise(void **state)
         assert_int_equal(info.rounds_trained, info.best_iteration + 1 + p.early_stopping_rounds);
         assert_int_equal(nh, info.rounds_trained);
         assert_true(hist[info.best_iteration] == info.best_val_auc);
-        /* XGBoost's AUC and dr_auc are both exact rank statistics over the same float
-         * predictions; they differ only by summation order (~1e-12). 1e-5 allows for
-         * XGBoost accumulating in float. A model not cut to the best round would
+        /* The libraries' AUC and dr_auc are exact rank statistics over the same
+         * predictions; they differ by summation order (~1e-12) and by ties that
+         * LightGBM's double predictions break and their float copies do not. 1e-5
+         * allows for XGBoost accumulating in float and for those ties. A model not cut to the best round would
          * differ by the drift of the later rounds (~1e-2 on noise). */
         assert_true(fabs(auc - info.best_val_auc) < 1e-5);
         free(prob);
@@ -190,7 +201,8 @@ static void test_save_load(void **state)
     ring_data d;
     ring_alloc(&d, 0.02);
     static const char *paths[] = {"/tmp/dr_test_trees_model.json", "/tmp/dr_test_trees_model.ubj"};
-    for (int k = DR_TREE_XGBOOST; k <= DR_TREE_FOREST; k++) {
+    for (int k = DR_TREE_XGBOOST; k < n_kinds(); k++) {
+        int lgbm = k == DR_TREE_LIGHTGBM;
         dr_tree_params p = small_params((dr_tree_kind)k);
         p.n_estimators = k == DR_TREE_FOREST ? 30 : 60;
         dr_tree_model *m = NULL;
@@ -201,9 +213,9 @@ static void test_save_load(void **state)
         OK(dr_tree_importance(m, "gain", ga, NF));
         dr_tree_info ia, ib;
         OK(dr_tree_get_info(m, &ia));
-        for (int f = 0; f < 2; f++) {
+        for (int f = 0; f < (lgbm ? 1 : 2); f++) {
             char path[128];
-            snprintf(path, sizeof path, "%s", paths[f]);
+            snprintf(path, sizeof path, "%s", lgbm ? "/tmp/dr_test_trees_model.txt" : paths[f]);
             dr_status st = dr_tree_save(m, path);
             if (st != DR_OK)
                 printf("  %s\n", dr_last_error());
@@ -220,15 +232,16 @@ static void test_save_load(void **state)
             /* Exact: the same trees evaluated on the same floats. */
             long diff = tu_compare("reloaded prob", b, a, d.nte, 0.0, 0.0);
             diff += tu_compare("reloaded gain", gb, ga, NF, 0.0, 0.0);
-            printf("  %-13s %s: %ld differing values after reload; kind %d/%d, best %d/%d\n",
+            printf("  %-16s %s: %ld differing values after reload; kind %d/%d, best %d/%d\n",
                    dr_tree_kind_name((dr_tree_kind)k), path + strlen(path) - 4, diff,
                    (int)ib.kind, (int)ia.kind, ib.best_iteration, ia.best_iteration);
             assert_int_equal(diff, 0);
             assert_int_equal(ib.kind, ia.kind);
             assert_int_equal(ib.n_features, NF);
             assert_int_equal(ib.best_iteration, ia.best_iteration);
-            assert_int_equal(ib.rounds_trained, ia.rounds_trained);
-            assert_true(ib.best_val_auc == ia.best_val_auc);
+            /* LightGBM's file holds the kept rounds only, and no validation AUC */
+            assert_int_equal(ib.rounds_trained, lgbm ? ia.best_iteration + 1 : ia.rounds_trained);
+            assert_true(lgbm ? isnan(ib.best_val_auc) : ib.best_val_auc == ia.best_val_auc);
             dr_tree_free(l);
             remove(path);
         }
@@ -244,21 +257,32 @@ static void test_importance(void **state)
     (void)state;
     ring_data d;
     ring_alloc(&d, 0.02);
-    dr_tree_params p = small_params(DR_TREE_XGBOOST);
-    dr_tree_model *m = NULL;
-    OK(dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva));
-    float g[NF];
-    OK(dr_tree_importance(m, "total_gain", g, NF));
-    printf("  total gain:");
-    for (int j = 0; j < NF; j++)
-        printf(" %.1f", g[j]);
-    printf("\n");
-    /* Only x0 and x1 carry signal: each must out-gain every noise feature. */
-    for (int j = 2; j < NF; j++)
-        assert_true(g[0] > g[j] && g[1] > g[j]);
-    assert_int_equal(dr_tree_importance(m, "bogus", g, NF), DR_ERR_INVALID);
-    assert_int_equal(dr_tree_importance(m, "gain", g, NF - 1), DR_ERR_SHAPE);
-    dr_tree_free(m);
+    for (int k = DR_TREE_XGBOOST; k < n_kinds(); k += DR_TREE_LIGHTGBM) { /* XGBoost, LightGBM */
+        dr_tree_params p = small_params((dr_tree_kind)k);
+        dr_tree_model *m = NULL;
+        OK(dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva));
+        float g[NF], w[NF], mean[NF];
+        OK(dr_tree_importance(m, "total_gain", g, NF));
+        OK(dr_tree_importance(m, "weight", w, NF));
+        OK(dr_tree_importance(m, "gain", mean, NF));
+        printf("  %-16s total gain:", dr_tree_kind_name((dr_tree_kind)k));
+        for (int j = 0; j < NF; j++)
+            printf(" %.1f", g[j]);
+        printf("\n");
+        /* Only x0 and x1 carry signal: each must out-gain every noise feature. */
+        for (int j = 2; j < NF; j++)
+            assert_true(g[0] > g[j] && g[1] > g[j]);
+        /* gain is the mean over the feature's splits */
+        for (int j = 0; j < NF; j++)
+            assert_true(w[j] > 0 ? fabs(mean[j] - g[j] / w[j]) <= 1e-4f * g[j] / w[j] : mean[j] == 0.0f);
+        assert_int_equal(dr_tree_importance(m, "bogus", g, NF), DR_ERR_INVALID);
+        assert_int_equal(dr_tree_importance(m, "gain", g, NF - 1), DR_ERR_SHAPE);
+        if (k == DR_TREE_LIGHTGBM) {
+            assert_int_equal(dr_tree_importance(m, "cover", g, NF), DR_ERR_UNSUPPORTED);
+            printf("  %s\n", dr_last_error());
+        }
+        dr_tree_free(m);
+    }
     ring_free(&d);
 }
 
@@ -332,6 +356,50 @@ static void test_bad_input(void **state)
     ring_free(&d);
 }
 
+/* LightGBM's own checks and messages come through; without the library its kind
+ * is refused, saying how to get it. */
+static void test_lightgbm_errors(void **state)
+{
+    (void)state;
+    ring_data d;
+    ring_alloc(&d, 0.02);
+    dr_tree_params p = small_params(DR_TREE_LIGHTGBM);
+    p.n_estimators = 5;
+    dr_tree_model *m = NULL;
+    if (n_kinds() == DR_TREE_LIGHTGBM) {
+        assert_int_equal(dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva), DR_ERR_UNSUPPORTED);
+        printf("  no LightGBM in this build: %s\n", dr_last_error());
+        assert_non_null(strstr(dr_last_error(), "bootstrap"));
+        ring_free(&d);
+        return;
+    }
+    p.max_bin = 1; /* LightGBM refuses fewer than 2 bins; tree_train's own check first */
+    assert_int_equal(dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva), DR_ERR_INVALID);
+    p.max_bin = 255;
+    p.max_leaves = 1; /* a tree needs 2 leaves: LightGBM's own check */
+    dr_status st = dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva);
+    printf("  one leaf: %s\n", dr_last_error());
+    assert_int_equal(st, DR_ERR_INVALID);
+    assert_non_null(strstr(dr_last_error(), "num_leaves"));
+    assert_null(m);
+    const char *junk = "/tmp/dr_test_trees_junk.txt";
+    FILE *f = fopen(junk, "w");
+    assert_non_null(f);
+    fputs("tree\nversion=v4\nnot a model\n", f);
+    fclose(f);
+    st = dr_tree_load(&m, junk);
+    printf("  junk model file: %s (%s)\n", dr_status_name(st), dr_last_error());
+    assert_int_equal(st, DR_ERR_FORMAT);
+    assert_null(m);
+    remove(junk);
+    p.max_leaves = 31;
+    OK(dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva));
+    assert_int_equal(dr_tree_save(m, "/tmp/dr_test_trees_model.json"), DR_ERR_INVALID);
+    printf("  wrong extension: %s\n", dr_last_error());
+    dr_tree_free(m);
+    ring_free(&d);
+}
+
 int main(void)
 {
     tu_seed();
@@ -341,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_importance),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_lightgbm_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The real tools read our files: a small study of exp/search_quickstart.toml,
-# loaded by Optuna from its journal and checked against defrisk's own export.
+# loaded by Optuna from its journal and checked against defrisk's own export;
+# a LightGBM model, loaded by the lightgbm package, predicting the same, and the
+# package trained on the same rows and parameters reaching the same test AUC.
 #   tests/interop/run.sh PATH/TO/defrisk
 set -euo pipefail
 DEFRISK=$1
@@ -15,3 +17,5 @@ trap 'rm -rf "$T"' EXIT
 study=$(sed -n 's/^running study \([^:]*\):.*/\1/p' "$T/study.out" | head -1)
 "$DEFRISK" study export "$study" "$T/export.csv"
 "$DR_PYTHON" tests/interop/optuna_journal.py "$study" "$T/export.csv"
+"$(dirname "$DEFRISK")/lightgbm_bench" "$T" 5000 1 1
+"$DR_PYTHON" bench/lightgbm_python.py "$T"

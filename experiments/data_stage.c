@@ -159,13 +159,24 @@ static dr_status dr_make_split(dr_experiment *e, const char *date)
     int64_t seed;
     DR_TRY(dr_config_float_list(e->cfg, "data.split", def, 2, 0.01, 0.98, 2, 2, &frac, &n));
     DR_TRY(dr_config_int64(e->cfg, "data.split_seed", 42, 0, INT64_MAX, &seed));
+    const char *const orders[] = {"auto", "time", "random", NULL};
+    const char *by;
+    DR_TRY(dr_config_string(e->cfg, "data.split_by", "auto", orders, &by));
+    if (strcmp(by, "time") == 0 && !*date)
+        return dr_error(DR_ERR_INVALID,
+                        "%s: data.split_by = \"time\" (out of time: train on the earliest loans, test on the "
+                        "latest) needs the issue dates: name their column in data.date_column",
+                        dr_config_where(e->cfg, "data.split_by"));
+    if (strcmp(by, "random") == 0)
+        date = "";
     if (frac[0] + frac[1] > 0.99)
         return dr_error(DR_ERR_INVALID, "%s: data.split = [%g, %g] leaves no test rows",
                         dr_config_where(e->cfg, "data.split"), frac[0], frac[1]);
     dr_split_options opt = {.train_frac = frac[0], .val_frac = frac[1], .date_column = *date ? date : NULL,
                             .seed = (uint64_t)seed};
     DR_TRY(dr_split_make(&e->split, &e->table, e->label, &opt));
-    dr_run_log(&e->run, "split: %s\n", *date ? "time-ordered by issue date" : "stratified random");
+    dr_run_log(&e->run, "split: %s\n",
+               *date ? "out of time: ordered by issue date, test = the latest loans" : "stratified random");
     dr_split_print(stderr, &e->split, e->label);
     if (e->run.log)
         dr_split_print(e->run.log, &e->split, e->label);

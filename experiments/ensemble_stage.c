@@ -236,6 +236,34 @@ static dr_status dr_load_splits(dr_experiment *e, dr_sources *src)
     return s;
 }
 
+/* The first run's [evaluation] and the exposures it stored with its predictions
+ * (runs from before exposures were stored: 1 each). */
+static dr_status dr_load_evaluation(dr_experiment *e, dr_config *base, const char *predictions)
+{
+    DR_TRY(dr_evaluation_keys(base, &e->eval));
+    long n[2] = {e->val.m.n_rows, e->test.m.n_rows};
+    float **out[2] = {&e->eval.val_exposure, &e->eval.test_exposure};
+    const char *name[2] = {"val/exposure", "test/exposure"};
+    dr_h5 *f;
+    DR_TRY(dr_h5_open(&f, predictions));
+    int stored = dr_h5_exists(f, name[0]) && dr_h5_exists(f, name[1]);
+    dr_status s = DR_OK;
+    for (int p = 0; p < 2 && s == DR_OK; p++) {
+        *out[p] = malloc((size_t)(n[p] ? n[p] : 1) * sizeof(float));
+        if (!*out[p])
+            s = dr_error(DR_ERR_NOMEM, "out of host memory");
+        else if (stored)
+            s = dr_h5_read_f32_into(f, name[p], *out[p], n[p]);
+        else
+            for (long i = 0; i < n[p]; i++)
+                (*out[p])[i] = 1;
+    }
+    dr_h5_close(f);
+    snprintf(e->eval.exposure, sizeof e->eval.exposure, "%s",
+             stored ? "the exposures of the first run" : "exposure 1 (the first run stored none)");
+    return s == DR_OK ? s : dr_error_context(s, "%s: ", predictions);
+}
+
 /* The first run's ensemble keys, the defaults of this one. */
 static dr_status dr_base_keys(const char *run_dir, dr_config **base, dr_ensemble_keys *out)
 {
@@ -275,6 +303,8 @@ static dr_status dr_ensemble_alone(dr_experiment *e, dr_sources *src, const char
      * leaves nothing behind */
     if (s == DR_OK)
         s = dr_load_splits(e, src);
+    if (s == DR_OK)
+        s = dr_load_evaluation(e, base, src->path[0]);
     for (int i = 0; s == DR_OK && i < ks.k; i++)
         s = dr_load_member(e, src, ks.members[i], &from[i]);
     if (s == DR_OK)

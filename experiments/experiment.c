@@ -22,6 +22,7 @@ void dr_experiment_free(dr_experiment *e)
         free(e->models[i].test);
     }
     free(e->feature_order);
+    dr_evaluation_free(&e->eval);
     dr_prep_free(&e->prep);
     if (e->has_seq)
         dr_seq_stats_free(&e->seq_stats);

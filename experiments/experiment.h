@@ -11,6 +11,7 @@
 #include "data/preprocess.h"
 #include "data/split.h"
 #include "data/table.h"
+#include "experiments/evaluation.h"
 #include "experiments/run.h"
 #include "experiments/train.h"
 #include "models/hybrid.h"
@@ -63,6 +64,7 @@ typedef struct dr_experiment {
     int group_size[DR_HYBRID_MAX_GROUPS];
     char group_name[DR_HYBRID_MAX_GROUPS][32];
     dr_part train, val, test;
+    dr_evaluation eval; /* [evaluation], read by the model stage */
     /* models */
     int n_models;
     dr_model_result models[DR_MAX_MODELS];
@@ -83,11 +85,13 @@ dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const ch
 dr_status dr_report_stage(dr_experiment *e);
 /* The columns of the results table (NULL-terminated) and one row: the
  * threshold metrics at 0.5 and at the threshold maximising F1 on fit_score,
- * everything measured on score. */
-enum { DR_N_COLS = 15 };
+ * then the credit-risk measures of [evaluation] (the score's PSI taken against
+ * fit_score; expected loss = sum of score x exposure), everything measured on
+ * score. */
+enum { DR_N_COLS = 21 };
 extern const char *const dr_result_columns[DR_N_COLS + 1];
-dr_status dr_result_row(const float *fit_score, const float *fit_y, long n_fit, const float *score, const float *y,
-                        long n, double *row);
+dr_status dr_result_row(const dr_evaluation *ev, const float *fit_score, const float *fit_y, long n_fit,
+                        const float *score, const float *y, const float *exposure, long n, double *row);
 /* Appends a model's result slot (val and test arrays of the split's sizes). */
 dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out);
 /* Writes the transform (preprocessing, history summary settings, sequence

@@ -109,6 +109,10 @@ static dr_status dr_read_tree(dr_config *cfg, int i, uint64_t seed, dr_tree_para
     DR_TRY(dr_config_int(cfg, key, p->n_estimators, 1, 100000, &p->n_estimators));
     snprintf(key, sizeof key, "baselines.%s_max_depth", name);
     DR_TRY(dr_config_int(cfg, key, p->max_depth, 0, 64, &p->max_depth));
+    if (p->max_leaves > 0) { /* the leaf-wise kinds */
+        snprintf(key, sizeof key, "baselines.%s_num_leaves", name);
+        DR_TRY(dr_config_int(cfg, key, p->max_leaves, 2, 131072, &p->max_leaves));
+    }
     if (dr_tree_kinds[i] != DR_TREE_FOREST) {
         snprintf(key, sizeof key, "baselines.%s_eta", name);
         DR_TRY(dr_config_float(cfg, key, p->eta, 1e-4, 1.0, &d));
@@ -226,6 +230,8 @@ dr_status dr_model_stage(dr_experiment *e)
     int n;
     DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 7, dr_model_names, 1, 8, &models, &n));
     DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n));
+    DR_TRY(dr_evaluation_read(e->cfg, &e->table, e->val.rows, e->val.m.n_rows, e->test.rows, e->test.m.n_rows,
+                              &e->eval));
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));

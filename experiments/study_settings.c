@@ -8,7 +8,11 @@
 
 int dr_study_metric_maximize(const char *metric)
 {
-    return strcmp(metric, "brier") != 0 && strcmp(metric, "log_loss") != 0;
+    const char *const lower_is_better[] = {"brier", "log_loss", "ece", "hosmer_lemeshow", "psi"};
+    for (size_t i = 0; i < sizeof lower_is_better / sizeof *lower_is_better; i++)
+        if (strcmp(metric, lower_is_better[i]) == 0)
+            return 0;
+    return 1;
 }
 
 int dr_study_requested(const dr_config *cfg)

@@ -83,8 +83,9 @@ static dr_status dr_report_result(const dr_experiment *e, const dr_study_setting
         return dr_error(DR_ERR_INVALID, "the trial made no predictions of %s", st->model);
     double val[DR_N_COLS], test[DR_N_COLS];
     long nv = e->val.m.n_rows, nt = e->test.m.n_rows;
-    DR_TRY(dr_result_row(r->val, e->val.y, nv, r->val, e->val.y, nv, val));
-    DR_TRY(dr_result_row(r->val, e->val.y, nv, r->test, e->test.y, nt, test));
+    const dr_evaluation *ev = &e->eval;
+    DR_TRY(dr_result_row(ev, r->val, e->val.y, nv, r->val, e->val.y, ev->val_exposure, nv, val));
+    DR_TRY(dr_result_row(ev, r->val, e->val.y, nv, r->test, e->test.y, ev->test_exposure, nt, test));
     double value = NAN;
     for (int c = 0; c < DR_N_COLS; c++) {
         fprintf(out, "attr val_%s %.17g\n", dr_result_columns[c], val[c]);

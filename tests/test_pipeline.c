@@ -169,8 +169,104 @@ static void test_quickstart_small(void **state)
         assert_int_equal(access(path, F_OK), 0);
     }
 
+    snprintf(path, sizeof path, "%s/results.h5", dir);
+    dr_h5 *h;
+    assert_int_equal(dr_h5_open(&h, path), DR_OK);
+    const char *const sets[] = {"reliability/hybrid/observed_rate", "reliability/ensemble/count", "psi/value",
+                                "psi/feature"};
+    for (int i = 0; i < 4; i++)
+        assert_true(dr_h5_exists(h, sets[i]));
+    assert_false(dr_h5_exists(h, "calibrated/table"));
+    dr_h5_close(h);
     check_predict_matches(dir, "data/lending_club.csv", 9857);
     check_ensemble_alone(dir);
+}
+
+/* Column `name` of `model`'s row in dir/file (a results table), NAN when absent. */
+static double result_value(const char *dir, const char *file, const char *model, const char *name)
+{
+    char path[700], header[2048], line[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(header, sizeof header, f)) {
+        if (f)
+            fclose(f);
+        return NAN;
+    }
+    int col = -1, k = 0;
+    for (char *tok = strtok(header, ",\n"); tok; tok = strtok(NULL, ",\n"), k++)
+        if (strcmp(tok, name) == 0)
+            col = k;
+    double v = NAN;
+    size_t n = strlen(model);
+    while (col > 0 && fgets(line, sizeof line, f))
+        if (strncmp(line, model, n) == 0 && line[n] == ',') {
+            char *tok = strtok(line, ",");
+            for (k = 0; tok && k < col; k++)
+                tok = strtok(NULL, ",");
+            v = tok ? atof(tok) : NAN;
+        }
+    fclose(f);
+    return v;
+}
+
+/* [evaluation] with LGD as a constant and EAD from the loan amount column:
+ * the table's expected loss is the sum of p x 0.8 x funded_amnt over the test
+ * loans (checked from predictions.h5), Platt-calibrated copies are written,
+ * and scorecard points come with every model's test predictions. */
+static void test_credit_evaluation(void **state)
+{
+    (void)state;
+    assert_int_equal(system("rm -rf /tmp/defrisk_test_eval"), 0);
+    const char *const ov[] = {"output.dir=\"/tmp/defrisk_test_eval\"", "features.select=false", "data.cache=false",
+                              "baselines.models=[\"logistic\", \"xgboost\"]", "ensemble.members=[]",
+                              "baselines.logistic_epochs=3", "baselines.xgboost_estimators=30",
+                              "evaluation.calibration=\"platt\"", "evaluation.lgd=0.8",
+                              "evaluation.ead_column=\"funded_amnt\""};
+    dr_status s = dr_experiment_run("exp/quickstart.toml", ov, (int)(sizeof ov / sizeof *ov), NULL);
+    if (s != DR_OK)
+        printf("  %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    char dir[512], path[700];
+    assert_true(newest_run("/tmp/defrisk_test_eval/quickstart-*", dir, sizeof dir));
+    snprintf(path, sizeof path, "%s/predictions.h5", dir);
+    dr_h5 *h;
+    assert_int_equal(dr_h5_open(&h, path), DR_OK);
+    float *p, *ex, *pts, *cal;
+    int32_t *rows;
+    int rank;
+    int64_t n, m;
+    assert_int_equal(dr_h5_read_f32(h, "test/xgboost", &p, &rank, &n), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "test/exposure", &ex, &rank, &m), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "test_points/xgboost", &pts, &rank, &m), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "test_calibrated/xgboost", &cal, &rank, &m), DR_OK);
+    assert_int_equal(dr_h5_read_i32(h, "test/row", &rows, &rank, &m), DR_OK);
+    dr_h5_close(h);
+    dr_table t;
+    assert_int_equal(dr_csv_read(&t, "data/lending_club.csv", NULL), DR_OK);
+    int amt = dr_table_find(&t, "funded_amnt");
+    assert_true(amt >= 0);
+    double el = 0;
+    long off = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float want = (float)(0.8 * t.cols[amt].num[rows[i]]);
+        off += ex[i] != want;
+        el += (double)p[i] * ex[i];
+        /* points fall as the calibrated probability rises: 600 at 50:1, 20 per doubling */
+        double odds = (1.0 - cal[i]) / cal[i];
+        off += fabs(pts[i] - (600 + 20 / log(2.0) * log(odds / 50))) > 1e-2;
+    }
+    dr_table_free(&t);
+    double table_el = result_value(dir, "results.csv", "xgboost", "expected_loss");
+    printf("  exposures or points off: %ld; expected loss %.2f, in the table %.2f\n", off, el, table_el);
+    assert_int_equal(off, 0);
+    assert_true(fabs(table_el - el) <= 1e-6 * el);
+    double ece = result_value(dir, "results.csv", "logistic", "ece"),
+           ece_cal = result_value(dir, "results_calibrated.csv", "logistic", "ece");
+    printf("  logistic ECE %.4f, after Platt scaling %.4f\n", ece, ece_cal);
+    assert_true(isfinite(ece) && isfinite(ece_cal));
+    assert_true(isfinite(result_value(dir, "results.csv", "xgboost", "emp")));
+    free(p), free(ex), free(pts), free(cal), free(rows);
 }
 
 /* Synthetic loans with repayment histories, written as CSV and read back: the run
@@ -274,6 +370,20 @@ static void test_bad_experiment_files(void **state)
     /* caught before any model trains: the default members include the trees */
     expect_failure("[baselines]\nmodels = [\"logistic\", \"hybrid\"]\n", out, 2, "which baselines.models does not train");
 
+    /* [evaluation] and the out-of-time split */
+    expect_failure("[features]\nselect = false\n[evaluation]\nlgd_column = \"int_rate\"\n", out, 2,
+                   "data/lending_club.csv, column \"int_rate\" (evaluation.lgd_column at /tmp/defrisk_bad.toml:4:14), "
+                   "data row");
+    expect_failure("[features]\nselect = false\n[evaluation]\nead_column = \"term\"\n", out, 2,
+                   "/tmp/defrisk_bad.toml:4:14: evaluation.ead_column = \"term\": column 2 of data/lending_club.csv is "
+                   "not numeric");
+    expect_failure("[features]\nselect = false\n[evaluation]\nead_column = \"amount\"\n", out, 2,
+                   "has no column of that name");
+    expect_failure("[evaluation]\nlgd = 1.5\n", out, 2, "evaluation.lgd");
+    expect_failure("[evaluation]\nemp_p0 = 0.6\nemp_p1 = 0.6\n", out, 2, "exceeds 1");
+    expect_failure("[data]\nsplit_by = \"time\"\n", out, 2,
+                   "/tmp/defrisk_bad.toml:2:12: data.split_by = \"time\" (out of time");
+
     /* the same mistakes in an override of a good file: unknown key, wrong type, out of range */
     const char *good = "[features]\nselect = false\n";
     const char *const typo[] = {out[0], out[1], "train.epohcs=3"};
@@ -356,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_failed_resume_keeps_folder),
         cmocka_unit_test(test_device_auto),
         cmocka_unit_test(test_quickstart_small),
+        cmocka_unit_test(test_credit_evaluation),
         cmocka_unit_test(test_synthetic_history_predict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
 # The real tools read our files: a small study of exp/search_quickstart.toml,
 # loaded by Optuna from its journal and checked against defrisk's own export;
 # a LightGBM model, loaded by the lightgbm package, predicting the same, and the
-# package trained on the same rows and parameters reaching the same test AUC.
+# package trained on the same rows and parameters reaching the same test AUC; a
+# small quickstart run's credit-risk report, read with h5py and recomputed with
+# scikit-learn (isotonic calibration included).
 #   tests/interop/run.sh PATH/TO/defrisk
 set -euo pipefail
 DEFRISK=$1
@@ -19,3 +21,8 @@ study=$(sed -n 's/^running study \([^:]*\):.*/\1/p' "$T/study.out" | head -1)
 "$DR_PYTHON" tests/interop/optuna_journal.py "$study" "$T/export.csv"
 "$(dirname "$DEFRISK")/lightgbm_bench" "$T" 5000 1 1
 "$DR_PYTHON" bench/lightgbm_python.py "$T"
+"$DEFRISK" exp/quickstart.toml train.epochs=2 train.progress=false features.select=false data.cache=false \
+    baselines.logistic_epochs=3 baselines.mlp_epochs=3 baselines.svm_epochs=3 ensemble.trials=10 \
+    'evaluation.calibration="isotonic"' 'evaluation.ead_column="funded_amnt"' evaluation.lgd=0.7 \
+    "output.dir=\"$T/runs\"" > "$T/run.out" 2>&1 || { tail -20 "$T/run.out"; exit 1; }
+"$DR_PYTHON" tests/interop/credit_report.py "$(ls -d "$T"/runs/quickstart-* | head -1)"

@@ -13,7 +13,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "data/select.h"
 #include "data/synth.h"
 #include "data/csv.h"
 #include "experiments/experiment.h"
@@ -272,48 +271,6 @@ static dr_status dr_assign_groups(dr_experiment *e, const dr_matrix *names, int 
     return s;
 }
 
-/* --- selection ----------------------------------------------------------------- */
-
-static dr_status dr_select(dr_experiment *e, const dr_matrix *tr, int *selected)
-{
-    bool on, rfecv;
-    DR_TRY(dr_config_bool(e->cfg, "features.select", true, &on));
-    dr_select_options o;
-    dr_select_options_default(&o);
-    int64_t max_rows;
-    DR_TRY(dr_config_float(e->cfg, "features.vif_threshold", 10.0, 1.0, 1e300, &o.vif_threshold));
-    DR_TRY(dr_config_float(e->cfg, "features.mi_min", -INFINITY, -INFINITY, 10.0, &o.mi_min));
-    DR_TRY(dr_config_bool(e->cfg, "features.rfecv", true, &rfecv));
-    DR_TRY(dr_config_int(e->cfg, "features.rfecv_trees", o.rfecv.n_trees, 1, 10000, &o.rfecv.n_trees));
-    DR_TRY(dr_config_int(e->cfg, "features.rfecv_folds", o.rfecv.folds, 2, 20, &o.rfecv.folds));
-    DR_TRY(dr_config_int64(e->cfg, "features.rfecv_max_rows", 30000, 0, INT64_MAX, &max_rows));
-    o.rfecv.max_rows = (long)max_rows;
-    o.rfecv.n_threads = 2;
-    if (!on) {
-        for (int f = 0; f < tr->n_features; f++)
-            selected[f] = 1;
-        dr_run_log(&e->run, "selection: off, all %d features kept\n", tr->n_features);
-        return DR_OK;
-    }
-    if (!rfecv)
-        o.rfecv.min_features = tr->n_features; /* elimination never starts */
-    dr_select_result r;
-    DR_TRY(dr_select_hybrid(tr->x, tr->n_rows, tr->n_features, (const char *const *)tr->names, e->train.y, &o, &r,
-                            e->run.log ? e->run.log : stderr));
-    memcpy(selected, r.selected, (size_t)tr->n_features * sizeof *selected);
-    dr_run_log(&e->run, "selection: %d of %d features kept (VIF > %g dropped, RFECV best size %d)\n", r.n_selected,
-               tr->n_features, o.vif_threshold, r.rfecv.best_size);
-    char path[1100];
-    FILE *f = fopen(dr_run_path(&e->run, "features.txt", path, sizeof path), "w");
-    if (f) {
-        dr_select_table_print(f, &r, (const char *const *)tr->names);
-        fclose(f);
-    }
-    dr_select_table_print(stderr, &r, (const char *const *)tr->names);
-    dr_select_result_free(&r);
-    return DR_OK;
-}
-
 /* --- parts ------------------------------------------------------------------------ */
 
 static dr_status dr_make_part(dr_experiment *e, dr_part *p, const long *rows, long n, const float *seq_all)
@@ -381,7 +338,7 @@ static dr_status dr_fit_transform(dr_experiment *e)
     for (long i = 0; s == DR_OK && i < e->split.n_train; i++)
         e->train.y[i] = e->label[e->split.train[i]];
     if (s == DR_OK)
-        s = dr_select(e, &tr, selected);
+        s = dr_select_stage(e, &tr, selected);
     if (s == DR_OK)
         s = dr_assign_groups(e, &tr, group);
     /* features in group order; groups left empty by selection disappear */

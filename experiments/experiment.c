@@ -148,6 +148,7 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
     char note[600];
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &dir));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &name));
+    DR_TRY(dr_config_bool(e->cfg, "output.features", false, &e->write_features));
     DR_TRY(dr_open_device(e->cfg, &e->be, note, sizeof note));
     DR_TRY(dr_read_impl_keys(e->cfg, e->be));
     if (resume_dir) {
@@ -224,6 +225,7 @@ dr_status dr_experiment_trial(dr_experiment *e, const char *trial_dir)
     char note[600];
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &unused));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &unused));
+    DR_TRY(dr_config_bool(e->cfg, "output.features", false, &e->write_features)); /* a trial writes no files */
     DR_TRY(dr_open_device(e->cfg, &e->be, note, sizeof note));
     DR_TRY(dr_read_impl_keys(e->cfg, e->be));
     DR_TRY(dr_run_open(&e->run, trial_dir));

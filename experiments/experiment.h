@@ -5,6 +5,8 @@
 #ifndef DR_EXPERIMENTS_EXPERIMENT_H
 #define DR_EXPERIMENTS_EXPERIMENT_H
 
+#include <stdbool.h>
+
 #include "core/backend.h"
 #include "core/config.h"
 #include "data/features.h"
@@ -47,6 +49,7 @@ typedef struct dr_experiment {
     const dr_trial_hooks *trial; /* NULL in a normal run */
     dr_run run;
     int checked; /* every key read and known (dr_model_stage): a failure from here on keeps a new run folder */
+    bool write_features; /* output.features: the model inputs of every split in features.h5 */
     dr_backend *be;
     /* data */
     dr_table table;
@@ -74,6 +77,9 @@ typedef struct dr_experiment {
 extern const char *const dr_model_names[];
 
 dr_status dr_data_stage(dr_experiment *e);
+/* features.select over the preprocessed train rows tr (experiments/select_stage.c):
+ * selected [tr->n_features] out, 1 = kept. */
+dr_status dr_select_stage(dr_experiment *e, const dr_matrix *tr, int *selected);
 /* Reads every remaining key, stops on an unknown one (dr_config_check_unused),
  * sets e->checked, then trains the models and runs the ensemble stage. */
 dr_status dr_model_stage(dr_experiment *e);

@@ -159,6 +159,22 @@ static void dr_free_names(const char **name, int d)
     free(name);
 }
 
+/* The model inputs' names, in the order of the parts' columns. */
+static dr_status dr_input_names(const dr_experiment *e, const char ***out)
+{
+    int d = e->train.m.n_features;
+    dr_matrix all = {0};
+    DR_TRY(dr_prep_feature_names(&e->prep, &all));
+    const char **name = calloc((size_t)(d ? d : 1), sizeof *name);
+    for (int j = 0; name && j < d; j++)
+        name[j] = strdup(all.names[e->feature_order[j]]);
+    dr_matrix_free(&all);
+    if (!name)
+        return dr_error(DR_ERR_NOMEM, "out of host memory");
+    *out = name;
+    return DR_OK;
+}
+
 /* Each model input's PSI between train and test, and the inputs' names;
  * *out NULL when the data are not at hand (the ensemble command). */
 static dr_status dr_feature_psi(dr_experiment *e, double **out, const char ***names)
@@ -169,13 +185,9 @@ static dr_status dr_feature_psi(dr_experiment *e, double **out, const char ***na
     if (!tr->x || !te->x || tr->n_rows == 0)
         return DR_OK;
     int d = tr->n_features;
-    dr_matrix all = {0};
-    DR_TRY(dr_prep_feature_names(&e->prep, &all));
+    const char **name;
+    DR_TRY(dr_input_names(e, &name));
     double *psi = malloc((size_t)(d ? d : 1) * sizeof *psi);
-    const char **name = malloc((size_t)(d ? d : 1) * sizeof *name);
-    for (int j = 0; name && j < d; j++)
-        name[j] = strdup(all.names[e->feature_order[j]]);
-    dr_matrix_free(&all);
     float *a = malloc((size_t)tr->n_rows * sizeof *a), *b = malloc((size_t)(te->n_rows ? te->n_rows : 1) * sizeof *b);
     dr_status s = psi && name && a && b ? DR_OK : dr_error(DR_ERR_NOMEM, "out of host memory");
     for (int j = 0; j < d && s == DR_OK; j++) {
@@ -329,6 +341,58 @@ static dr_status dr_write_predictions(const dr_experiment *e, const dr_scores *s
     return dr_h5_commit(f);
 }
 
+/* features.h5 (output.features): each split's model inputs as the models read
+ * them (preprocessed, selected, in group order), labels and rows, the inputs'
+ * names and the CNN's groups, so that other tools train on exactly these. */
+static dr_status dr_write_features(dr_experiment *e)
+{
+    char path[1100];
+    dr_h5 *f;
+    const char **name;
+    int d = e->train.m.n_features;
+    if (!e->train.m.x)
+        return dr_error(DR_ERR_INVALID, "output.features: the run holds no feature matrices");
+    DR_TRY(dr_input_names(e, &name));
+    dr_status s = dr_h5_create(&f, dr_run_path(&e->run, "features.h5", path, sizeof path));
+    if (s != DR_OK) {
+        dr_free_names(name, d);
+        return s;
+    }
+    const dr_part *parts[3] = {&e->train, &e->val, &e->test};
+    const char *label[3] = {"train", "val", "test"};
+    for (int p = 0; p < 3 && s == DR_OK; p++) {
+        char key[64];
+        int64_t dims[2] = {parts[p]->m.n_rows, d};
+        snprintf(key, sizeof key, "%s/x", label[p]);
+        s = dr_h5_write_f32(f, key, parts[p]->m.x, 2, dims);
+        snprintf(key, sizeof key, "%s/label", label[p]);
+        if (s == DR_OK)
+            s = dr_h5_write_f32(f, key, parts[p]->y, 1, dims);
+        snprintf(key, sizeof key, "%s/row", label[p]);
+        if (s == DR_OK)
+            s = dr_write_rows(f, key, parts[p]);
+    }
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "feature", name, d);
+    int32_t size[DR_HYBRID_MAX_GROUPS];
+    const char *group[DR_HYBRID_MAX_GROUPS];
+    for (int g = 0; g < e->n_groups; g++) {
+        size[g] = e->group_size[g];
+        group[g] = e->group_name[g];
+    }
+    int64_t ng = e->n_groups;
+    if (s == DR_OK)
+        s = dr_h5_write_i32(f, "group_size", size, 1, &ng);
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "group", group, ng);
+    dr_free_names(name, d);
+    if (s != DR_OK) {
+        dr_h5_close(f);
+        return s;
+    }
+    return dr_h5_commit(f);
+}
+
 static void dr_log_table(dr_experiment *e, const dr_scores *sc)
 {
     dr_run_log(&e->run, "%-16s %6s %7s %7s %7s %7s %8s | %7s %7s %7s %7s | %6s %7s %7s %7s %7s\n", "model", "AUC",
@@ -390,6 +454,8 @@ dr_status dr_report_stage(dr_experiment *e)
         s = dr_write_results_h5(e, &raw, calibrate ? &cal : NULL);
     if (s == DR_OK)
         s = dr_write_predictions(e, calibrate ? &cal : &raw, calibrate);
+    if (s == DR_OK && e->write_features)
+        s = dr_write_features(e);
     free(raw.table);
     free(cal.table);
     for (int i = 0; i < e->n_models; i++) {

@@ -169,6 +169,21 @@ static void test_quickstart_small(void **state)
         assert_int_equal(access(path, F_OK), 0);
     }
 
+    /* the quickstart's guarded selection: both validation AUCs in the log, and
+     * the decision follows them */
+    snprintf(path, sizeof path, "%s/log", dir);
+    FILE *lf = fopen(path, "r");
+    assert_non_null(lf);
+    char line[512];
+    double subset = NAN, all = NAN;
+    int kept = -1;
+    while (fgets(line, sizeof line, lf))
+        if (sscanf(line, "selection guard: XGBoost validation AUC %lf on the subset, %lf", &subset, &all) == 2)
+            kept = strstr(line, "the subset is kept") != NULL;
+    fclose(lf);
+    printf("  selection guard: subset %.4f, all %.4f, subset kept %d\n", subset, all, kept);
+    assert_true(kept == (subset >= all));
+
     snprintf(path, sizeof path, "%s/results.h5", dir);
     dr_h5 *h;
     assert_int_equal(dr_h5_open(&h, path), DR_OK);
@@ -370,6 +385,8 @@ static void test_bad_experiment_files(void **state)
     /* caught before any model trains: the default members include the trees */
     expect_failure("[baselines]\nmodels = [\"logistic\", \"hybrid\"]\n", out, 2, "which baselines.models does not train");
 
+    expect_failure("[features]\nselect = \"some\"\n", out, 2,
+                   "/tmp/defrisk_bad.toml:2:10: features.select: value \"some\" is not allowed");
     /* [evaluation] and the out-of-time split */
     expect_failure("[features]\nselect = false\n[evaluation]\nlgd_column = \"int_rate\"\n", out, 2,
                    "data/lending_club.csv, column \"int_rate\" (evaluation.lgd_column at /tmp/defrisk_bad.toml:4:14), "

@@ -37,6 +37,17 @@ static int newest_run(const char *glob, char *dir, size_t cap)
     return ok;
 }
 
+/* Runs the experiment, which must succeed, and finds its run folder (the newest
+ * matching glob) in dir. */
+static void run_ok(const char *exp, const char *const *overrides, int n, const char *glob, char *dir, size_t cap)
+{
+    dr_status s = dr_experiment_run(exp, overrides, n, NULL);
+    if (s != DR_OK)
+        printf("  %s\n", dr_last_error());
+    assert_int_equal(s, DR_OK);
+    assert_true(newest_run(glob, dir, cap));
+}
+
 /* Test AUC of `model` in dir/results.csv, NAN when absent. */
 static double result_auc(const char *dir, const char *model)
 {
@@ -155,12 +166,9 @@ static void test_quickstart_small(void **state)
 {
     (void)state;
     assert_int_equal(system("rm -rf /tmp/defrisk_test_pipeline"), 0);
-    dr_status s = dr_experiment_run("exp/quickstart.toml", small, (int)(sizeof small / sizeof *small), NULL);
-    if (s != DR_OK)
-        printf("  %s\n", dr_last_error());
-    assert_int_equal(s, DR_OK);
     char dir[512], path[700];
-    assert_true(newest_run("/tmp/defrisk_test_pipeline/quickstart-*", dir, sizeof dir));
+    run_ok("exp/quickstart.toml", small, (int)(sizeof small / sizeof *small), "/tmp/defrisk_test_pipeline/quickstart-*",
+           dir, sizeof dir);
     const char *files[] = {"config.toml", "log", "metrics.jsonl", "checkpoint.h5", "predictions.h5", "results.csv",
                            "results.h5", "features.txt", "xgboost.json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
@@ -238,12 +246,9 @@ static void test_credit_evaluation(void **state)
                               "baselines.logistic_epochs=3", "baselines.xgboost_estimators=30",
                               "evaluation.calibration=\"platt\"", "evaluation.lgd=0.8",
                               "evaluation.ead_column=\"funded_amnt\""};
-    dr_status s = dr_experiment_run("exp/quickstart.toml", ov, (int)(sizeof ov / sizeof *ov), NULL);
-    if (s != DR_OK)
-        printf("  %s\n", dr_last_error());
-    assert_int_equal(s, DR_OK);
     char dir[512], path[700];
-    assert_true(newest_run("/tmp/defrisk_test_eval/quickstart-*", dir, sizeof dir));
+    run_ok("exp/quickstart.toml", ov, (int)(sizeof ov / sizeof *ov), "/tmp/defrisk_test_eval/quickstart-*", dir,
+           sizeof dir);
     snprintf(path, sizeof path, "%s/predictions.h5", dir);
     dr_h5 *h;
     assert_int_equal(dr_h5_open(&h, path), DR_OK);
@@ -313,12 +318,9 @@ static void test_synthetic_history_predict(void **state)
                "[train]\nepochs = 2\nprogress = false\n[baselines]\nmodels = [\"hybrid\"]\n"
                "[ensemble]\nmembers = []\n[output]\ndir = \"%s\"\n", csv, root);
     fclose(f);
-    dr_status s = dr_experiment_run("/tmp/defrisk_test_pipeline_synth/exp.toml", NULL, 0, NULL);
-    if (s != DR_OK)
-        printf("  %s\n", dr_last_error());
-    assert_int_equal(s, DR_OK);
     char dir[512], path[700];
-    assert_true(newest_run("/tmp/defrisk_test_pipeline_synth/exp-*", dir, sizeof dir));
+    run_ok("/tmp/defrisk_test_pipeline_synth/exp.toml", NULL, 0, "/tmp/defrisk_test_pipeline_synth/exp-*", dir,
+           sizeof dir);
     snprintf(path, sizeof path, "%s/checkpoint.h5", dir);
     dr_h5 *h;
     assert_int_equal(dr_h5_open(&h, path), DR_OK);
@@ -451,12 +453,9 @@ static void test_device_auto(void **state)
     dr_backend *be = NULL;
     int cuda = dr_backend_create(&be, "cuda") == DR_OK;
     dr_backend_free(be);
-    dr_status s = dr_experiment_run("exp/quickstart.toml", o, (int)(sizeof o / sizeof *o), NULL);
-    if (s != DR_OK)
-        printf("  %s\n", dr_last_error());
-    assert_int_equal(s, DR_OK);
     char dir[512], path[700], line[1024];
-    assert_true(newest_run("/tmp/defrisk_test_pipeline_auto/quickstart-*", dir, sizeof dir));
+    run_ok("exp/quickstart.toml", o, (int)(sizeof o / sizeof *o), "/tmp/defrisk_test_pipeline_auto/quickstart-*", dir,
+           sizeof dir);
     snprintf(path, sizeof path, "%s/log", dir);
     FILE *f = fopen(path, "r");
     assert_non_null(f);

@@ -23,6 +23,7 @@ void dr_experiment_free(dr_experiment *e)
     }
     free(e->feature_order);
     dr_evaluation_free(&e->eval);
+    dr_explain_free(&e->explain);
     dr_prep_free(&e->prep);
     if (e->has_seq)
         dr_seq_stats_free(&e->seq_stats);

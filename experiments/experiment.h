@@ -14,6 +14,7 @@
 #include "data/split.h"
 #include "data/table.h"
 #include "experiments/evaluation.h"
+#include "experiments/explain.h"
 #include "experiments/run.h"
 #include "experiments/train.h"
 #include "models/hybrid.h"
@@ -68,6 +69,7 @@ typedef struct dr_experiment {
     char group_name[DR_HYBRID_MAX_GROUPS][32];
     dr_part train, val, test;
     dr_evaluation eval; /* [evaluation], read by the model stage */
+    dr_explain explain; /* [explain]: settings from the model stage, SHAP values from the models */
     /* models */
     int n_models;
     dr_model_result models[DR_MAX_MODELS];

@@ -224,6 +224,18 @@ static dr_status dr_run_neural(dr_experiment *e, const dr_model_settings *ms, in
     return DR_OK;
 }
 
+/* SHAP values of the first explain.rows test loans. */
+static dr_status dr_explain_tree(dr_experiment *e, const dr_tree_model *m, int slot)
+{
+    dr_explain *ex = &e->explain;
+    long n = ex->rows;
+    ex->phi[slot] = malloc((size_t)(n * (e->n_selected + 1)) * sizeof(float));
+    ex->margin[slot] = malloc((size_t)n * sizeof(float));
+    if (!ex->phi[slot] || !ex->margin[slot])
+        return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
+    return dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]);
+}
+
 static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
 {
     const char *name = dr_tree_names[i];
@@ -250,6 +262,9 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
         dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, lib, info.rounds_trained,
                    info.best_iteration + 1, info.best_val_auc);
     }
+    int slot = dr_explain_slot(&e->explain, name);
+    if (s == DR_OK && slot >= 0 && !e->trial)
+        s = dr_explain_tree(e, m, slot);
     dr_tree_free(m);
     return s;
 }
@@ -265,6 +280,7 @@ dr_status dr_model_stage(dr_experiment *e)
     DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n));
     DR_TRY(dr_evaluation_read(e->cfg, &e->table, e->val.rows, e->val.m.n_rows, e->test.rows, e->test.m.n_rows,
                               &e->eval));
+    DR_TRY(dr_explain_settings(e->cfg, models, n, e->test.m.n_rows, &e->explain));
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));

@@ -5,6 +5,7 @@
  * the calibrated probabilities when evaluation.calibration asks for them, and
  * every model's validation and test probabilities, exposures and scorecard
  * points in predictions.h5. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,115 @@ static dr_status dr_write_features(dr_experiment *e)
     return dr_h5_commit(f);
 }
 
+/* explain.h5: per explained model its SHAP values of the first explain.rows
+ * test loans on the model inputs (MODEL/shap, MODEL/base the expected value,
+ * MODEL/margin the log-odds they add up to) and summed per column of the data
+ * (MODEL/shap_by_column: a column's one-hot and missing-indicator inputs
+ * together; engineered features, products and history summaries are columns
+ * of their own), with feature, column and row (the loans' rows of the data). */
+static dr_status dr_write_explain(dr_experiment *e)
+{
+    const dr_explain *ex = &e->explain;
+    int d = e->n_selected;
+    long n = ex->rows;
+    dr_matrix all = {0};
+    DR_TRY(dr_prep_feature_names(&e->prep, &all));
+    const char **name = NULL;
+    dr_status s = dr_input_names(e, &name);
+    int *col_of = malloc((size_t)(d ? d : 1) * sizeof *col_of), n_cols = 0;
+    const char **col_name = calloc((size_t)(d ? d : 1), sizeof *col_name);
+    double *by_col = malloc((size_t)(n * (d ? d : 1)) * sizeof *by_col);
+    double *mean_abs = malloc((size_t)(d ? d : 1) * sizeof *mean_abs);
+    float *part = malloc((size_t)(n * (d ? d : 1)) * sizeof *part);
+    if (s == DR_OK && (!col_of || !col_name || !by_col || !mean_abs || !part))
+        s = dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    for (int j = 0; s == DR_OK && j < d; j++) { /* the data's columns, in the order their inputs appear */
+        const char *c = e->table.cols[all.source[e->feature_order[j]]].name;
+        int k = 0;
+        while (k < n_cols && strcmp(col_name[k], c) != 0)
+            k++;
+        if (k == n_cols)
+            col_name[n_cols++] = c;
+        col_of[j] = k;
+    }
+    char path[1100];
+    dr_h5 *f = NULL;
+    if (s == DR_OK)
+        s = dr_h5_create(&f, dr_run_path(&e->run, "explain.h5", path, sizeof path));
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "feature", name, d);
+    if (s == DR_OK)
+        s = dr_h5_write_strings(f, "column", col_name, n_cols);
+    if (s == DR_OK) {
+        dr_part first = e->test;
+        first.m.n_rows = n;
+        s = dr_write_rows(f, "row", &first);
+    }
+    for (int m = 0; m < ex->n_models && s == DR_OK; m++) {
+        const float *phi = ex->phi[m];
+        float *base = part; /* reused below for the SHAP values */
+        double worst = 0;
+        memset(mean_abs, 0, (size_t)d * sizeof *mean_abs);
+        memset(by_col, 0, (size_t)(n * n_cols) * sizeof *by_col);
+        char key[128];
+        for (long i = 0; i < n; i++) {
+            double sum = phi[i * (d + 1) + d];
+            for (int j = 0; j < d; j++) {
+                double v = phi[i * (d + 1) + j];
+                sum += v;
+                mean_abs[j] += fabs(v) / (double)n;
+                by_col[i * n_cols + col_of[j]] += v;
+            }
+            worst = fmax(worst, fabs(sum - ex->margin[m][i]));
+            base[i] = phi[i * (d + 1) + d];
+        }
+        int64_t dn = n, dims[2] = {n, d}, cdims[2] = {n, n_cols}, dd = d;
+        snprintf(key, sizeof key, "%s/base", ex->model[m]);
+        s = dr_h5_write_f32(f, key, base, 1, &dn);
+        snprintf(key, sizeof key, "%s/margin", ex->model[m]);
+        if (s == DR_OK)
+            s = dr_h5_write_f32(f, key, ex->margin[m], 1, &dn);
+        for (long i = 0; i < n; i++)
+            for (int j = 0; j < d; j++)
+                part[i * d + j] = phi[i * (d + 1) + j];
+        snprintf(key, sizeof key, "%s/shap", ex->model[m]);
+        if (s == DR_OK)
+            s = dr_h5_write_f32(f, key, part, 2, dims);
+        snprintf(key, sizeof key, "%s/shap_by_column", ex->model[m]);
+        if (s == DR_OK)
+            s = dr_h5_write_f64(f, key, by_col, 2, cdims);
+        snprintf(key, sizeof key, "%s/mean_abs", ex->model[m]);
+        if (s == DR_OK)
+            s = dr_h5_write_f64(f, key, mean_abs, 1, &dd);
+        if (s != DR_OK)
+            break;
+        dr_run_log(&e->run, "\nSHAP of %s (TreeSHAP, %ld test loans; largest |base + sum - margin| %.2e), the top %d "
+                   "inputs by mean |SHAP| (log-odds):\n", ex->model[m], n, worst, ex->top);
+        for (int t = 0; t < ex->top && t < d; t++) { /* selection of the largest remaining */
+            int best = -1;
+            for (int j = 0; j < d; j++)
+                if (mean_abs[j] >= 0 && (best < 0 || mean_abs[j] > mean_abs[best]))
+                    best = j;
+            dr_run_log(&e->run, "  %2d. %-40s %.4f\n", t + 1, name[best], mean_abs[best]);
+            mean_abs[best] = -1;
+        }
+    }
+    if (f) {
+        if (s == DR_OK)
+            s = dr_h5_commit(f);
+        else
+            dr_h5_close(f);
+    }
+    dr_free_names(name, d);
+    dr_matrix_free(&all);
+    free(col_of);
+    free(col_name);
+    free(by_col);
+    free(mean_abs);
+    free(part);
+    return s;
+}
+
 static void dr_log_table(dr_experiment *e, const dr_scores *sc)
 {
     dr_run_log(&e->run, "%-16s %6s %7s %7s %7s %7s %8s | %7s %7s %7s %7s | %6s %7s %7s %7s %7s\n", "model", "AUC",
@@ -456,6 +566,8 @@ dr_status dr_report_stage(dr_experiment *e)
         s = dr_write_predictions(e, calibrate ? &cal : &raw, calibrate);
     if (s == DR_OK && e->write_features)
         s = dr_write_features(e);
+    if (s == DR_OK && e->explain.n_models > 0)
+        s = dr_write_explain(e);
     free(raw.table);
     free(cal.table);
     for (int i = 0; i < e->n_models; i++) {

@@ -20,6 +20,10 @@ dr_status dr_lgbm_predict(const dr_lgbm *m, const float *x, long n, int n_featur
 {
     return no_lightgbm();
 }
+dr_status dr_lgbm_shap(const dr_lgbm *m, const float *x, long n, int n_features, float *phi, float *margin)
+{
+    return no_lightgbm();
+}
 dr_status dr_lgbm_importance(const dr_lgbm *m, int gain, double *score, int n_features) { return no_lightgbm(); }
 dr_status dr_lgbm_save(const dr_lgbm *m, const char *path) { return no_lightgbm(); }
 dr_status dr_lgbm_load(dr_lgbm **out, const char *path, dr_tree_info *info) { return no_lightgbm(); }
@@ -185,29 +189,42 @@ done:
     return DR_OK;
 }
 
-dr_status dr_lgbm_predict(const dr_lgbm *m, const float *x, long n, int n_features, float *prob)
+/* One prediction of `kind` into out (n * per_row values). */
+static dr_status predict_kind(const dr_lgbm *m, const float *x, long n, int n_features, int kind, long per_row,
+                              float *out)
 {
     if (n > INT32_MAX)
         return dr_error(DR_ERR_INVALID, "lightgbm: predict: %ld rows, at most %d", n, INT32_MAX);
     dr_status st = DR_OK;
-    double *res = malloc((size_t)n * sizeof *res);
+    double *res = malloc((size_t)(n * per_row) * sizeof *res);
     if (!res)
         return dr_error(DR_ERR_NOMEM, "lightgbm: predictions of %ld rows", n);
     char params[64];
     snprintf(params, sizeof params, "num_threads=%d", m->nthread);
     int64_t len = 0;
-    LGBM(LGBM_BoosterPredictForMat(m->h, x, C_API_DTYPE_FLOAT32, (int32_t)n, n_features, 1, C_API_PREDICT_NORMAL,
-                                   0, -1, params, &len, res),
+    LGBM(LGBM_BoosterPredictForMat(m->h, x, C_API_DTYPE_FLOAT32, (int32_t)n, n_features, 1, kind, 0, -1, params,
+                                   &len, res),
          DR_ERR_INVALID);
-    if (len != n) {
-        st = dr_error(DR_ERR_SHAPE, "lightgbm: %lld predictions for %ld rows", (long long)len, n);
+    if (len != n * per_row) {
+        st = dr_error(DR_ERR_SHAPE, "lightgbm: %lld values for %ld rows x %ld", (long long)len, n, per_row);
         goto done;
     }
-    for (long i = 0; i < n; i++)
-        prob[i] = (float)res[i];
+    for (long i = 0; i < n * per_row; i++)
+        out[i] = (float)res[i];
 done:
     free(res);
     return st;
+}
+
+dr_status dr_lgbm_predict(const dr_lgbm *m, const float *x, long n, int n_features, float *prob)
+{
+    return predict_kind(m, x, n, n_features, C_API_PREDICT_NORMAL, 1, prob);
+}
+
+dr_status dr_lgbm_shap(const dr_lgbm *m, const float *x, long n, int n_features, float *phi, float *margin)
+{
+    DR_TRY(predict_kind(m, x, n, n_features, C_API_PREDICT_CONTRIB, n_features + 1, phi));
+    return predict_kind(m, x, n, n_features, C_API_PREDICT_RAW_SCORE, 1, margin);
 }
 
 dr_status dr_lgbm_importance(const dr_lgbm *m, int gain, double *score, int n_features)

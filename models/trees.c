@@ -332,40 +332,77 @@ done:
     return DR_OK;
 }
 
-dr_status dr_tree_predict(const dr_tree_model *m, const float *x, long n, int n_features,
-                          float *prob)
+static dr_status check_rows(const dr_tree_model *m, const float *x, long n, int n_features, const void *out)
 {
-    if (!m || !x || !prob || n <= 0)
+    if (!m || !x || !out || n <= 0)
         return dr_error(DR_ERR_INVALID, "tree_predict: null argument or %ld rows", n);
     if (n_features != m->info.n_features)
         return dr_error(DR_ERR_SHAPE, "tree_predict: %d features, the model was trained on %d",
                         n_features, m->info.n_features);
-    if (m->lgbm)
-        return dr_lgbm_predict(m->lgbm, x, n, n_features, prob);
+    return DR_OK;
+}
+
+/* XGBoost's prediction of `type` (0 probability, 1 margin, 2 SHAP values) into
+ * out, per_row values a row. The in-place path knows only the first two, so
+ * SHAP values go through a DMatrix. */
+static dr_status xgb_predict(const dr_tree_model *m, const float *x, long n, int n_features, int type, long per_row,
+                             float *out)
+{
     dr_status st = DR_OK;
-    char values[256];
+    char values[256], config[256];
     /* __array_interface__ of the caller's buffer: XGBoost reads it in place. */
     snprintf(values, sizeof values,
              "{\"data\": [%llu, true], \"shape\": [%ld, %d], \"typestr\": \"<f4\", "
              "\"version\": 3}",
              (unsigned long long)(uintptr_t)x, n, n_features);
-    const char *config = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-                         "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, "
-                         "\"cache_id\": 0}";
+    snprintf(config, sizeof config,
+             "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
+             "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}",
+             type);
     bst_ulong const *shape = NULL;
     bst_ulong dim = 0;
     const float *res = NULL;
-    XGB(XGBoosterPredictFromDense(m->h, values, config, NULL, &shape, &dim, &res),
-        DR_ERR_INVALID);
+    DMatrixHandle d = NULL;
+    if (type == 2) {
+        XGB(XGDMatrixCreateFromMat_omp(x, (bst_ulong)n, (bst_ulong)n_features, NAN, &d, 0),
+            DR_ERR_INVALID);
+        XGB(XGBoosterPredictFromDMatrix(m->h, d, config, &shape, &dim, &res), DR_ERR_INVALID);
+    } else {
+        XGB(XGBoosterPredictFromDense(m->h, values, config, NULL, &shape, &dim, &res), DR_ERR_INVALID);
+    }
     bst_ulong total = 1;
     for (bst_ulong i = 0; i < dim; i++)
         total *= shape[i];
-    if (dim < 1 || total != (bst_ulong)n)
-        return dr_error(DR_ERR_SHAPE, "tree_predict: XGBoost returned %llu values for %ld rows",
-                        (unsigned long long)total, n);
-    memcpy(prob, res, (size_t)n * sizeof *prob);
+    if (dim < 1 || total != (bst_ulong)(n * per_row)) {
+        st = dr_error(DR_ERR_SHAPE, "tree_predict: XGBoost returned %llu values for %ld rows x %ld",
+                      (unsigned long long)total, n, per_row);
+        goto done;
+    }
+    memcpy(out, res, (size_t)(n * per_row) * sizeof *out);
 done:
+    if (d)
+        XGDMatrixFree(d);
     return st;
+}
+
+dr_status dr_tree_predict(const dr_tree_model *m, const float *x, long n, int n_features,
+                          float *prob)
+{
+    DR_TRY(check_rows(m, x, n, n_features, prob));
+    if (m->lgbm)
+        return dr_lgbm_predict(m->lgbm, x, n, n_features, prob);
+    return xgb_predict(m, x, n, n_features, 0, 1, prob);
+}
+
+dr_status dr_tree_shap(const dr_tree_model *m, const float *x, long n, int n_features, float *phi, float *margin)
+{
+    DR_TRY(check_rows(m, x, n, n_features, phi));
+    if (!margin)
+        return dr_error(DR_ERR_INVALID, "tree_shap: null margin");
+    if (m->lgbm)
+        return dr_lgbm_shap(m->lgbm, x, n, n_features, phi, margin);
+    DR_TRY(xgb_predict(m, x, n, n_features, 2, n_features + 1, phi));
+    return xgb_predict(m, x, n, n_features, 1, 1, margin);
 }
 
 dr_status dr_tree_get_info(const dr_tree_model *m, dr_tree_info *info)

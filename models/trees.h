@@ -76,6 +76,11 @@ dr_status dr_tree_train(dr_tree_model **out, const dr_tree_params *p, const floa
 dr_status dr_tree_predict(const dr_tree_model *m, const float *x, long n, int n_features,
                           float *prob);
 
+/* Exact TreeSHAP values, the libraries' own (XGBoost's pred_contribs,
+ * LightGBM's C_API_PREDICT_CONTRIB), on the margin (log-odds) scale:
+ * phi [n, n_features + 1] with the expected value in the last column, and
+ * margin [n] the raw score; each row of phi sums to its margin. */
+dr_status dr_tree_shap(const dr_tree_model *m, const float *x, long n, int n_features, float *phi, float *margin);
 dr_status dr_tree_get_info(const dr_tree_model *m, dr_tree_info *info);
 /* Validation AUC after each trained round (length rounds_trained; empty when
  * trained without validation or when loaded from a file). */

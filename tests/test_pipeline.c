@@ -245,7 +245,8 @@ static void test_credit_evaluation(void **state)
                               "baselines.models=[\"logistic\", \"xgboost\"]", "ensemble.members=[]",
                               "baselines.logistic_epochs=3", "baselines.xgboost_estimators=30",
                               "evaluation.calibration=\"platt\"", "evaluation.lgd=0.8",
-                              "evaluation.ead_column=\"funded_amnt\""};
+                              "evaluation.ead_column=\"funded_amnt\"", "explain.models=[\"xgboost\"]",
+                              "explain.rows=200"};
     char dir[512], path[700];
     run_ok("exp/quickstart.toml", ov, (int)(sizeof ov / sizeof *ov), "/tmp/defrisk_test_eval/quickstart-*", dir,
            sizeof dir);
@@ -262,6 +263,20 @@ static void test_credit_evaluation(void **state)
     assert_int_equal(dr_h5_read_f32(h, "test_calibrated/xgboost", &cal, &rank, &m), DR_OK);
     assert_int_equal(dr_h5_read_i32(h, "test/row", &rows, &rank, &m), DR_OK);
     dr_h5_close(h);
+    /* explain.h5: 200 test loans, their SHAP values and margins (the margin's
+     * sigmoid is the model's probability; additivity is in test_trees) */
+    snprintf(path, sizeof path, "%s/explain.h5", dir);
+    assert_int_equal(dr_h5_open(&h, path), DR_OK);
+    float *shap, *margin;
+    int64_t sd[2];
+    assert_int_equal(dr_h5_read_f32(h, "xgboost/shap", &shap, &rank, sd), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "xgboost/margin", &margin, &rank, &m), DR_OK);
+    dr_h5_close(h);
+    printf("  explain.h5: xgboost/shap %lld x %lld\n", (long long)sd[0], (long long)sd[1]);
+    assert_true(sd[0] == 200 && m == 200);
+    for (int i = 0; i < 200; i++)
+        assert_true(fabs(1 / (1 + exp(-(double)margin[i])) - p[i]) < 1e-6);
+    free(shap), free(margin);
     dr_table t;
     assert_int_equal(dr_csv_read(&t, "data/lending_club.csv", NULL), DR_OK);
     int amt = dr_table_find(&t, "funded_amnt");
@@ -389,6 +404,12 @@ static void test_bad_experiment_files(void **state)
 
     expect_failure("[features]\nselect = \"some\"\n", out, 2,
                    "/tmp/defrisk_bad.toml:2:10: features.select: value \"some\" is not allowed");
+    /* [explain]: what is not done says so; a model that is not trained is refused */
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"hybrid\"]\n", out, 2,
+                   "/tmp/defrisk_bad.toml:4:10: explain.models: \"hybrid\": not done yet");
+    expect_failure("[features]\nselect = false\n[baselines]\nmodels = [\"xgboost\"]\n[ensemble]\nmembers = []\n"
+                   "[explain]\nmodels = [\"lightgbm\"]\n",
+                   out, 2, "explain.models names \"lightgbm\", which baselines.models does not train");
     /* [evaluation] and the out-of-time split */
     expect_failure("[features]\nselect = false\n[evaluation]\nlgd_column = \"int_rate\"\n", out, 2,
                    "data/lending_club.csv, column \"int_rate\" (evaluation.lgd_column at /tmp/defrisk_bad.toml:4:14), "

@@ -150,6 +150,53 @@ static void test_learns_ring(void **state)
     ring_free(&d);
 }
 
+/* TreeSHAP: every row's values plus the expected value give its margin (summed
+ * in double; the libraries return float32, so the stated tolerance is 1e-6
+ * relative to max(1, |margin|), a few float32 roundings of terms below 10),
+ * the margin's sigmoid is the predicted probability, and the two ring
+ * coordinates x0, x1 carry more of the attribution than the noise x2..x4. */
+static void test_shap_additivity(void **state)
+{
+    (void)state;
+    ring_data d;
+    ring_alloc(&d, 0.02);
+    for (int k = DR_TREE_XGBOOST; k < n_kinds(); k++) {
+        dr_tree_params p = small_params((dr_tree_kind)k);
+        dr_tree_model *m = NULL;
+        OK(dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva));
+        float *phi = tu_alloc(d.nte * (NF + 1)), *margin = tu_alloc(d.nte), *prob = tu_alloc(d.nte);
+        OK(dr_tree_shap(m, d.xte, d.nte, NF, phi, margin));
+        OK(dr_tree_predict(m, d.xte, d.nte, NF, prob));
+        double worst = 0, worst_p = 0, mean_abs[NF] = {0};
+        long off = 0;
+        for (long i = 0; i < d.nte; i++) {
+            double sum = 0;
+            for (int j = 0; j <= NF; j++)
+                sum += phi[i * (NF + 1) + j];
+            for (int j = 0; j < NF; j++)
+                mean_abs[j] += fabs(phi[i * (NF + 1) + j]) / (double)d.nte;
+            double err = fabs(sum - margin[i]) / fmax(1.0, fabs(margin[i]));
+            double perr = fabs(1 / (1 + exp(-(double)margin[i])) - prob[i]);
+            worst = fmax(worst, err);
+            worst_p = fmax(worst_p, perr);
+            off += !(err <= 1e-6) || !(perr <= 1e-6);
+        }
+        printf("  %-16s additivity: largest relative error %.2e, sigmoid(margin) vs probability %.2e; "
+               "mean |SHAP| x0 %.3f x1 %.3f, noise x2..x4 at most %.3f\n",
+               dr_tree_kind_name((dr_tree_kind)k), worst, worst_p, mean_abs[0], mean_abs[1],
+               fmax(mean_abs[2], fmax(mean_abs[3], mean_abs[4])));
+        assert_int_equal(off, 0);
+        for (int j = 2; j < 5; j++)
+            assert_true(mean_abs[j] < fmin(mean_abs[0], mean_abs[1]));
+        assert_int_equal(dr_tree_shap(m, d.xte, d.nte, NF - 1, phi, margin), DR_ERR_SHAPE);
+        free(phi);
+        free(margin);
+        free(prob);
+        dr_tree_free(m);
+    }
+    ring_free(&d);
+}
+
 /* On pure noise the validation AUC peaks early; training must stop
  * early_stopping_rounds after the best round, and the kept model must score the
  * reported best validation AUC. */
@@ -408,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_early_stopping_on_noise),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_importance),
+        cmocka_unit_test(test_shap_additivity),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_lightgbm_errors),
     };

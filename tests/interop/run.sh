@@ -4,7 +4,8 @@
 # a LightGBM model, loaded by the lightgbm package, predicting the same, and the
 # package trained on the same rows and parameters reaching the same test AUC; a
 # small quickstart run's credit-risk report, read with h5py and recomputed with
-# scikit-learn (isotonic calibration included).
+# scikit-learn (isotonic calibration included), and its SHAP values against those
+# of the xgboost and lightgbm packages on the saved models.
 #   tests/interop/run.sh PATH/TO/defrisk
 set -euo pipefail
 DEFRISK=$1
@@ -24,5 +25,8 @@ study=$(sed -n 's/^running study \([^:]*\):.*/\1/p' "$T/study.out" | head -1)
 "$DEFRISK" exp/quickstart.toml train.epochs=2 train.progress=false features.select=false data.cache=false \
     baselines.logistic_epochs=3 baselines.mlp_epochs=3 baselines.svm_epochs=3 ensemble.trials=10 \
     'evaluation.calibration="isotonic"' 'evaluation.ead_column="funded_amnt"' evaluation.lgd=0.7 \
+    output.features=true 'explain.models=["xgboost", "lightgbm", "random_forest"]' explain.rows=500 \
     "output.dir=\"$T/runs\"" > "$T/run.out" 2>&1 || { tail -20 "$T/run.out"; exit 1; }
-"$DR_PYTHON" tests/interop/credit_report.py "$(ls -d "$T"/runs/quickstart-* | head -1)"
+run=$(ls -d "$T"/runs/quickstart-* | head -1)
+"$DR_PYTHON" tests/interop/credit_report.py "$run"
+"$DR_PYTHON" tests/interop/shap_values.py "$run"

@@ -1,0 +1,28 @@
+/* [explain]: SHAP values of the test loans for the models named in
+ * explain.models, written to explain.h5 by the report. Tree models only for now:
+ * exact TreeSHAP from their libraries (models/trees.h); the network, the other
+ * neural models and the ensemble are refused with the reason, as is LIME. */
+#ifndef DR_EXPERIMENTS_EXPLAIN_H
+#define DR_EXPERIMENTS_EXPLAIN_H
+
+#include "core/config.h"
+
+enum { DR_EXPLAIN_MAX_MODELS = 4 };
+
+typedef struct dr_explain {
+    int n_models;
+    const char *model[DR_EXPLAIN_MAX_MODELS]; /* owned by the config */
+    long rows;                                /* test loans explained: the first `rows` of the split */
+    int top;                                  /* features listed in the log */
+    float *phi[DR_EXPLAIN_MAX_MODELS];        /* [rows, n_features + 1], the expected value last */
+    float *margin[DR_EXPLAIN_MAX_MODELS];     /* [rows] log-odds */
+} dr_explain;
+
+/* Reads [explain]; every model must be among trained[0 .. n_trained). */
+dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, long n_test,
+                              dr_explain *ex);
+/* The slot of `model`, or -1 when it is not explained. */
+int dr_explain_slot(const dr_explain *ex, const char *model);
+void dr_explain_free(dr_explain *ex);
+
+#endif

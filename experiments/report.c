@@ -4,7 +4,8 @@
  * (with ROC points, reliability tables and each feature's PSI), the same for
  * the calibrated probabilities when evaluation.calibration asks for them, and
  * every model's validation and test probabilities, exposures and scorecard
- * points in predictions.h5. */
+ * points in predictions.h5; features.h5 and explain.h5 when asked
+ * (experiments/report_inputs.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "experiments/credit_metrics.h"
 #include "experiments/experiment.h"
 #include "experiments/metrics.h"
+#include "experiments/report_inputs.h"
 
 const char *const dr_result_columns[DR_N_COLS + 1] = {
     "auc",       "ks",        "gini",        "pr_auc",     "brier",          "log_loss",        "accuracy@0.5",
@@ -153,29 +155,6 @@ static dr_status dr_write_reliability(dr_h5 *f, const dr_experiment *e, const dr
     return s;
 }
 
-static void dr_free_names(const char **name, int d)
-{
-    for (int j = 0; name && j < d; j++)
-        free((void *)name[j]);
-    free(name);
-}
-
-/* The model inputs' names, in the order of the parts' columns. */
-static dr_status dr_input_names(const dr_experiment *e, const char ***out)
-{
-    int d = e->train.m.n_features;
-    dr_matrix all = {0};
-    DR_TRY(dr_prep_feature_names(&e->prep, &all));
-    const char **name = calloc((size_t)(d ? d : 1), sizeof *name);
-    for (int j = 0; name && j < d; j++)
-        name[j] = strdup(all.names[e->feature_order[j]]);
-    dr_matrix_free(&all);
-    if (!name)
-        return dr_error(DR_ERR_NOMEM, "out of host memory");
-    *out = name;
-    return DR_OK;
-}
-
 /* Each model input's PSI between train and test, and the inputs' names;
  * *out NULL when the data are not at hand (the ensemble command). */
 static dr_status dr_feature_psi(dr_experiment *e, double **out, const char ***names)
@@ -272,19 +251,6 @@ static dr_status dr_write_results_h5(dr_experiment *e, const dr_scores *raw, con
     return dr_h5_commit(f);
 }
 
-static dr_status dr_write_rows(dr_h5 *f, const char *name, const dr_part *p)
-{
-    int64_t n = p->m.n_rows;
-    int32_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
-    if (!rows)
-        return dr_error(DR_ERR_NOMEM, "out of host memory");
-    for (long i = 0; i < n; i++)
-        rows[i] = (int32_t)p->rows[i];
-    dr_status s = dr_h5_write_i32(f, name, rows, 1, &n);
-    free(rows);
-    return s;
-}
-
 /* test_points/MODEL: scorecard points of the test loans. */
 static dr_status dr_write_points(dr_h5 *f, const dr_experiment *e, const dr_scores *sc)
 {
@@ -340,167 +306,6 @@ static dr_status dr_write_predictions(const dr_experiment *e, const dr_scores *s
         return s;
     }
     return dr_h5_commit(f);
-}
-
-/* features.h5 (output.features): each split's model inputs as the models read
- * them (preprocessed, selected, in group order), labels and rows, the inputs'
- * names and the CNN's groups, so that other tools train on exactly these. */
-static dr_status dr_write_features(dr_experiment *e)
-{
-    char path[1100];
-    dr_h5 *f;
-    const char **name;
-    int d = e->train.m.n_features;
-    if (!e->train.m.x)
-        return dr_error(DR_ERR_INVALID, "output.features: the run holds no feature matrices");
-    DR_TRY(dr_input_names(e, &name));
-    dr_status s = dr_h5_create(&f, dr_run_path(&e->run, "features.h5", path, sizeof path));
-    if (s != DR_OK) {
-        dr_free_names(name, d);
-        return s;
-    }
-    const dr_part *parts[3] = {&e->train, &e->val, &e->test};
-    const char *label[3] = {"train", "val", "test"};
-    for (int p = 0; p < 3 && s == DR_OK; p++) {
-        char key[64];
-        int64_t dims[2] = {parts[p]->m.n_rows, d};
-        snprintf(key, sizeof key, "%s/x", label[p]);
-        s = dr_h5_write_f32(f, key, parts[p]->m.x, 2, dims);
-        snprintf(key, sizeof key, "%s/label", label[p]);
-        if (s == DR_OK)
-            s = dr_h5_write_f32(f, key, parts[p]->y, 1, dims);
-        snprintf(key, sizeof key, "%s/row", label[p]);
-        if (s == DR_OK)
-            s = dr_write_rows(f, key, parts[p]);
-    }
-    if (s == DR_OK)
-        s = dr_h5_write_strings(f, "feature", name, d);
-    int32_t size[DR_HYBRID_MAX_GROUPS];
-    const char *group[DR_HYBRID_MAX_GROUPS];
-    for (int g = 0; g < e->n_groups; g++) {
-        size[g] = e->group_size[g];
-        group[g] = e->group_name[g];
-    }
-    int64_t ng = e->n_groups;
-    if (s == DR_OK)
-        s = dr_h5_write_i32(f, "group_size", size, 1, &ng);
-    if (s == DR_OK)
-        s = dr_h5_write_strings(f, "group", group, ng);
-    dr_free_names(name, d);
-    if (s != DR_OK) {
-        dr_h5_close(f);
-        return s;
-    }
-    return dr_h5_commit(f);
-}
-
-/* explain.h5: per explained model its SHAP values of the first explain.rows
- * test loans on the model inputs (MODEL/shap, MODEL/base the expected value,
- * MODEL/margin the log-odds they add up to) and summed per column of the data
- * (MODEL/shap_by_column: a column's one-hot and missing-indicator inputs
- * together; engineered features, products and history summaries are columns
- * of their own), with feature, column and row (the loans' rows of the data). */
-static dr_status dr_write_explain(dr_experiment *e)
-{
-    const dr_explain *ex = &e->explain;
-    int d = e->n_selected;
-    long n = ex->rows;
-    dr_matrix all = {0};
-    DR_TRY(dr_prep_feature_names(&e->prep, &all));
-    const char **name = NULL;
-    dr_status s = dr_input_names(e, &name);
-    int *col_of = malloc((size_t)(d ? d : 1) * sizeof *col_of), n_cols = 0;
-    const char **col_name = calloc((size_t)(d ? d : 1), sizeof *col_name);
-    double *by_col = malloc((size_t)(n * (d ? d : 1)) * sizeof *by_col);
-    double *mean_abs = malloc((size_t)(d ? d : 1) * sizeof *mean_abs);
-    float *part = malloc((size_t)(n * (d ? d : 1)) * sizeof *part);
-    if (s == DR_OK && (!col_of || !col_name || !by_col || !mean_abs || !part))
-        s = dr_error(DR_ERR_NOMEM, "explain: out of host memory");
-    for (int j = 0; s == DR_OK && j < d; j++) { /* the data's columns, in the order their inputs appear */
-        const char *c = e->table.cols[all.source[e->feature_order[j]]].name;
-        int k = 0;
-        while (k < n_cols && strcmp(col_name[k], c) != 0)
-            k++;
-        if (k == n_cols)
-            col_name[n_cols++] = c;
-        col_of[j] = k;
-    }
-    char path[1100];
-    dr_h5 *f = NULL;
-    if (s == DR_OK)
-        s = dr_h5_create(&f, dr_run_path(&e->run, "explain.h5", path, sizeof path));
-    if (s == DR_OK)
-        s = dr_h5_write_strings(f, "feature", name, d);
-    if (s == DR_OK)
-        s = dr_h5_write_strings(f, "column", col_name, n_cols);
-    if (s == DR_OK) {
-        dr_part first = e->test;
-        first.m.n_rows = n;
-        s = dr_write_rows(f, "row", &first);
-    }
-    for (int m = 0; m < ex->n_models && s == DR_OK; m++) {
-        const float *phi = ex->phi[m];
-        float *base = part; /* reused below for the SHAP values */
-        double worst = 0;
-        memset(mean_abs, 0, (size_t)d * sizeof *mean_abs);
-        memset(by_col, 0, (size_t)(n * n_cols) * sizeof *by_col);
-        char key[128];
-        for (long i = 0; i < n; i++) {
-            double sum = phi[i * (d + 1) + d];
-            for (int j = 0; j < d; j++) {
-                double v = phi[i * (d + 1) + j];
-                sum += v;
-                mean_abs[j] += fabs(v) / (double)n;
-                by_col[i * n_cols + col_of[j]] += v;
-            }
-            worst = fmax(worst, fabs(sum - ex->margin[m][i]));
-            base[i] = phi[i * (d + 1) + d];
-        }
-        int64_t dn = n, dims[2] = {n, d}, cdims[2] = {n, n_cols}, dd = d;
-        snprintf(key, sizeof key, "%s/base", ex->model[m]);
-        s = dr_h5_write_f32(f, key, base, 1, &dn);
-        snprintf(key, sizeof key, "%s/margin", ex->model[m]);
-        if (s == DR_OK)
-            s = dr_h5_write_f32(f, key, ex->margin[m], 1, &dn);
-        for (long i = 0; i < n; i++)
-            for (int j = 0; j < d; j++)
-                part[i * d + j] = phi[i * (d + 1) + j];
-        snprintf(key, sizeof key, "%s/shap", ex->model[m]);
-        if (s == DR_OK)
-            s = dr_h5_write_f32(f, key, part, 2, dims);
-        snprintf(key, sizeof key, "%s/shap_by_column", ex->model[m]);
-        if (s == DR_OK)
-            s = dr_h5_write_f64(f, key, by_col, 2, cdims);
-        snprintf(key, sizeof key, "%s/mean_abs", ex->model[m]);
-        if (s == DR_OK)
-            s = dr_h5_write_f64(f, key, mean_abs, 1, &dd);
-        if (s != DR_OK)
-            break;
-        dr_run_log(&e->run, "\nSHAP of %s (TreeSHAP, %ld test loans; largest |base + sum - margin| %.2e), the top %d "
-                   "inputs by mean |SHAP| (log-odds):\n", ex->model[m], n, worst, ex->top);
-        for (int t = 0; t < ex->top && t < d; t++) { /* selection of the largest remaining */
-            int best = -1;
-            for (int j = 0; j < d; j++)
-                if (mean_abs[j] >= 0 && (best < 0 || mean_abs[j] > mean_abs[best]))
-                    best = j;
-            dr_run_log(&e->run, "  %2d. %-40s %.4f\n", t + 1, name[best], mean_abs[best]);
-            mean_abs[best] = -1;
-        }
-    }
-    if (f) {
-        if (s == DR_OK)
-            s = dr_h5_commit(f);
-        else
-            dr_h5_close(f);
-    }
-    dr_free_names(name, d);
-    dr_matrix_free(&all);
-    free(col_of);
-    free(col_name);
-    free(by_col);
-    free(mean_abs);
-    free(part);
-    return s;
 }
 
 static void dr_log_table(dr_experiment *e, const dr_scores *sc)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/auc.h"
 #include "experiments/experiment.h"
 #include "models/neural_baselines.h"
 #include "models/platt.h"
@@ -269,6 +270,33 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
     return s;
 }
 
+/* A network that logistic regression beats on validation says so and why it
+ * may be: on small or weakly structured data its parameters and few training
+ * steps are no match for a convex fit. */
+static dr_status dr_compare_with_logistic(dr_experiment *e)
+{
+    const dr_model_result *net = NULL, *lr = NULL;
+    for (int i = 0; i < e->n_models; i++) {
+        if (strcmp(e->models[i].name, "hybrid") == 0)
+            net = &e->models[i];
+        if (strcmp(e->models[i].name, "logistic") == 0)
+            lr = &e->models[i];
+    }
+    if (!net || !lr)
+        return DR_OK;
+    double a_net, a_lr;
+    DR_TRY(dr_auc(net->val, e->val.y, e->val.m.n_rows, &a_net));
+    DR_TRY(dr_auc(lr->val, e->val.y, e->val.m.n_rows, &a_lr));
+    if (a_net < a_lr)
+        dr_run_log(&e->run,
+                   "note: the network's validation AUC %.4f is below logistic regression's %.4f. With %ld training "
+                   "loans a network of this size is often outdone by a linear model: try a smaller one "
+                   "(model.filters, model.lstm_units, model.fc), more epochs or a smaller batch "
+                   "(train.epochs, train.batch_size), or rely on the ensemble, which weighs both\n",
+                   a_net, a_lr, e->train.m.n_rows);
+    return DR_OK;
+}
+
 dr_status dr_model_stage(dr_experiment *e)
 {
     dr_model_settings ms;
@@ -301,6 +329,7 @@ dr_status dr_model_stage(dr_experiment *e)
                 s = dr_run_tree(e, t, &ms.tree[t]);
         DR_TRY(s);
     }
+    DR_TRY(dr_compare_with_logistic(e));
     if (e->trial && strcmp(e->trial->model, "ensemble") != 0)
         return DR_OK; /* a trial scores one model */
     return dr_ensemble_stage(e, ms.train.seed);

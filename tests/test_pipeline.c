@@ -183,14 +183,24 @@ static void test_quickstart_small(void **state)
     FILE *lf = fopen(path, "r");
     assert_non_null(lf);
     char line[512];
-    double subset = NAN, all = NAN;
-    int kept = -1;
-    while (fgets(line, sizeof line, lf))
+    double subset = NAN, all = NAN, net = NAN, lr = NAN;
+    int kept = -1, note = 0;
+    while (fgets(line, sizeof line, lf)) {
         if (sscanf(line, "selection guard: XGBoost validation AUC %lf on the subset, %lf", &subset, &all) == 2)
             kept = strstr(line, "the subset is kept") != NULL;
+        sscanf(line, "hybrid: best validation AUC %lf", &net);
+        sscanf(line, "logistic: best validation AUC %lf", &lr);
+        note |= strncmp(line, "note: the network's validation AUC", 34) == 0;
+    }
     fclose(lf);
     printf("  selection guard: subset %.4f, all %.4f, subset kept %d\n", subset, all, kept);
     assert_true(kept == (subset >= all));
+    /* the note on a network below logistic regression comes exactly when it is
+     * (the logged AUCs are rounded to 4 places: a tie there decides nothing) */
+    printf("  validation AUC: network %.4f, logistic %.4f, note %d\n", net, lr, note);
+    assert_true(isfinite(net) && isfinite(lr));
+    if (fabs(net - lr) > 1e-4)
+        assert_int_equal(note, net < lr);
 
     snprintf(path, sizeof path, "%s/results.h5", dir);
     dr_h5 *h;

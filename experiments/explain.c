@@ -7,7 +7,7 @@
 static const char *const dr_explainable[] = {"xgboost", "lightgbm", "xgboost_leafwise", "random_forest", NULL};
 
 dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, long n_test,
-                              dr_explain *ex)
+                              uint64_t seed, dr_explain *ex)
 {
     memset(ex, 0, sizeof *ex);
     const char *const *models;
@@ -17,6 +17,14 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
                                  DR_EXPLAIN_MAX_MODELS, &models, &n));
     DR_TRY(dr_config_int64(cfg, "explain.rows", 1000, 1, 100000000, &rows));
     DR_TRY(dr_config_int(cfg, "explain.top", 20, 1, 100000, &top));
+    int64_t lime_rows, lime_samples;
+    DR_TRY(dr_config_int64(cfg, "explain.lime_rows", 5, 0, 100000, &lime_rows));
+    DR_TRY(dr_config_int64(cfg, "explain.lime_samples", 5000, 2, 10000000, &lime_samples));
+    DR_TRY(dr_config_int(cfg, "explain.lime_features", 10, 1, 64, &ex->lime_features));
+    DR_TRY(dr_config_int(cfg, "explain.lime_seeds", 20, 1, 1000, &ex->lime_seeds));
+    ex->lime_rows = lime_rows < n_test ? (long)lime_rows : n_test;
+    ex->lime_samples = (long)lime_samples;
+    ex->seed = seed;
     for (int i = 0; i < n; i++) {
         int known = 0, is_trained = 0;
         for (int k = 0; dr_explainable[k]; k++)
@@ -57,6 +65,8 @@ void dr_explain_free(dr_explain *ex)
     for (int i = 0; i < ex->n_models; i++) {
         free(ex->phi[i]);
         free(ex->margin[i]);
+        free(ex->lime[i]);
+        free(ex->stability[i]);
     }
     memset(ex, 0, sizeof *ex);
 }

@@ -1,11 +1,13 @@
-/* [explain]: SHAP values of the test loans for the models named in
- * explain.models, written to explain.h5 by the report. Tree models only for now:
- * exact TreeSHAP from their libraries (models/trees.h); the network, the other
- * neural models and the ensemble are refused with the reason, as is LIME. */
+/* [explain]: SHAP values of the test loans and LIME explanations of single
+ * loans for the models named in explain.models, written to explain.h5 by the
+ * report. Tree models only for now: exact TreeSHAP from their libraries
+ * (models/trees.h); the network, the other neural models and the ensemble are
+ * refused with the reason. */
 #ifndef DR_EXPERIMENTS_EXPLAIN_H
 #define DR_EXPERIMENTS_EXPLAIN_H
 
 #include "core/config.h"
+#include "experiments/lime.h"
 
 enum { DR_EXPLAIN_MAX_MODELS = 4 };
 
@@ -16,11 +18,17 @@ typedef struct dr_explain {
     int top;                                  /* features listed in the log */
     float *phi[DR_EXPLAIN_MAX_MODELS];        /* [rows, n_features + 1], the expected value last */
     float *margin[DR_EXPLAIN_MAX_MODELS];     /* [rows] log-odds */
+    /* LIME (experiments/lime.h) for the first lime_rows test loans */
+    long lime_rows, lime_samples;
+    int lime_features, lime_seeds;
+    uint64_t seed;
+    dr_lime_result *lime[DR_EXPLAIN_MAX_MODELS]; /* [lime_rows] with the first seed */
+    double *stability[DR_EXPLAIN_MAX_MODELS];    /* [lime_rows] share of seeds with the same top 5 */
 } dr_explain;
 
 /* Reads [explain]; every model must be among trained[0 .. n_trained). */
 dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, long n_test,
-                              dr_explain *ex);
+                              uint64_t seed, dr_explain *ex);
 /* The slot of `model`, or -1 when it is not explained. */
 int dr_explain_slot(const dr_explain *ex, const char *model);
 void dr_explain_free(dr_explain *ex);

@@ -225,7 +225,52 @@ static dr_status dr_run_neural(dr_experiment *e, const dr_model_settings *ms, in
     return DR_OK;
 }
 
-/* SHAP values of the first explain.rows test loans. */
+static dr_status dr_tree_prob(void *ctx, const float *x, long n, int d, float *prob)
+{
+    return dr_tree_predict(ctx, x, n, d, prob);
+}
+
+/* 1 when the top 5 inputs of a and b are the same set. */
+static int dr_same_top5(const dr_lime_result *a, const dr_lime_result *b)
+{
+    int k = a->k < 5 ? a->k : 5, same = 0;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++)
+            same += a->feature[i] == b->feature[j];
+    return same == k;
+}
+
+/* LIME for the first explain.lime_rows test loans, and how often explain.lime_seeds
+ * seeds agree with the first on the top 5 inputs. */
+static dr_status dr_lime_tree(dr_experiment *e, const dr_tree_model *m, int slot)
+{
+    dr_explain *ex = &e->explain;
+    int d = e->n_selected, k = ex->lime_features < d ? ex->lime_features : d;
+    ex->lime[slot] = calloc((size_t)(ex->lime_rows ? ex->lime_rows : 1), sizeof(dr_lime_result));
+    ex->stability[slot] = calloc((size_t)(ex->lime_rows ? ex->lime_rows : 1), sizeof(double));
+    if (!ex->lime[slot] || !ex->stability[slot])
+        return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    dr_lime_stats st;
+    DR_TRY(dr_lime_fit(e->train.m.x, e->train.m.n_rows, d, &st));
+    dr_status s = DR_OK;
+    for (long i = 0; i < ex->lime_rows && s == DR_OK; i++) {
+        const float *loan = e->test.m.x + i * d;
+        int agree = 0;
+        for (int t = 0; t < ex->lime_seeds && s == DR_OK; t++) {
+            dr_lime_result r;
+            s = dr_lime_explain(&st, loan, dr_tree_prob, (void *)m, k, ex->lime_samples,
+                                ex->seed + 1000003u * (uint64_t)t + (uint64_t)i, &r);
+            if (t == 0)
+                ex->lime[slot][i] = r;
+            agree += s == DR_OK && dr_same_top5(&ex->lime[slot][i], &r);
+        }
+        ex->stability[slot][i] = (double)agree / ex->lime_seeds;
+    }
+    dr_lime_stats_free(&st);
+    return s == DR_OK ? s : dr_error_context(s, "explain: LIME: ");
+}
+
+/* SHAP values of the first explain.rows test loans, and LIME. */
 static dr_status dr_explain_tree(dr_experiment *e, const dr_tree_model *m, int slot)
 {
     dr_explain *ex = &e->explain;
@@ -234,7 +279,8 @@ static dr_status dr_explain_tree(dr_experiment *e, const dr_tree_model *m, int s
     ex->margin[slot] = malloc((size_t)n * sizeof(float));
     if (!ex->phi[slot] || !ex->margin[slot])
         return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
-    return dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]);
+    DR_TRY(dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]));
+    return dr_lime_tree(e, m, slot);
 }
 
 static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
@@ -308,7 +354,7 @@ dr_status dr_model_stage(dr_experiment *e)
     DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n));
     DR_TRY(dr_evaluation_read(e->cfg, &e->table, e->val.rows, e->val.m.n_rows, e->test.rows, e->test.m.n_rows,
                               &e->eval));
-    DR_TRY(dr_explain_settings(e->cfg, models, n, e->test.m.n_rows, &e->explain));
+    DR_TRY(dr_explain_settings(e->cfg, models, n, e->test.m.n_rows, ms.train.seed, &e->explain));
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));

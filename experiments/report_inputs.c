@@ -97,12 +97,65 @@ dr_status dr_write_features(dr_experiment *e)
     return dr_h5_commit(f);
 }
 
-/* explain.h5: per explained model its SHAP values of the first explain.rows
+/* explain.h5: per explained model its LIME explanations (MODEL/lime/) and its SHAP values of the first explain.rows
  * test loans on the model inputs (MODEL/shap, MODEL/base the expected value,
  * MODEL/margin the log-odds they add up to) and summed per column of the data
  * (MODEL/shap_by_column: a column's one-hot and missing-indicator inputs
  * together; engineered features, products and history summaries are columns
  * of their own), with feature, column and row (the loans' rows of the data). */
+/* MODEL/lime/{feature, weight, intercept, score, local_prediction, stability},
+ * and the first loan's explanation in the log. */
+static dr_status dr_write_lime(dr_experiment *e, dr_h5 *f, int m, const char *const *name)
+{
+    const dr_explain *ex = &e->explain;
+    long n = ex->lime_rows;
+    if (n == 0)
+        return DR_OK;
+    const dr_lime_result *r = ex->lime[m];
+    int k = r[0].k;
+    int32_t *feat = malloc((size_t)(n * k) * sizeof *feat);
+    double *w = malloc((size_t)(n * k) * sizeof *w), *one = malloc((size_t)n * 3 * sizeof *one);
+    dr_status s = feat && w && one ? DR_OK : dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    for (long i = 0; s == DR_OK && i < n; i++) {
+        for (int a = 0; a < k; a++) {
+            feat[i * k + a] = r[i].feature[a];
+            w[i * k + a] = r[i].weight[a];
+        }
+        one[i] = r[i].intercept, one[n + i] = r[i].score, one[2 * n + i] = r[i].local_prediction;
+    }
+    int64_t dims[2] = {n, k}, dn = n;
+    char key[160];
+    const char *what[3] = {"intercept", "score", "local_prediction"};
+    snprintf(key, sizeof key, "%s/lime/feature", ex->model[m]);
+    if (s == DR_OK)
+        s = dr_h5_write_i32(f, key, feat, 2, dims);
+    snprintf(key, sizeof key, "%s/lime/weight", ex->model[m]);
+    if (s == DR_OK)
+        s = dr_h5_write_f64(f, key, w, 2, dims);
+    for (int q = 0; q < 3 && s == DR_OK; q++) {
+        snprintf(key, sizeof key, "%s/lime/%s", ex->model[m], what[q]);
+        s = dr_h5_write_f64(f, key, one + q * n, 1, &dn);
+    }
+    snprintf(key, sizeof key, "%s/lime/stability", ex->model[m]);
+    if (s == DR_OK)
+        s = dr_h5_write_f64(f, key, ex->stability[m], 1, &dn);
+    if (s == DR_OK) {
+        double mean = 0;
+        for (long i = 0; i < n; i++)
+            mean += ex->stability[m][i] / (double)n;
+        dr_run_log(&e->run,
+                   "LIME of %s for test loan 1 (data row %ld; local prediction %.4f, R^2 %.3f), the top %d inputs "
+                   "(weight of \"in the loan's quartile bin\"); the same top 5 in %.0f %% of %d seeds (mean over "
+                   "%ld loans %.0f %%):\n",
+                   ex->model[m], e->test.rows[0] + 1, r[0].local_prediction, r[0].score, k,
+                   100 * ex->stability[m][0], ex->lime_seeds, n, 100 * mean);
+        for (int a = 0; a < k; a++)
+            dr_run_log(&e->run, "  %2d. %-40s %+.4f\n", a + 1, name[r[0].feature[a]], r[0].weight[a]);
+    }
+    free(feat), free(w), free(one);
+    return s;
+}
+
 dr_status dr_write_explain(dr_experiment *e)
 {
     const dr_explain *ex = &e->explain;
@@ -189,6 +242,7 @@ dr_status dr_write_explain(dr_experiment *e)
             dr_run_log(&e->run, "  %2d. %-40s %.4f\n", t + 1, name[best], mean_abs[best]);
             mean_abs[best] = -1;
         }
+        s = dr_write_lime(e, f, m, name);
     }
     if (f) {
         if (s == DR_OK)

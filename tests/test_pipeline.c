@@ -256,7 +256,8 @@ static void test_credit_evaluation(void **state)
                               "baselines.logistic_epochs=3", "baselines.xgboost_estimators=30",
                               "evaluation.calibration=\"platt\"", "evaluation.lgd=0.8",
                               "evaluation.ead_column=\"funded_amnt\"", "explain.models=[\"xgboost\"]",
-                              "explain.rows=200"};
+                              "explain.rows=200", "explain.lime_rows=2", "explain.lime_seeds=3",
+                              "explain.lime_samples=1000"};
     char dir[512], path[700];
     run_ok("exp/quickstart.toml", ov, (int)(sizeof ov / sizeof *ov), "/tmp/defrisk_test_eval/quickstart-*", dir,
            sizeof dir);
@@ -281,7 +282,15 @@ static void test_credit_evaluation(void **state)
     int64_t sd[2];
     assert_int_equal(dr_h5_read_f32(h, "xgboost/shap", &shap, &rank, sd), DR_OK);
     assert_int_equal(dr_h5_read_f32(h, "xgboost/margin", &margin, &rank, &m), DR_OK);
+    int32_t *lime;
+    int64_t ld[2];
+    assert_int_equal(dr_h5_read_i32(h, "xgboost/lime/feature", &lime, &rank, ld), DR_OK);
     dr_h5_close(h);
+    printf("  explain.h5: xgboost/lime/feature %lld x %lld\n", (long long)ld[0], (long long)ld[1]);
+    assert_true(ld[0] == 2 && ld[1] == 10);
+    for (int i = 0; i < 20; i++)
+        assert_true(lime[i] >= 0 && lime[i] < sd[1]);
+    free(lime);
     printf("  explain.h5: xgboost/shap %lld x %lld\n", (long long)sd[0], (long long)sd[1]);
     assert_true(sd[0] == 200 && m == 200);
     for (int i = 0; i < 200; i++)

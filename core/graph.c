@@ -171,6 +171,12 @@ dr_status dr_graph_input(dr_graph *g, dr_value *out, const char *name, int ndim,
     return out->id < 0 ? DR_ERR_SHAPE : DR_OK;
 }
 
+dr_status dr_graph_input_differentiable(dr_graph *g, dr_value *out, const char *name, int ndim, const int *shape)
+{
+    out->id = dr_g_value(g, DR_VAL_INPUT, name, ndim, shape, 1, 1);
+    return out->id < 0 ? DR_ERR_SHAPE : DR_OK;
+}
+
 /* --- planning -------------------------------------------------------------- */
 
 static int dr_is_model_kind(dr_val_kind k) { return k == DR_VAL_PARAM || k == DR_VAL_BUFFER; }
@@ -370,6 +376,7 @@ dr_status dr_graph_set_input_async(dr_graph *g, dr_value in, const float *host, 
 
 void dr_g_forward_nodes(dr_graph *g, dr_mode mode)
 {
+    g->mode = mode;
     for (int k = 0; k < g->n_nodes; k++)
         g->nodes[k].cls->forward(g, &g->nodes[k], mode);
 }
@@ -398,7 +405,7 @@ int dr_g_loss_node(dr_graph *g, dr_value loss, const char *what)
     return from;
 }
 
-void dr_g_backward_nodes(dr_graph *g, int from)
+void dr_g_backward_nodes(dr_graph *g, int from, const float *seed)
 {
     g->ops->zero(g->be, g->model + g->param_floats, g->param_floats * sizeof(float));
     for (int i = 0; i < g->n_dangling; i++)
@@ -412,7 +419,13 @@ void dr_g_backward_nodes(dr_graph *g, int from)
         for (int j = 0; j < n->n_zero; j++)
             g->ops->zero(g->be, g->vals[n->zero[j]].grad,
                          (size_t)dr_g_count(g, n->zero[j]) * sizeof(float));
-        if (k <= from && g->vals[n->out].needs_grad)
+        if (k == from && seed) /* its readers, all later, have cleared it by now */
+            g->ops->to_device(g->be, g->vals[n->out].grad, seed, (size_t)dr_g_count(g, n->out) * sizeof(float));
+        if (k > from || !g->vals[n->out].needs_grad)
+            continue;
+        if (g->mode == DR_MODE_EVAL && n->cls->backward_eval)
+            n->cls->backward_eval(g, n);
+        else
             n->cls->backward(g, n);
     }
 }
@@ -423,8 +436,44 @@ dr_status dr_graph_backward(dr_graph *g, dr_value loss)
     int from = dr_g_loss_node(g, loss, "dr_graph_backward");
     if (from < 0)
         return DR_ERR_INVALID;
-    dr_g_backward_nodes(g, from);
+    dr_g_backward_nodes(g, from, NULL);
     return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
+}
+
+dr_status dr_graph_backward_output(dr_graph *g, dr_value out)
+{
+    DR_TRY(dr_g_check_planned(g, "dr_graph_backward_output"));
+    DR_TRY(dr_g_check_value(g, out, "dr_graph_backward_output"));
+    const dr_val *v = &g->vals[out.id];
+    if (!v->batched || v->numel != 1 || !v->needs_grad || v->root != out.id)
+        return dr_error(DR_ERR_INVALID, "dr_graph_backward_output: '%s' is not a per-sample scalar with a gradient",
+                        v->name);
+    if (g->mode != DR_MODE_EVAL)
+        return dr_error(DR_ERR_INVALID, "dr_graph_backward_output: the last forward was in train mode");
+    int from = -1;
+    for (int k = g->n_nodes - 1; k >= 0 && from < 0; k--)
+        if (g->nodes[k].out == out.id)
+            from = k;
+    float *ones = malloc((size_t)g->batch * sizeof *ones);
+    if (!ones)
+        return dr_error(DR_ERR_NOMEM, "graph: out of host memory");
+    for (int i = 0; i < g->batch; i++)
+        ones[i] = 1.0f;
+    dr_g_backward_nodes(g, from, ones);
+    dr_status s = dr_backend_sync(g->be);
+    free(ones);
+    return s;
+}
+
+dr_status dr_graph_read_grad(dr_graph *g, dr_value v, float *host)
+{
+    DR_TRY(dr_g_check_planned(g, "dr_graph_read_grad"));
+    DR_TRY(dr_g_check_value(g, v, "dr_graph_read_grad"));
+    const float *grad = dr_g_grad(g, v.id);
+    if (!grad)
+        return dr_error(DR_ERR_INVALID, "dr_graph_read_grad: '%s' has no gradient", g->vals[v.id].name);
+    g->ops->to_host(g->be, host, grad, (size_t)dr_g_count(g, v.id) * sizeof(float));
+    return dr_backend_sync(g->be);
 }
 
 void dr_g_adam(dr_graph *g, const dr_adam_params *hp)

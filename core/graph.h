@@ -36,6 +36,10 @@ void dr_graph_free(dr_graph *g);
 /* --- building ------------------------------------------------------------ */
 
 dr_status dr_graph_input(dr_graph *g, dr_value *out, const char *name, int ndim, const int *shape);
+/* An input whose gradient backward computes: for gradients of a model's output
+ * with respect to its inputs (explanations). Costs one more backward product
+ * per step where it enters the model. */
+dr_status dr_graph_input_differentiable(dr_graph *g, dr_value *out, const char *name, int ndim, const int *shape);
 /* Last dimension C -> OC; leading per-sample dimensions are folded into rows. */
 dr_status dr_graph_linear(dr_graph *g, dr_value *out, dr_value x, int out_features,
                           const char *name);
@@ -87,6 +91,15 @@ dr_status dr_graph_backward(dr_graph *g, dr_value loss);
 dr_status dr_graph_adam_step(dr_graph *g, const dr_adam_params *hp);
 /* Copies the current batch's rows of a value (or a scalar) to the host. */
 dr_status dr_graph_read(dr_graph *g, dr_value v, float *host);
+/* After an eval forward: every row's gradient of a per-sample scalar output
+ * (a logit [1]) with respect to the differentiable inputs, through batch norm
+ * with its running statistics and dropout as the identity, read with
+ * dr_graph_read_grad. Rows are independent in eval mode, so one backward seeded
+ * with d out = 1 per row gives each row its own gradient. Parameter gradients
+ * are overwritten. */
+dr_status dr_graph_backward_output(dr_graph *g, dr_value out);
+/* Copies the current batch's rows of a value's gradient to the host. */
+dr_status dr_graph_read_grad(dr_graph *g, dr_value v, float *host);
 
 /* --- whole training steps (core/step.c) ---------------------------------- */
 

@@ -10,7 +10,7 @@
 
 typedef enum dr_val_kind {
     DR_VAL_ACT = 0, /* a node's output: arena, batched unless a scalar */
-    DR_VAL_INPUT,   /* set from the host: arena, batched, no gradient */
+    DR_VAL_INPUT,   /* set from the host: arena, batched, a gradient only when differentiable */
     DR_VAL_SAVED,   /* state a node keeps from forward to backward: arena */
     DR_VAL_PARAM,   /* trainable: model block, with gradient and Adam moments */
     DR_VAL_BUFFER   /* persistent, not trained (running statistics): model block */
@@ -43,6 +43,9 @@ typedef struct dr_node_class {
     void (*backward)(dr_graph *g, dr_node *n);
     /* floats of temporary memory needed at this batch size (NULL: none) */
     size_t (*scratch)(const dr_graph *g, const dr_node *n, int batch);
+    /* backward after an eval forward, where it differs (batch norm, dropout);
+     * NULL: backward */
+    void (*backward_eval)(dr_graph *g, dr_node *n);
 } dr_node_class;
 
 enum { DR_NODE_MAX_IN = 16, DR_NODE_MAX_AUX = 4, DR_NODE_MAX_PAR = 4 };
@@ -80,6 +83,7 @@ struct dr_graph {
     dr_node *nodes;
     int n_nodes, cap_nodes;
     int batch, max_batch;
+    dr_mode mode; /* of the last forward */
     /* model block: params | grads | adam m | adam v | buffers */
     float *model;
     size_t param_floats, buffer_floats;
@@ -106,10 +110,12 @@ static inline long dr_g_count(const dr_graph *g, int id)
     return g->vals[id].batched ? g->vals[id].numel * g->batch : g->vals[id].numel;
 }
 
-/* The node loops of forward, backward (from node `from`) and Adam, queued with
- * no wait for the device (core/graph.c). */
+/* The node loops of forward, backward and Adam, queued with no wait for the
+ * device (core/graph.c). Backward runs from node `from`, in the mode of the
+ * last forward; with seed (host, one float per row), node from's output
+ * gradient is set to it first. */
 void dr_g_forward_nodes(dr_graph *g, dr_mode mode);
-void dr_g_backward_nodes(dr_graph *g, int from);
+void dr_g_backward_nodes(dr_graph *g, int from, const float *seed);
 void dr_g_adam(dr_graph *g, const dr_adam_params *hp);
 /* The node whose output is the loss, or -1 with the error set. */
 int dr_g_loss_node(dr_graph *g, dr_value loss, const char *what);

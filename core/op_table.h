@@ -42,6 +42,7 @@ struct dr_op_table {
     dr_batchnorm_forward_train_fn *batchnorm_forward_train;
     dr_batchnorm_forward_eval_fn *batchnorm_forward_eval;
     dr_batchnorm_backward_fn *batchnorm_backward;
+    dr_batchnorm_backward_eval_fn *batchnorm_backward_eval;
     dr_relu_forward_fn *relu_forward;
     dr_relu_backward_fn *relu_backward;
     dr_sigmoid_forward_fn *sigmoid_forward;

@@ -70,7 +70,7 @@ static dr_status dr_host_step(dr_graph *g, int from, int loss, const dr_adam_par
         }
         return dr_error(DR_ERR_NUMERIC, "the loss is %g at step %ld", (double)l, hp->step);
     }
-    dr_g_backward_nodes(g, from);
+    dr_g_backward_nodes(g, from, NULL);
     dr_g_adam(g, hp);
     return DR_OK;
 }
@@ -81,7 +81,7 @@ static void dr_queue_step(dr_graph *g, int from, int loss, const dr_adam_params 
 {
     dr_g_forward_nodes(g, DR_MODE_TRAIN);
     g->ops->step->metrics_add(g->be, g->metrics_dev, g->vals[loss].data, g->batch, hp->step);
-    dr_g_backward_nodes(g, from);
+    dr_g_backward_nodes(g, from, NULL);
     dr_g_adam(g, hp);
 }
 

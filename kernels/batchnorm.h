@@ -8,7 +8,11 @@
  * raises): running_var is then left unchanged (running_mean still updates).
  * running_mean / running_var may be NULL (not updated).
  * Eval: uses running_mean and running_var.
- * Backward (training statistics) adds (+=) into dx (may be NULL), dgamma, dbeta. */
+ * Backward (training statistics) adds (+=) into dx (may be NULL), dgamma, dbeta.
+ * Eval backward (the running statistics, constants of x): adds
+ * dout gamma / sqrt(running_var + eps) into dx only; it serves gradients with
+ * respect to the inputs of a trained model (explanations), which need no
+ * parameter gradients. */
 #ifndef DR_KERNELS_BATCHNORM_H
 #define DR_KERNELS_BATCHNORM_H
 
@@ -25,9 +29,12 @@ typedef void dr_batchnorm_forward_eval_fn(dr_backend *be, float *out, const floa
 typedef void dr_batchnorm_backward_fn(dr_backend *be, float *dx, float *dgamma, float *dbeta,
                                       const float *dout, const float *x, const float *mean,
                                       const float *rstd, const float *gamma, int B, int C, int L);
+typedef void dr_batchnorm_backward_eval_fn(dr_backend *be, float *dx, const float *dout, const float *gamma,
+                                           const float *running_var, int B, int C, int L, float eps);
 
 dr_batchnorm_forward_train_fn dr_cpu_batchnorm_forward_train, dr_cuda_batchnorm_forward_train;
 dr_batchnorm_forward_eval_fn dr_cpu_batchnorm_forward_eval, dr_cuda_batchnorm_forward_eval;
 dr_batchnorm_backward_fn dr_cpu_batchnorm_backward, dr_cuda_batchnorm_backward;
+dr_batchnorm_backward_eval_fn dr_cpu_batchnorm_backward_eval, dr_cuda_batchnorm_backward_eval;
 
 #endif

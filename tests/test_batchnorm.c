@@ -2,8 +2,10 @@
  * and the backward pass against plain double loops; the running statistics
  * (momentum, unbiased variance, and the single-value case B*L = 1, where the
  * running variance must stay unchanged instead of becoming 0/0); NaN-poisoned
- * outputs fully written; the += contract; dx = NULL; and central finite
- * differences of loss = sum r * out for x, gamma and beta. */
+ * outputs fully written; the += contract; dx = NULL; central finite
+ * differences of loss = sum r * out for x, gamma and beta; and the eval
+ * backward (running statistics) against its reference and finite differences
+ * of the eval forward. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -380,6 +382,59 @@ static void test_gradcheck(void **state)
     check_grads(&rs, 92);
 }
 
+/* ---- eval backward: dx += dout gamma / sqrt(running_var + eps) ---- */
+
+static void fwd_eval(prob *p)
+{
+    dr_cpu_batchnorm_forward_eval(tu_cpu(), p->out, p->x, p->gamma, p->beta, p->rm, p->rv, p->B, p->C, p->L,
+                                  BN_EPS);
+}
+
+static double eval_loss_of(void *ctx)
+{
+    prob *p = ctx;
+    fwd_eval(p);
+    return tu_dot(p->r, p->out, nx(p));
+}
+
+/* Onto a random prefill (+=): one product and one sum in float, each within
+ * u of the double value, so 4 u (|prefill| + |term|) bounds the error. The
+ * finite differences of the eval forward, which is affine in x, are exact up
+ * to the forward's rounding. */
+static void test_backward_eval(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++) {
+        const shape *s = &k_shapes[i];
+        prob p;
+        prob_init(&p, s->B, s->C, s->L, 60 + (uint32_t)i);
+        tu_fill_uniform(p.rm, s->C, -1.0f, 1.0f, tu_seed(), 500 + (uint32_t)i);
+        tu_fill_uniform(p.rv, s->C, 0.1f, 3.0f, tu_seed(), 600 + (uint32_t)i);
+        long n = nx(&p), bad = 0;
+        float *pre = tu_alloc(n);
+        tu_fill_uniform(pre, n, -1.0f, 1.0f, tu_seed(), 700 + (uint32_t)i);
+        memcpy(p.dx, pre, (size_t)n * sizeof(float));
+        dr_cpu_batchnorm_backward_eval(tu_cpu(), p.dx, p.r, p.gamma, p.rv, s->B, s->C, s->L, BN_EPS);
+        double worst = 0.0;
+        for (long k = 0; k < n; k++) {
+            int c = (int)((k / s->L) % s->C);
+            double term = p.r[k] * (double)p.gamma[c] / sqrt((double)p.rv[c] + BN_EPS);
+            double err = fabs(p.dx[k] - (pre[k] + term)), tol = 4.0 * U * (fabs(pre[k]) + fabs(term));
+            worst = fmax(worst, err / tol);
+            bad += !(err <= tol);
+        }
+        printf("eval backward B=%d C=%d L=%d: out of tolerance %ld, worst err / tol %.3f\n", s->B, s->C, s->L,
+               bad, worst);
+        memset(p.dx, 0, (size_t)n * sizeof(float));
+        dr_cpu_batchnorm_backward_eval(tu_cpu(), p.dx, p.r, p.gamma, p.rv, s->B, s->C, s->L, BN_EPS);
+        double e = tu_grad_check("eval dx", p.x, n, p.dx, eval_loss_of, &p, GC_EPS, 100000, GC_FLOOR);
+        free(pre);
+        prob_free(&p);
+        assert_int_equal(bad, 0);
+        assert_true(e <= GC_TOL);
+    }
+}
+
 int main(void)
 {
     tu_seed();
@@ -388,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_forward_eval),
         cmocka_unit_test(test_backward),
         cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_backward_eval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

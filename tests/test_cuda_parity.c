@@ -388,6 +388,7 @@ static void test_op_table(void **state)
     OP(batchnorm_forward_train, dr_cuda_batchnorm_forward_train)
     OP(batchnorm_forward_eval, dr_cuda_batchnorm_forward_eval)
     OP(batchnorm_backward, dr_cuda_batchnorm_backward)
+    OP(batchnorm_backward_eval, dr_cuda_batchnorm_backward_eval)
     OP(relu_forward, dr_cuda_relu_forward) OP(relu_backward, dr_cuda_relu_backward)
     OP(sigmoid_forward, dr_cuda_sigmoid_forward) OP(dropout_forward, dr_cuda_dropout_forward)
     OP(dropout_backward, dr_cuda_dropout_backward) OP(copy2d, dr_cuda_copy2d)
@@ -660,6 +661,13 @@ static long bn_case(int B, int C, int L)
     bad += cmp_norm("bn dx", &dx, 1e-5);
     bad += cmp_norm("bn dgamma", &dg, 1e-5);
     bad += cmp_norm("bn dbeta", &db, 1e-5);
+    pair edx = p_rnd(n, -1, 1);
+    dr_cpu_batchnorm_backward_eval(cpu, edx.h, dout.h, g.h, rv.h, B, C, L, eps);
+    dr_cuda_batchnorm_backward_eval(&g_gpu, edx.d, dout.d, g.d, rv.d, B, C, L, eps);
+    /* one product and one sum per element; the running variance fed in differs by the
+     * forward check's error */
+    bad += cmp_norm("bn eval dx", &edx, 1e-5);
+    p_free(&edx);
     p_free(&x), p_free(&g), p_free(&be), p_free(&out), p_free(&mean), p_free(&rstd), p_free(&rm),
         p_free(&rv), p_free(&ev), p_free(&dout), p_free(&dx), p_free(&dg), p_free(&db);
     return bad;

@@ -50,18 +50,21 @@ static void test_shape_errors(void **state)
 
 typedef struct net {
     dr_graph *g;
-    dr_value x, y, loss;
+    dr_value x, y, logit, loss;
     int batch;
     float *xs, *ys;
 } net;
 
 enum { GC_B = 5, GC_C = 3, GC_L = 6 };
 
-static void build_every_node(net *n, float dropout)
+static void build_every_node(net *n, float dropout, int differentiable)
 {
     dr_graph *g = n->g;
     dr_value x, y, c1, b1, r1, p1, c2, sum, t, h, ctx, alpha, flat, side, cat, sl, d, logit, loss;
-    assert_int_equal(dr_graph_input(g, &x, "x", 2, (int[]){GC_C, GC_L}), DR_OK);
+    if (differentiable)
+        assert_int_equal(dr_graph_input_differentiable(g, &x, "x", 2, (int[]){GC_C, GC_L}), DR_OK);
+    else
+        assert_int_equal(dr_graph_input(g, &x, "x", 2, (int[]){GC_C, GC_L}), DR_OK);
     assert_int_equal(dr_graph_input(g, &y, "y", 1, (int[]){1}), DR_OK);
     assert_int_equal(dr_graph_conv1d(g, &c1, x, 4, 3, "conv1"), DR_OK);
     assert_int_equal(dr_graph_batchnorm(g, &b1, c1, "bn1"), DR_OK);
@@ -82,6 +85,7 @@ static void build_every_node(net *n, float dropout)
     assert_int_equal(dr_graph_loss(g, &loss, logit, y, lp), DR_OK);
     n->x = x;
     n->y = y;
+    n->logit = logit;
     n->loss = loss;
 }
 
@@ -96,12 +100,46 @@ static double net_loss(void *ctx)
     return (double)l;
 }
 
+/* The largest error of analytic against central differences of f in each of
+ * x[0 .. n), with step h = 1e-2; points where the one-sided slopes disagree by
+ * more than 2 % (a kink of ReLU or max-pooling within the step) are skipped
+ * and counted. */
+static double fd_worst(float *x, const float *analytic, long n, double (*f)(void *), void *ctx, long *checked,
+                       long *skipped)
+{
+    double worst = 0;
+    for (long j = 0; j < n; j++) {
+        float keep = x[j];
+        float h = 1e-2f;
+        double l0 = f(ctx);
+        x[j] = keep + h;
+        double lp = f(ctx);
+        double hp_ = (double)(keep + h) - (double)keep;
+        x[j] = keep - h;
+        double lm = f(ctx);
+        double hm_ = (double)keep - (double)(keep - h);
+        x[j] = keep;
+        double right = (lp - l0) / hp_, left = (l0 - lm) / hm_;
+        if (fabs(right - left) > 0.02 * (fabs(right) + fabs(left)) + 1e-4) {
+            (*skipped)++;
+            continue;
+        }
+        double fd1 = (lp - lm) / (hp_ + hm_);
+        double a = analytic[j], den = fabs(a) + fabs(fd1);
+        double err = fabs(a - fd1) / (den > 1e-3 ? den : 1e-3);
+        if (!(err <= worst))
+            worst = isnan(err) ? INFINITY : err;
+        (*checked)++;
+    }
+    return worst;
+}
+
 static void test_gradients_through_every_node(void **state)
 {
     (void)state;
     net n = {.batch = GC_B};
     assert_int_equal(dr_graph_create(&n.g, cpu_backend(), tu_seed()), DR_OK);
-    build_every_node(&n, 0.3f);
+    build_every_node(&n, 0.3f, 0);
     assert_int_equal(dr_graph_plan(n.g, GC_B), DR_OK);
     float xs[GC_B * GC_C * GC_L], ys[GC_B] = {1, 0, 1, 0, 0};
     tu_fill_uniform(xs, GC_B * GC_C * GC_L, -2, 2, tu_seed(), 7);
@@ -143,31 +181,7 @@ static void test_gradients_through_every_node(void **state)
         dr_state_tensor p, gr;
         assert_int_equal(dr_graph_state_get(n.g, DR_STATE_PARAM, i, &p), DR_OK);
         assert_int_equal(dr_graph_state_get(n.g, DR_STATE_GRAD, i, &gr), DR_OK);
-        double tensor_worst = 0;
-        for (long j = 0; j < p.numel; j++) {
-            float keep = p.data[j];
-            float h = 1e-2f;
-            double l0 = net_loss(&n);
-            p.data[j] = keep + h;
-            double lp = net_loss(&n);
-            double hp_ = (double)(keep + h) - (double)keep;
-            p.data[j] = keep - h;
-            double lm = net_loss(&n);
-            double hm_ = (double)keep - (double)(keep - h);
-            p.data[j] = keep;
-            double right = (lp - l0) / hp_, left = (l0 - lm) / hm_;
-            /* One-sided slopes that disagree: a kink lies within the step. */
-            if (fabs(right - left) > 0.02 * (fabs(right) + fabs(left)) + 1e-4) {
-                skipped++;
-                continue;
-            }
-            double fd1 = (lp - lm) / (hp_ + hm_);
-            double a = gr.data[j], den = fabs(a) + fabs(fd1);
-            double err = fabs(a - fd1) / (den > 1e-3 ? den : 1e-3);
-            if (!(err <= tensor_worst))
-                tensor_worst = isnan(err) ? INFINITY : err;
-            checked++;
-        }
+        double tensor_worst = fd_worst(p.data, gr.data, p.numel, net_loss, &n, &checked, &skipped);
         printf("  grad %-12s n=%-4ld max rel err %.3e\n", p.name, p.numel, tensor_worst);
         if (tensor_worst > worst)
             worst = tensor_worst;
@@ -176,6 +190,66 @@ static void test_gradients_through_every_node(void **state)
            "at kinks\n", np, worst, checked, skipped);
     assert_true(worst < 3e-2);
     assert_true(skipped * 5 <= checked + skipped);
+    dr_graph_free(n.g);
+}
+
+/* --- gradients of the output with respect to the input (explanations) -------- */
+
+static float gx_inputs[GC_B * GC_C * GC_L];
+
+/* The sum of the rows' logits in eval mode: rows are independent there, so its
+ * gradient in row b is d logit_b / d x_b. */
+static double net_logit_sum(void *ctx)
+{
+    net *n = ctx;
+    assert_int_equal(dr_graph_set_input(n->g, n->x, gx_inputs, GC_B), DR_OK);
+    assert_int_equal(dr_graph_forward(n->g, DR_MODE_EVAL), DR_OK);
+    float z[GC_B];
+    assert_int_equal(dr_graph_read(n->g, n->logit, z), DR_OK);
+    double sum = 0;
+    for (int b = 0; b < GC_B; b++)
+        sum += z[b];
+    return sum;
+}
+
+/* After a few training steps (so that the running statistics and the weights
+ * are not the initial ones), d logit / d x through every node in eval mode
+ * against central differences, at the tolerance of the parameter check above.
+ * Batch norm must use its running statistics and dropout must pass through:
+ * the training-mode backward differs from both. */
+static void test_input_gradients_eval(void **state)
+{
+    (void)state;
+    net n = {.batch = GC_B};
+    assert_int_equal(dr_graph_create(&n.g, cpu_backend(), tu_seed()), DR_OK);
+    build_every_node(&n, 0.3f, 1);
+    assert_int_equal(dr_graph_plan(n.g, GC_B), DR_OK);
+    float ys[GC_B] = {1, 0, 1, 0, 0};
+    tu_fill_uniform(gx_inputs, GC_B * GC_C * GC_L, -2, 2, tu_seed(), 9);
+    assert_int_equal(dr_graph_set_input(n.g, n.x, gx_inputs, GC_B), DR_OK);
+    assert_int_equal(dr_graph_set_input(n.g, n.y, ys, GC_B), DR_OK);
+    dr_adam_params hp = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    for (int k = 1; k <= 3; k++) {
+        hp.step = k;
+        assert_int_equal(dr_graph_forward(n.g, DR_MODE_TRAIN), DR_OK);
+        assert_int_equal(dr_graph_backward(n.g, n.loss), DR_OK);
+        assert_int_equal(dr_graph_adam_step(n.g, &hp), DR_OK);
+    }
+    assert_int_equal(dr_graph_forward(n.g, DR_MODE_TRAIN), DR_OK);
+    assert_int_equal(dr_graph_backward_output(n.g, n.logit), DR_ERR_INVALID); /* not after a train forward */
+    printf("  %s\n", dr_last_error());
+
+    net_logit_sum(&n);
+    assert_int_equal(dr_graph_backward_output(n.g, n.logit), DR_OK);
+    float dx[GC_B * GC_C * GC_L];
+    assert_int_equal(dr_graph_read_grad(n.g, n.x, dx), DR_OK);
+    long checked = 0, skipped = 0;
+    double worst = fd_worst(gx_inputs, dx, GC_B * GC_C * GC_L, net_logit_sum, &n, &checked, &skipped);
+    printf("  d logit / d x: largest relative error %.3e (tolerance 3e-2); %ld points checked, %ld skipped at "
+           "kinks\n", worst, checked, skipped);
+    assert_true(worst < 3e-2);
+    assert_true(skipped * 5 <= checked + skipped);
+    assert_int_equal(dr_graph_read_grad(n.g, n.y, dx), DR_ERR_INVALID); /* labels have no gradient */
     dr_graph_free(n.g);
 }
 
@@ -261,6 +335,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_gradients_through_every_node),
+        cmocka_unit_test(test_input_gradients_eval),
         cmocka_unit_test(test_learns_sequence_problem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,6 +36,11 @@ static void dr_dropout_bwd(dr_graph *g, dr_node *n)
                                  count);
 }
 
+static void dr_dropout_bwd_eval(dr_graph *g, dr_node *n)
+{
+    g->ops->axpy(g->be, dr_g_grad(g, n->in[0]), 1.0f, dr_g_grad(g, n->out), dr_g_count(g, n->out));
+}
+
 static void dr_sigmoid_fwd(dr_graph *g, dr_node *n, dr_mode mode)
 {
     (void)mode;
@@ -48,9 +53,9 @@ static void dr_no_bwd(dr_graph *g, dr_node *n)
     (void)n;
 }
 
-static const dr_node_class dr_relu_class = {"relu", dr_relu_fwd, dr_relu_bwd, NULL};
-static const dr_node_class dr_dropout_class = {"dropout", dr_dropout_fwd, dr_dropout_bwd, NULL};
-static const dr_node_class dr_sigmoid_class = {"sigmoid", dr_sigmoid_fwd, dr_no_bwd, NULL};
+static const dr_node_class dr_relu_class = {"relu", dr_relu_fwd, dr_relu_bwd, NULL, NULL};
+static const dr_node_class dr_dropout_class = {"dropout", dr_dropout_fwd, dr_dropout_bwd, NULL, dr_dropout_bwd_eval};
+static const dr_node_class dr_sigmoid_class = {"sigmoid", dr_sigmoid_fwd, dr_no_bwd, NULL, NULL};
 
 static dr_status dr_unary(dr_graph *g, dr_value *out, dr_value x, const dr_node_class *cls,
                           int needs_grad, int saved_mask, dr_node **node)

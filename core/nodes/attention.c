@@ -29,7 +29,7 @@ static size_t dr_attention_scratch(const dr_graph *g, const dr_node *n, int batc
 }
 
 static const dr_node_class dr_attention_class = {"attention", dr_attention_fwd, dr_attention_bwd,
-                                                 dr_attention_scratch};
+                                                 dr_attention_scratch, NULL};
 
 dr_status dr_graph_attention(dr_graph *g, dr_value *ctx, dr_value *alpha, dr_value x, int attn_dim,
                              const char *name)

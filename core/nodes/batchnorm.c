@@ -29,7 +29,15 @@ static void dr_bn_bwd(dr_graph *g, dr_node *n)
                                n->ia[0], n->ia[1]);
 }
 
-static const dr_node_class dr_bn_class = {"batchnorm", dr_bn_fwd, dr_bn_bwd, NULL};
+static void dr_bn_bwd_eval(dr_graph *g, dr_node *n)
+{
+    float *dx = dr_g_grad(g, n->in[0]);
+    if (dx)
+        g->ops->batchnorm_backward_eval(g->be, dx, dr_g_grad(g, n->out), dr_g_data(g, n->par[0]),
+                                        dr_g_data(g, n->aux[DR_BN_RUN_VAR]), g->batch, n->ia[0], n->ia[1], dr_bn_eps);
+}
+
+static const dr_node_class dr_bn_class = {"batchnorm", dr_bn_fwd, dr_bn_bwd, NULL, dr_bn_bwd_eval};
 
 dr_status dr_graph_batchnorm(dr_graph *g, dr_value *out, dr_value x, const char *name)
 {

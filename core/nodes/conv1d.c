@@ -25,7 +25,7 @@ static size_t dr_conv1d_scratch(const dr_graph *g, const dr_node *n, int batch)
     return g->ops->conv1d_scratch(batch, n->ia[0], n->ia[1], n->ia[2], n->ia[3]);
 }
 
-static const dr_node_class dr_conv1d_class = {"conv1d", dr_conv1d_fwd, dr_conv1d_bwd, dr_conv1d_scratch};
+static const dr_node_class dr_conv1d_class = {"conv1d", dr_conv1d_fwd, dr_conv1d_bwd, dr_conv1d_scratch, NULL};
 
 dr_status dr_graph_conv1d(dr_graph *g, dr_value *out, dr_value x, int out_channels, int k,
                           const char *name)

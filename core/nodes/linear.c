@@ -20,7 +20,7 @@ static void dr_linear_bwd(dr_graph *g, dr_node *n)
                             dr_linear_rows(g, n), n->ia[0], n->ia[1]);
 }
 
-static const dr_node_class dr_linear_class = {"linear", dr_linear_fwd, dr_linear_bwd, NULL};
+static const dr_node_class dr_linear_class = {"linear", dr_linear_fwd, dr_linear_bwd, NULL, NULL};
 
 dr_status dr_graph_linear(dr_graph *g, dr_value *out, dr_value x, int out_features, const char *name)
 {

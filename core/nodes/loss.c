@@ -16,7 +16,7 @@ static void dr_loss_bwd(dr_graph *g, dr_node *n)
         g->ops->loss_backward(g->be, dz, dr_g_data(g, n->in[0]), dr_g_data(g, n->in[1]), g->batch, n->loss, 1.0f);
 }
 
-static const dr_node_class dr_loss_class = {"loss", dr_loss_fwd, dr_loss_bwd, NULL};
+static const dr_node_class dr_loss_class = {"loss", dr_loss_fwd, dr_loss_bwd, NULL, NULL};
 
 dr_status dr_graph_loss(dr_graph *g, dr_value *out, dr_value logits, dr_value labels, dr_loss_params p)
 {

@@ -28,7 +28,7 @@ static size_t dr_lstm_scratch(const dr_graph *g, const dr_node *n, int batch)
     return dr_lstm_scratch_floats(batch, n->ia[0], n->ia[1], n->ia[2]);
 }
 
-static const dr_node_class dr_lstm_class = {"lstm", dr_lstm_fwd, dr_lstm_bwd, dr_lstm_scratch};
+static const dr_node_class dr_lstm_class = {"lstm", dr_lstm_fwd, dr_lstm_bwd, dr_lstm_scratch, NULL};
 
 dr_status dr_graph_lstm(dr_graph *g, dr_value *out, dr_value x, int hidden, const char *name)
 {

@@ -19,7 +19,7 @@ static void dr_maxpool_bwd(dr_graph *g, dr_node *n)
                                    g->batch, n->ia[0], n->ia[1], n->ia[2]);
 }
 
-static const dr_node_class dr_maxpool_class = {"maxpool1d", dr_maxpool_fwd, dr_maxpool_bwd, NULL};
+static const dr_node_class dr_maxpool_class = {"maxpool1d", dr_maxpool_fwd, dr_maxpool_bwd, NULL, NULL};
 
 dr_status dr_graph_maxpool1d(dr_graph *g, dr_value *out, dr_value x, int k)
 {

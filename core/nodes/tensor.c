@@ -42,7 +42,7 @@ static void dr_add_bwd(dr_graph *g, dr_node *n)
             g->ops->axpy(g->be, dr_g_grad(g, n->in[i]), 1.0f, dr_g_grad(g, n->out), count);
 }
 
-static const dr_node_class dr_add_class = {"add", dr_add_fwd, dr_add_bwd, NULL};
+static const dr_node_class dr_add_class = {"add", dr_add_fwd, dr_add_bwd, NULL, NULL};
 
 dr_status dr_graph_add(dr_graph *g, dr_value *out, dr_value a, dr_value b)
 {
@@ -91,7 +91,7 @@ static void dr_concat_bwd(dr_graph *g, dr_node *n)
     }
 }
 
-static const dr_node_class dr_concat_class = {"concat", dr_concat_fwd, dr_concat_bwd, NULL};
+static const dr_node_class dr_concat_class = {"concat", dr_concat_fwd, dr_concat_bwd, NULL, NULL};
 
 dr_status dr_graph_concat(dr_graph *g, dr_value *out, const dr_value *xs, int count)
 {
@@ -142,7 +142,7 @@ static void dr_slice_bwd(dr_graph *g, dr_node *n)
     g->ops->copy2d(g->be, x->grad + n->ia[0], x->numel, o->grad, o->numel, dr_rows(g, o), o->numel, 1);
 }
 
-static const dr_node_class dr_slice_class = {"slice", dr_slice_fwd, dr_slice_bwd, NULL};
+static const dr_node_class dr_slice_class = {"slice", dr_slice_fwd, dr_slice_bwd, NULL, NULL};
 
 dr_status dr_graph_slice(dr_graph *g, dr_value *out, dr_value x, int start, int len)
 {
@@ -182,7 +182,7 @@ static void dr_view_bwd(dr_graph *g, dr_node *n)
     (void)n;
 }
 
-static const dr_node_class dr_reshape_class = {"reshape", dr_view_fwd, dr_view_bwd, NULL};
+static const dr_node_class dr_reshape_class = {"reshape", dr_view_fwd, dr_view_bwd, NULL, NULL};
 
 dr_status dr_graph_reshape(dr_graph *g, dr_value *out, dr_value x, int ndim, const int *shape)
 {
@@ -220,7 +220,7 @@ static void dr_transpose_bwd(dr_graph *g, dr_node *n)
     g->ops->transpose(g->be, x->grad, dr_g_grad(g, n->out), g->batch, x->shape[1], x->shape[0], 1);
 }
 
-static const dr_node_class dr_transpose_class = {"transpose", dr_transpose_fwd, dr_transpose_bwd, NULL};
+static const dr_node_class dr_transpose_class = {"transpose", dr_transpose_fwd, dr_transpose_bwd, NULL, NULL};
 
 dr_status dr_graph_transpose(dr_graph *g, dr_value *out, dr_value x)
 {

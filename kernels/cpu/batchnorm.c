@@ -111,6 +111,22 @@ void dr_cpu_batchnorm_forward_eval(dr_backend *be, float *out, const float *x, c
     }
 }
 
+void dr_cpu_batchnorm_backward_eval(dr_backend *be, float *dx, const float *dout, const float *gamma,
+                                    const float *running_var, int B, int C, int L, float eps)
+{
+    (void)be;
+    DR_ASSERT(B >= 0 && C > 0 && L > 0 && eps >= 0.0f);
+    DR_ASSERT(dx && dout && gamma && running_var);
+    const long rows = (long)B * C;
+#pragma omp parallel for schedule(static) if (rows * L >= 32768)
+    for (long r = 0; r < rows; r++) {
+        int c = (int)(r % C);
+        float scale = gamma[c] / sqrtf(running_var[c] + eps);
+        for (int l = 0; l < L; l++)
+            dx[r * L + l] += dout[r * L + l] * scale;
+    }
+}
+
 /* With xhat = (x - mean) rstd and y = gamma xhat + beta, per channel:
  *   dbeta  = sum dy,   dgamma = sum dy xhat
  *   dx     = gamma rstd (dy - dbeta / n - xhat dgamma / n)

@@ -26,6 +26,7 @@ const dr_op_table dr_cpu_ops = {
     .batchnorm_forward_train = dr_cpu_batchnorm_forward_train,
     .batchnorm_forward_eval = dr_cpu_batchnorm_forward_eval,
     .batchnorm_backward = dr_cpu_batchnorm_backward,
+    .batchnorm_backward_eval = dr_cpu_batchnorm_backward_eval,
     .relu_forward = dr_cpu_relu_forward,
     .relu_backward = dr_cpu_relu_backward,
     .sigmoid_forward = dr_cpu_sigmoid_forward,

@@ -69,6 +69,17 @@ static __global__ void bn_forward_eval_kernel(float *out, const float *x, const 
     }
 }
 
+static __global__ void bn_backward_eval_kernel(float *dx, const float *dout, const float *gamma,
+                                               const float *running_var, long total, int C, int L,
+                                               float eps)
+{
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < total;
+         i += (long)gridDim.x * blockDim.x) {
+        int c = (int)(i / L % C);
+        dx[i] += dout[i] * (gamma[c] / sqrtf(running_var[c] + eps));
+    }
+}
+
 /* With xhat = (x - mean) rstd, over the channel's n values:
  *   dbeta = sum dout,  dgamma = sum dout xhat,
  *   dx    = gamma rstd (dout - dbeta / n - xhat dgamma / n) */
@@ -142,4 +153,17 @@ extern "C" void dr_cuda_batchnorm_backward(dr_backend *be, float *dx, float *dga
     bn_backward_kernel<<<(unsigned)C, BN_THREADS, 0, ctx->stream>>>(dx, dgamma, dbeta, dout, x,
                                                                      mean, rstd, gamma, B, C, L);
     DR_CUDA_LAUNCH_CHECK(ctx, "bn_backward_kernel");
+}
+
+extern "C" void dr_cuda_batchnorm_backward_eval(dr_backend *be, float *dx, const float *dout,
+                                                const float *gamma, const float *running_var, int B,
+                                                int C, int L, float eps)
+{
+    dr_cuda_context *ctx = dr_cuda_ctx(be);
+    if (B <= 0 || C <= 0 || L <= 0)
+        return;
+    long total = (long)B * C * L;
+    bn_backward_eval_kernel<<<dr_cuda_blocks(total), DR_CUDA_THREADS, 0, ctx->stream>>>(
+        dx, dout, gamma, running_var, total, C, L, eps);
+    DR_CUDA_LAUNCH_CHECK(ctx, "bn_backward_eval_kernel");
 }

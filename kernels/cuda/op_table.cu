@@ -70,6 +70,7 @@ extern "C" const dr_op_table dr_cuda_ops = {
     .batchnorm_forward_train = dr_cuda_batchnorm_forward_train,
     .batchnorm_forward_eval = dr_cuda_batchnorm_forward_eval,
     .batchnorm_backward = dr_cuda_batchnorm_backward,
+    .batchnorm_backward_eval = dr_cuda_batchnorm_backward_eval,
     .relu_forward = dr_cuda_relu_forward,
     .relu_backward = dr_cuda_relu_backward,
     .sigmoid_forward = dr_cuda_sigmoid_forward,

@@ -334,7 +334,7 @@ static dr_status dr_predict_rows(dr_config *cfg, dr_backend *be, const char *ckp
         s = dr_checkpoint_load_best(ckpt, m.g);
         dr_rows rows = {.n = n, .n_features = nf, .x = x, .y = y, .seq = seq,
                         .seq_len = seq ? seq_stats->T : 0, .seq_channels = seq ? seq_stats->n_channels : 0};
-        dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .prob = m.prob, .loss = m.loss};
+        dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .logit = m.logit, .prob = m.prob, .loss = m.loss};
         if (s == DR_OK)
             s = dr_predict(&io, &rows, prob, NULL);
         dr_hybrid_free(&m);

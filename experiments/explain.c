@@ -4,9 +4,10 @@
 
 #include "experiments/explain.h"
 
-static const char *const dr_explainable[] = {"xgboost", "lightgbm", "xgboost_leafwise", "random_forest", NULL};
+static const char *const dr_explainable[] = {"xgboost", "lightgbm", "xgboost_leafwise", "random_forest",
+                                             "hybrid",  "logistic", "mlp",              "svm", NULL};
 
-dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, long n_test,
+dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, long n_train, long n_test,
                               uint64_t seed, dr_explain *ex)
 {
     memset(ex, 0, sizeof *ex);
@@ -22,6 +23,16 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
     DR_TRY(dr_config_int64(cfg, "explain.lime_samples", 5000, 2, 10000000, &lime_samples));
     DR_TRY(dr_config_int(cfg, "explain.lime_features", 10, 1, 64, &ex->lime_features));
     DR_TRY(dr_config_int(cfg, "explain.lime_seeds", 20, 1, 1000, &ex->lime_seeds));
+    /* the shap package's GradientExplainer draws 200 samples per loan */
+    int64_t samples, background;
+    DR_TRY(dr_config_int64(cfg, "explain.samples", 200, 1, 1000000, &samples));
+    DR_TRY(dr_config_int64(cfg, "explain.background", n_train < 1000 ? (n_train > 0 ? n_train : 1) : 1000, 1,
+                           100000000, &background));
+    if (background > n_train)
+        return dr_error(DR_ERR_INVALID, "%s: explain.background = %lld, but the training split has %ld rows",
+                        dr_config_where(cfg, "explain.background"), (long long)background, n_train);
+    ex->samples = (long)samples;
+    ex->background = (long)background;
     ex->lime_rows = lime_rows < n_test ? (long)lime_rows : n_test;
     ex->lime_samples = (long)lime_samples;
     ex->seed = seed;
@@ -34,8 +45,8 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
         if (!known)
             return dr_error(DR_ERR_UNSUPPORTED,
                             "%s: explain.models: \"%s\": not done yet; SHAP values exist for the tree models "
-                            "(\"xgboost\", \"lightgbm\", \"xgboost_leafwise\", \"random_forest\") only, not yet for "
-                            "the network, the other neural models or the ensemble",
+                            "(\"xgboost\", \"lightgbm\", \"xgboost_leafwise\", \"random_forest\") and the neural "
+                            "ones (\"hybrid\", \"logistic\", \"mlp\", \"svm\"), not yet for the ensemble",
                             dr_config_where(cfg, "explain.models"), models[i]);
         if (!is_trained)
             return dr_error(DR_ERR_INVALID, "%s: explain.models names \"%s\", which baselines.models does not train",
@@ -64,6 +75,7 @@ void dr_explain_free(dr_explain *ex)
 {
     for (int i = 0; i < ex->n_models; i++) {
         free(ex->phi[i]);
+        free(ex->phi_seq[i]);
         free(ex->margin[i]);
         free(ex->lime[i]);
         free(ex->stability[i]);

@@ -74,7 +74,15 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
     dr_model_result *r;
     DR_TRY(dr_add_result(e, name, &r));
     DR_TRY(dr_predict(io, &va, r->val, NULL));
-    return dr_predict(io, &te, r->test, NULL);
+    DR_TRY(dr_predict(io, &te, r->test, NULL));
+    int slot = dr_explain_slot(&e->explain, name);
+    return slot >= 0 && !e->trial ? dr_explain_graph_model(e, io, slot) : DR_OK;
+}
+
+/* The inputs of an explained graph model get gradients (expected gradients). */
+static int dr_wants_input_gradients(const dr_experiment *e, const char *name)
+{
+    return dr_explain_slot(&e->explain, name) >= 0 && !e->trial;
 }
 
 /* How a training step runs, for the implementation lines. */
@@ -91,6 +99,7 @@ static const char *dr_step_impl(const dr_backend *be, const dr_train_config *tc)
 static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_hybrid_config hc)
 {
     hc.n_groups = e->n_groups;
+    hc.input_gradients = dr_wants_input_gradients(e, "hybrid");
     memcpy(hc.group_size, e->group_size, sizeof hc.group_size);
     if (e->has_seq) {
         hc.seq_len = e->seq_stats.T;
@@ -102,7 +111,7 @@ static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_h
                dr_graph_param_count(m.g), e->has_seq ? "the repayment history" : "the branches' positions",
                dr_backend_describe(e->be));
     dr_run_log(&e->run, "kernels:\n%s  step       %s\n", dr_backend_kernels(e->be), dr_step_impl(e->be, tc));
-    dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .prob = m.prob, .loss = m.loss};
+    dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .logit = m.logit, .prob = m.prob, .loss = m.loss};
     dr_train_config t = *tc;
     t.checkpoint_extra = dr_transform_write;
     t.checkpoint_extra_ctx = e;
@@ -199,6 +208,7 @@ static dr_status dr_run_neural(dr_experiment *e, const dr_model_settings *ms, in
     t.early_stop_patience = ms->neural_patience;
     t.plateau_patience = ms->neural_patience / 2;
     dr_mlp_config mc = ms->mlp[k];
+    mc.input_gradients = dr_wants_input_gradients(e, dr_neural_names[k]);
     if (k == 0)
         t.weight_decay = ms->logistic_weight_decay;
     if (k == 2) {
@@ -223,64 +233,6 @@ static dr_status dr_run_neural(dr_experiment *e, const dr_model_settings *ms, in
     dr_platt_apply(r->test, r->test, e->test.m.n_rows, A, B);
     dr_run_log(&e->run, "svm: Platt scaling on validation, p = sigmoid(%.4f margin %+.4f)\n", A, B);
     return DR_OK;
-}
-
-static dr_status dr_tree_prob(void *ctx, const float *x, long n, int d, float *prob)
-{
-    return dr_tree_predict(ctx, x, n, d, prob);
-}
-
-/* 1 when the top 5 inputs of a and b are the same set. */
-static int dr_same_top5(const dr_lime_result *a, const dr_lime_result *b)
-{
-    int k = a->k < 5 ? a->k : 5, same = 0;
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j < k; j++)
-            same += a->feature[i] == b->feature[j];
-    return same == k;
-}
-
-/* LIME for the first explain.lime_rows test loans, and how often explain.lime_seeds
- * seeds agree with the first on the top 5 inputs. */
-static dr_status dr_lime_tree(dr_experiment *e, const dr_tree_model *m, int slot)
-{
-    dr_explain *ex = &e->explain;
-    int d = e->n_selected, k = ex->lime_features < d ? ex->lime_features : d;
-    ex->lime[slot] = calloc((size_t)(ex->lime_rows ? ex->lime_rows : 1), sizeof(dr_lime_result));
-    ex->stability[slot] = calloc((size_t)(ex->lime_rows ? ex->lime_rows : 1), sizeof(double));
-    if (!ex->lime[slot] || !ex->stability[slot])
-        return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
-    dr_lime_stats st;
-    DR_TRY(dr_lime_fit(e->train.m.x, e->train.m.n_rows, d, &st));
-    dr_status s = DR_OK;
-    for (long i = 0; i < ex->lime_rows && s == DR_OK; i++) {
-        const float *loan = e->test.m.x + i * d;
-        int agree = 0;
-        for (int t = 0; t < ex->lime_seeds && s == DR_OK; t++) {
-            dr_lime_result r;
-            s = dr_lime_explain(&st, loan, dr_tree_prob, (void *)m, k, ex->lime_samples,
-                                ex->seed + 1000003u * (uint64_t)t + (uint64_t)i, &r);
-            if (t == 0)
-                ex->lime[slot][i] = r;
-            agree += s == DR_OK && dr_same_top5(&ex->lime[slot][i], &r);
-        }
-        ex->stability[slot][i] = (double)agree / ex->lime_seeds;
-    }
-    dr_lime_stats_free(&st);
-    return s == DR_OK ? s : dr_error_context(s, "explain: LIME: ");
-}
-
-/* SHAP values of the first explain.rows test loans, and LIME. */
-static dr_status dr_explain_tree(dr_experiment *e, const dr_tree_model *m, int slot)
-{
-    dr_explain *ex = &e->explain;
-    long n = ex->rows;
-    ex->phi[slot] = malloc((size_t)(n * (e->n_selected + 1)) * sizeof(float));
-    ex->margin[slot] = malloc((size_t)n * sizeof(float));
-    if (!ex->phi[slot] || !ex->margin[slot])
-        return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
-    DR_TRY(dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]));
-    return dr_lime_tree(e, m, slot);
 }
 
 static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
@@ -311,7 +263,7 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
     }
     int slot = dr_explain_slot(&e->explain, name);
     if (s == DR_OK && slot >= 0 && !e->trial)
-        s = dr_explain_tree(e, m, slot);
+        s = dr_explain_tree_model(e, m, slot);
     dr_tree_free(m);
     return s;
 }
@@ -354,7 +306,7 @@ dr_status dr_model_stage(dr_experiment *e)
     DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n));
     DR_TRY(dr_evaluation_read(e->cfg, &e->table, e->val.rows, e->val.m.n_rows, e->test.rows, e->test.m.n_rows,
                               &e->eval));
-    DR_TRY(dr_explain_settings(e->cfg, models, n, e->test.m.n_rows, ms.train.seed, &e->explain));
+    DR_TRY(dr_explain_settings(e->cfg, models, n, e->train.m.n_rows, e->test.m.n_rows, ms.train.seed, &e->explain));
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));

@@ -99,7 +99,9 @@ dr_status dr_write_features(dr_experiment *e)
 
 /* explain.h5: per explained model its LIME explanations (MODEL/lime/) and its SHAP values of the first explain.rows
  * test loans on the model inputs (MODEL/shap, MODEL/base the expected value,
- * MODEL/margin the log-odds they add up to) and summed per column of the data
+ * MODEL/margin the log-odds they add up to, exactly for TreeSHAP, nearly for
+ * expected gradients; a network's history in MODEL/shap_history, one value per
+ * channel of MODEL/history_channel) and summed per column of the data
  * (MODEL/shap_by_column: a column's one-hot and missing-indicator inputs
  * together; engineered features, products and history summaries are columns
  * of their own), with feature, column and row (the loans' rows of the data). */
@@ -156,6 +158,30 @@ static dr_status dr_write_lime(dr_experiment *e, dr_h5 *f, int m, const char *co
     return s;
 }
 
+/* The mean SHAP value of input j over the explained rows. */
+static double dr_mean_shap(const float *phi, long n, int d, int j)
+{
+    double sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += phi[i * (d + 1) + j];
+    return sum / (double)n;
+}
+
+/* Pearson correlation of input j's values with its SHAP values (the colour
+ * gradient of a beeswarm plot: > 0 when high values raise the risk); 0 when
+ * either is constant. */
+static double dr_value_correlation(const float *x, const float *phi, long n, int d, int j)
+{
+    double mx = 0, mp = 0, sxx = 0, spp = 0, sxp = 0;
+    for (long i = 0; i < n; i++)
+        mx += x[i * d + j] / (double)n, mp += phi[i * (d + 1) + j] / (double)n;
+    for (long i = 0; i < n; i++) {
+        double a = x[i * d + j] - mx, b = phi[i * (d + 1) + j] - mp;
+        sxx += a * a, spp += b * b, sxp += a * b;
+    }
+    return sxx > 0 && spp > 0 ? sxp / sqrt(sxx * spp) : 0.0;
+}
+
 dr_status dr_write_explain(dr_experiment *e)
 {
     const dr_explain *ex = &e->explain;
@@ -181,8 +207,15 @@ dr_status dr_write_explain(dr_experiment *e)
             col_name[n_cols++] = c;
         col_of[j] = k;
     }
-    char path[1100];
+    char path[1100], summary[1100], summary_tmp[1110];
     dr_h5 *f = NULL;
+    dr_run_path(&e->run, "shap_summary.csv", summary, sizeof summary);
+    snprintf(summary_tmp, sizeof summary_tmp, "%s.tmp", summary);
+    FILE *sf = s == DR_OK ? fopen(summary_tmp, "w") : NULL;
+    if (s == DR_OK && !sf)
+        s = dr_error(DR_ERR_IO, "cannot write %s", summary_tmp);
+    if (sf)
+        fprintf(sf, "model,method,rank,feature,mean_abs_shap,mean_shap,value_correlation\n");
     if (s == DR_OK)
         s = dr_h5_create(&f, dr_run_path(&e->run, "explain.h5", path, sizeof path));
     if (s == DR_OK)
@@ -195,9 +228,10 @@ dr_status dr_write_explain(dr_experiment *e)
         s = dr_write_rows(f, "row", &first);
     }
     for (int m = 0; m < ex->n_models && s == DR_OK; m++) {
-        const float *phi = ex->phi[m];
+        const float *phi = ex->phi[m], *phi_seq = ex->phi_seq[m];
         float *base = part; /* reused below for the SHAP values */
-        double worst = 0;
+        double worst = 0, gap = 0, spread = 0;
+        int C = ex->n_seq[m];
         memset(mean_abs, 0, (size_t)d * sizeof *mean_abs);
         memset(by_col, 0, (size_t)(n * n_cols) * sizeof *by_col);
         char key[128];
@@ -209,10 +243,14 @@ dr_status dr_write_explain(dr_experiment *e)
                 mean_abs[j] += fabs(v) / (double)n;
                 by_col[i * n_cols + col_of[j]] += v;
             }
+            for (int c = 0; c < C; c++)
+                sum += phi_seq[i * C + c];
             worst = fmax(worst, fabs(sum - ex->margin[m][i]));
+            gap += fabs(sum - ex->margin[m][i]) / (double)n;
+            spread += fabs(ex->margin[m][i] - phi[i * (d + 1) + d]) / (double)n;
             base[i] = phi[i * (d + 1) + d];
         }
-        int64_t dn = n, dims[2] = {n, d}, cdims[2] = {n, n_cols}, dd = d;
+        int64_t dn = n, dims[2] = {n, d}, cdims[2] = {n, n_cols}, dd = d, sdims[2] = {n, C};
         snprintf(key, sizeof key, "%s/base", ex->model[m]);
         s = dr_h5_write_f32(f, key, base, 1, &dn);
         snprintf(key, sizeof key, "%s/margin", ex->model[m]);
@@ -227,19 +265,34 @@ dr_status dr_write_explain(dr_experiment *e)
         snprintf(key, sizeof key, "%s/shap_by_column", ex->model[m]);
         if (s == DR_OK)
             s = dr_h5_write_f64(f, key, by_col, 2, cdims);
+        snprintf(key, sizeof key, "%s/shap_history", ex->model[m]);
+        if (s == DR_OK && C > 0)
+            s = dr_h5_write_f32(f, key, phi_seq, 2, sdims);
+        snprintf(key, sizeof key, "%s/history_channel", ex->model[m]);
+        if (s == DR_OK && C > 0)
+            s = dr_h5_write_strings(f, key, (const char *const *)e->seq_stats.channels, C);
         snprintf(key, sizeof key, "%s/mean_abs", ex->model[m]);
         if (s == DR_OK)
             s = dr_h5_write_f64(f, key, mean_abs, 1, &dd);
         if (s != DR_OK)
             break;
-        dr_run_log(&e->run, "\nSHAP of %s (TreeSHAP, %ld test loans; largest |base + sum - margin| %.2e), the top %d "
-                   "inputs by mean |SHAP| (log-odds):\n", ex->model[m], n, worst, ex->top);
+        if (strcmp(ex->method[m], "TreeSHAP") == 0)
+            dr_run_log(&e->run, "\nSHAP of %s (TreeSHAP, %ld test loans; largest |base + sum - margin| %.2e), the "
+                       "top %d inputs by mean |SHAP| (log-odds):\n", ex->model[m], n, worst, ex->top);
+        else
+            dr_run_log(&e->run, "\nSHAP of %s (expected gradients, %ld samples per loan over %ld training rows, %ld "
+                       "test loans; |base + sum - margin| mean %.2e, largest %.2e, against a mean |margin - base| of "
+                       "%.3f), the top %d inputs by mean |SHAP| (log-odds%s):\n", ex->model[m], ex->samples,
+                       ex->background, n, gap, worst, spread, ex->top,
+                       strcmp(ex->model[m], "svm") == 0 ? ": the SVM's margin before Platt scaling" : "");
         for (int t = 0; t < ex->top && t < d; t++) { /* selection of the largest remaining */
             int best = -1;
             for (int j = 0; j < d; j++)
                 if (mean_abs[j] >= 0 && (best < 0 || mean_abs[j] > mean_abs[best]))
                     best = j;
             dr_run_log(&e->run, "  %2d. %-40s %.4f\n", t + 1, name[best], mean_abs[best]);
+            fprintf(sf, "%s,%s,%d,\"%s\",%.6g,%.6g,%.4f\n", ex->model[m], ex->method[m], t + 1, name[best],
+                    mean_abs[best], dr_mean_shap(phi, n, d, best), dr_value_correlation(e->test.m.x, phi, n, d, best));
             mean_abs[best] = -1;
         }
         s = dr_write_lime(e, f, m, name);
@@ -250,6 +303,12 @@ dr_status dr_write_explain(dr_experiment *e)
         else
             dr_h5_close(f);
     }
+    if (sf && fclose(sf) != 0 && s == DR_OK)
+        s = dr_error(DR_ERR_IO, "cannot write %s", summary_tmp);
+    if (s == DR_OK && rename(summary_tmp, summary) != 0)
+        s = dr_error(DR_ERR_IO, "cannot write %s", summary);
+    if (s != DR_OK && sf)
+        remove(summary_tmp);
     dr_free_names(name, d);
     dr_matrix_free(&all);
     free(col_of);

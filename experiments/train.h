@@ -23,7 +23,7 @@ typedef struct dr_rows {
 /* The graph values training feeds and reads. */
 typedef struct dr_model_io {
     dr_graph *g;
-    dr_value x, seq, y, prob, loss; /* seq.id < 0 without a sequence */
+    dr_value x, seq, y, logit, prob, loss; /* seq.id < 0 without a sequence */
 } dr_model_io;
 
 typedef struct dr_train_config {

@@ -50,11 +50,13 @@ static dr_status dr_hybrid_graph(dr_hybrid *m, const dr_hybrid_config *c)
     for (int i = 0; i < c->n_groups; i++)
         nf += c->group_size[i];
     m->n_features = nf;
-    DR_TRY(dr_graph_input(g, &m->x, "x", 1, &nf));
+    dr_status (*input)(dr_graph *, dr_value *, const char *, int, const int *) =
+        c->input_gradients ? dr_graph_input_differentiable : dr_graph_input;
+    DR_TRY(input(g, &m->x, "x", 1, &nf));
     DR_TRY(dr_graph_input(g, &m->y, "y", 1, (int[]){1}));
     m->seq.id = -1;
     if (c->seq_len > 0)
-        DR_TRY(dr_graph_input(g, &m->seq, "seq", 2, (int[]){c->seq_len, c->seq_channels}));
+        DR_TRY(input(g, &m->seq, "seq", 2, (int[]){c->seq_len, c->seq_channels}));
 
     dr_value summaries[DR_HYBRID_MAX_GROUPS + 1], steps[DR_HYBRID_MAX_GROUPS];
     int start = 0;

@@ -32,6 +32,7 @@ typedef struct dr_hybrid_config {
     int fc[DR_HYBRID_MAX_FC];
     float dropout;
     dr_loss_params loss;
+    int input_gradients; /* differentiable inputs, for expected gradients */
 } dr_hybrid_config;
 
 typedef struct dr_hybrid {

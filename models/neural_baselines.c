@@ -6,7 +6,10 @@ static dr_status dr_mlp_graph(dr_model_io *io, const dr_mlp_config *c, int n_fea
 {
     dr_graph *g = io->g;
     dr_value z, logit;
-    DR_TRY(dr_graph_input(g, &io->x, "x", 1, &n_features));
+    if (c->input_gradients)
+        DR_TRY(dr_graph_input_differentiable(g, &io->x, "x", 1, &n_features));
+    else
+        DR_TRY(dr_graph_input(g, &io->x, "x", 1, &n_features));
     DR_TRY(dr_graph_input(g, &io->y, "y", 1, (int[]){1}));
     io->seq.id = -1;
     z = io->x;
@@ -22,6 +25,7 @@ static dr_status dr_mlp_graph(dr_model_io *io, const dr_mlp_config *c, int n_fea
     }
     DR_TRY(dr_graph_linear(g, &logit, z, 1, "head"));
     DR_TRY(dr_graph_loss(g, &io->loss, logit, io->y, c->loss));
+    io->logit = logit;
     if (c->loss.hinge) {
         io->prob = logit;
         return DR_OK;

@@ -15,6 +15,7 @@ typedef struct dr_mlp_config {
     int hidden[4];
     float dropout;
     dr_loss_params loss;
+    int input_gradients; /* a differentiable input, for expected gradients */
 } dr_mlp_config;
 
 /* Builds into a new graph on be, planned for max_batch; io receives the values

@@ -1361,7 +1361,7 @@ static void test_train_step_graphs(void **state)
     dr_train_state st[2];
     for (int k = 0; k < 2; k++) {
         assert_int_equal(dr_hybrid_build(&m[k], &g_gpu, &gs_cfg, 11, GS_B), DR_OK);
-        dr_model_io io = {.g = m[k].g, .x = m[k].x, .seq = m[k].seq, .y = m[k].y,
+        dr_model_io io = {.g = m[k].g, .x = m[k].x, .seq = m[k].seq, .y = m[k].y, .logit = m[k].logit,
                           .prob = m[k].prob, .loss = m[k].loss};
         tc.cuda_graphs = k;
         dr_status s = dr_train(&io, &tc, &tr, &va, NULL, 0, &st[k]);

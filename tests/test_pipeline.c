@@ -243,6 +243,12 @@ static double result_value(const char *dir, const char *file, const char *model,
     return v;
 }
 
+static const char *dir_file(const char *dir, const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", dir, name);
+    return buf;
+}
+
 /* [evaluation] with LGD as a constant and EAD from the loan amount column:
  * the table's expected loss is the sum of p x 0.8 x funded_amnt over the test
  * loans (checked from predictions.h5), Platt-calibrated copies are written,
@@ -255,7 +261,7 @@ static void test_credit_evaluation(void **state)
                               "baselines.models=[\"logistic\", \"xgboost\"]", "ensemble.members=[]",
                               "baselines.logistic_epochs=3", "baselines.xgboost_estimators=30",
                               "evaluation.calibration=\"platt\"", "evaluation.lgd=0.8",
-                              "evaluation.ead_column=\"funded_amnt\"", "explain.models=[\"xgboost\"]",
+                              "evaluation.ead_column=\"funded_amnt\"", "explain.models=[\"xgboost\", \"logistic\"]",
                               "explain.rows=200", "explain.lime_rows=2", "explain.lime_seeds=3",
                               "explain.lime_samples=1000"};
     char dir[512], path[700];
@@ -285,7 +291,30 @@ static void test_credit_evaluation(void **state)
     int32_t *lime;
     int64_t ld[2];
     assert_int_equal(dr_h5_read_i32(h, "xgboost/lime/feature", &lime, &rank, ld), DR_OK);
+    /* logistic regression by expected gradients: its margin is its logit */
+    float *lr_margin, *lr_p;
+    int64_t lm;
+    assert_int_equal(dr_h5_read_f32(h, "logistic/margin", &lr_margin, &rank, &lm), DR_OK);
     dr_h5_close(h);
+    assert_int_equal(dr_h5_open(&h, dir_file(dir, "predictions.h5", path, sizeof path)), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "test/logistic", &lr_p, &rank, &lm), DR_OK);
+    dr_h5_close(h);
+    for (int i = 0; i < 200; i++)
+        assert_true(fabs(1 / (1 + exp(-(double)lr_margin[i])) - lr_p[i]) < 1e-6);
+    free(lr_margin), free(lr_p);
+    /* shap_summary.csv: the top 20 of each explained model, ranked */
+    FILE *sf = fopen(dir_file(dir, "shap_summary.csv", path, sizeof path), "r");
+    assert_non_null(sf);
+    char line[512];
+    int lines = 0, firsts = 0;
+    while (fgets(line, sizeof line, sf)) {
+        lines++;
+        firsts += strstr(line, "xgboost,TreeSHAP,1,") == line || strstr(line, "logistic,expected gradients,1,") == line;
+    }
+    fclose(sf);
+    printf("  shap_summary.csv: %d lines\n", lines);
+    assert_int_equal(lines, 1 + 2 * 20);
+    assert_int_equal(firsts, 2);
     printf("  explain.h5: xgboost/lime/feature %lld x %lld\n", (long long)ld[0], (long long)ld[1]);
     assert_true(ld[0] == 2 && ld[1] == 10);
     for (int i = 0; i < 20; i++)
@@ -350,7 +379,8 @@ static void test_synthetic_history_predict(void **state)
                "date_column = \"issue_date\"\ncache = false\n[features]\nselect = false\n"
                "[model]\nfilters = [4, 8, 8]\nlstm_units = 8\nattention_dim = 8\nfc = [16]\n"
                "[train]\nepochs = 2\nprogress = false\n[baselines]\nmodels = [\"hybrid\"]\n"
-               "[ensemble]\nmembers = []\n[output]\ndir = \"%s\"\n", csv, root);
+               "[ensemble]\nmembers = []\n[explain]\nmodels = [\"hybrid\"]\nrows = 20\nsamples = 400\n"
+               "lime_rows = 1\nlime_seeds = 2\nlime_samples = 500\n[output]\ndir = \"%s\"\n", csv, root);
     fclose(f);
     char dir[512], path[700];
     run_ok("/tmp/defrisk_test_pipeline_synth/exp.toml", NULL, 0, "/tmp/defrisk_test_pipeline_synth/exp-*", dir,
@@ -368,6 +398,34 @@ static void test_synthetic_history_predict(void **state)
     assert_int_equal(flag[0], 1);
     assert_true(has_seq);
     free(flag);
+    /* expected gradients over the flat inputs and the history: base + sum of
+     * both near the margin (Monte Carlo error, a few hundredths at 400 samples) */
+    snprintf(path, sizeof path, "%s/explain.h5", dir);
+    assert_int_equal(dr_h5_open(&h, path), DR_OK);
+    float *shap, *hist, *base, *margin;
+    int64_t sd[2], hd[2], m;
+    assert_int_equal(dr_h5_read_f32(h, "hybrid/shap", &shap, &rank, sd), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "hybrid/shap_history", &hist, &rank, hd), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "hybrid/base", &base, &rank, &m), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "hybrid/margin", &margin, &rank, &m), DR_OK);
+    dr_h5_close(h);
+    double gap = 0, spread = 0, hist_abs = 0;
+    for (int64_t i = 0; i < sd[0]; i++) {
+        double sum = base[i];
+        for (int64_t j = 0; j < sd[1]; j++)
+            sum += shap[i * sd[1] + j];
+        for (int64_t c = 0; c < hd[1]; c++)
+            sum += hist[i * hd[1] + c], hist_abs += fabs(hist[i * hd[1] + c]);
+        gap += fabs(sum - margin[i]) / (double)sd[0];
+        spread += fabs(margin[i] - base[i]) / (double)sd[0];
+    }
+    printf("  explain.h5: hybrid/shap %lld x %lld, shap_history %lld x %lld (sum |.| %.4f); mean |base + sum - "
+           "margin| %.4f against mean |margin - base| %.4f\n", (long long)sd[0], (long long)sd[1],
+           (long long)hd[0], (long long)hd[1], hist_abs, gap, spread);
+    assert_true(sd[0] == 20 && hd[0] == 20 && hd[1] >= 1);
+    assert_true(hist_abs > 0);
+    assert_true(gap < 0.25 * spread);
+    free(shap), free(hist), free(base), free(margin);
     check_predict_matches(dir, csv, n);
 }
 
@@ -424,8 +482,10 @@ static void test_bad_experiment_files(void **state)
     expect_failure("[features]\nselect = \"some\"\n", out, 2,
                    "/tmp/defrisk_bad.toml:2:10: features.select: value \"some\" is not allowed");
     /* [explain]: what is not done says so; a model that is not trained is refused */
-    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"hybrid\"]\n", out, 2,
-                   "/tmp/defrisk_bad.toml:4:10: explain.models: \"hybrid\": not done yet");
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"ensemble\"]\n", out, 2,
+                   "/tmp/defrisk_bad.toml:4:10: explain.models: \"ensemble\": not done yet");
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"hybrid\"]\nbackground = 100000000\n", out,
+                   2, "/tmp/defrisk_bad.toml:5:14: explain.background = 100000000, but the training split has");
     expect_failure("[features]\nselect = false\n[baselines]\nmodels = [\"xgboost\"]\n[ensemble]\nmembers = []\n"
                    "[explain]\nmodels = [\"lightgbm\"]\n",
                    out, 2, "explain.models names \"lightgbm\", which baselines.models does not train");

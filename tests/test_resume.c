@@ -71,7 +71,7 @@ static int teardown(void **state)
 
 static dr_model_io io_of(const dr_hybrid *m)
 {
-    return (dr_model_io){.g = m->g, .x = m->x, .seq = m->seq, .y = m->y, .prob = m->prob, .loss = m->loss};
+    return (dr_model_io){.g = m->g, .x = m->x, .seq = m->seq, .y = m->y, .logit = m->logit, .prob = m->prob, .loss = m->loss};
 }
 
 /* All parameters and buffers, flattened, after training to the end in run_dir. */

@@ -390,14 +390,20 @@ dr_status dr_graph_forward(dr_graph *g, dr_mode mode)
     return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
 }
 
+/* The last node whose output is value id, or -1. */
+static int dr_g_producer(const dr_graph *g, int id)
+{
+    for (int k = g->n_nodes - 1; k >= 0; k--)
+        if (g->nodes[k].out == id)
+            return k;
+    return -1;
+}
+
 int dr_g_loss_node(dr_graph *g, dr_value loss, const char *what)
 {
     if (dr_g_check_value(g, loss, what) != DR_OK)
         return -1;
-    int from = -1;
-    for (int k = g->n_nodes - 1; k >= 0 && from < 0; k--)
-        if (g->nodes[k].out == loss.id)
-            from = k;
+    int from = dr_g_producer(g, loss.id);
     if (from < 0 || g->vals[loss.id].batched) {
         dr_error(DR_ERR_INVALID, "%s: '%s' is not a loss", what, g->vals[loss.id].name);
         return -1;
@@ -445,15 +451,12 @@ dr_status dr_graph_backward_output(dr_graph *g, dr_value out)
     DR_TRY(dr_g_check_planned(g, "dr_graph_backward_output"));
     DR_TRY(dr_g_check_value(g, out, "dr_graph_backward_output"));
     const dr_val *v = &g->vals[out.id];
-    if (!v->batched || v->numel != 1 || !v->needs_grad || v->root != out.id)
+    int from = dr_g_producer(g, out.id);
+    if (from < 0 || !v->batched || v->numel != 1 || !v->needs_grad || v->root != out.id)
         return dr_error(DR_ERR_INVALID, "dr_graph_backward_output: '%s' is not a per-sample scalar with a gradient",
                         v->name);
     if (g->mode != DR_MODE_EVAL)
         return dr_error(DR_ERR_INVALID, "dr_graph_backward_output: the last forward was in train mode");
-    int from = -1;
-    for (int k = g->n_nodes - 1; k >= 0 && from < 0; k--)
-        if (g->nodes[k].out == out.id)
-            from = k;
     float *ones = malloc((size_t)g->batch * sizeof *ones);
     if (!ones)
         return dr_error(DR_ERR_NOMEM, "graph: out of host memory");

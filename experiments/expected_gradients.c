@@ -12,6 +12,7 @@ typedef struct dr_eg_batch {
     float *x, *seq, *y; /* inputs fed to the graph */
     float *gx, *gseq;   /* their gradients */
     float *z;           /* logits */
+    long *bg_row;       /* each point's background row, for its x - b after the backward */
 } dr_eg_batch;
 
 static dr_status dr_eg_batch_alloc(dr_eg_batch *b, int cap, int d, int s)
@@ -24,14 +25,15 @@ static dr_status dr_eg_batch_alloc(dr_eg_batch *b, int cap, int d, int s)
     b->gseq = malloc(n * (size_t)(s ? s : 1) * sizeof(float));
     b->y = calloc(n, sizeof(float));
     b->z = malloc(n * sizeof(float));
-    if (!b->x || !b->gx || !b->seq || !b->gseq || !b->y || !b->z)
+    b->bg_row = malloc(n * sizeof(long));
+    if (!b->x || !b->gx || !b->seq || !b->gseq || !b->y || !b->z || !b->bg_row)
         return dr_error(DR_ERR_NOMEM, "expected gradients: out of host memory");
     return DR_OK;
 }
 
 static void dr_eg_batch_free(dr_eg_batch *b)
 {
-    free(b->x), free(b->gx), free(b->seq), free(b->gseq), free(b->y), free(b->z);
+    free(b->x), free(b->gx), free(b->seq), free(b->gseq), free(b->y), free(b->z), free(b->bg_row);
 }
 
 /* Eval forward of the batch's first `rows` rows; with grads, also their
@@ -87,13 +89,6 @@ static long *dr_eg_background(long n_all, long n_background, uint64_t seed)
     return idx;
 }
 
-/* One sample of loan i: the background row (of bg) and the interpolation a. */
-static long dr_eg_draw(uint64_t seed, long i, long s, const long *bg, long n_background, float *a)
-{
-    dr_philox_u4 r = dr_philox_block(seed, DR_EG_STREAM, 1 + (uint64_t)i, (uint32_t)s);
-    *a = dr_uniform01(r.v[1]);
-    return bg[((uint64_t)r.v[0] * (uint64_t)n_background) >> 32];
-}
 
 dr_status dr_expected_gradients(const dr_model_io *m, const dr_rows *rows, long n, const dr_rows *background,
                                 long n_background, long samples, uint64_t seed, dr_eg_result *out)
@@ -122,15 +117,17 @@ dr_status dr_expected_gradients(const dr_model_io *m, const dr_rows *rows, long 
     for (long j = 0; s == DR_OK && j < n_background; j++)
         base += bg_logit[j] / (double)n_background;
 
-    /* Points (loan i, sample t) in order, a batch at a time; each point's
-     * x - b is recomputed from the same draw after the backward. */
+    /* Points (loan i, sample t) in order, a batch at a time: sample t of loan
+     * i draws its background row and interpolation from Philox block
+     * (seed, counter 1 + i, index t). */
     const long total = n * samples;
     for (long p0 = 0; s == DR_OK && p0 < total; p0 += b.cap) {
         int rows_now = (int)(total - p0 < b.cap ? total - p0 : b.cap);
         for (int k = 0; k < rows_now; k++) {
             long i = (p0 + k) / samples, t = (p0 + k) % samples;
-            float a;
-            long j = dr_eg_draw(seed, i, t, bg, n_background, &a);
+            dr_philox_u4 r = dr_philox_block(seed, DR_EG_STREAM, 1 + (uint64_t)i, (uint32_t)t);
+            long j = b.bg_row[k] = bg[((uint64_t)r.v[0] * (uint64_t)n_background) >> 32];
+            float a = dr_uniform01(r.v[1]);
             const float *xi = rows->x + i * d, *xb = background->x + j * d;
             for (int f = 0; f < d; f++)
                 b.x[(size_t)k * d + f] = xb[f] + a * (xi[f] - xb[f]);
@@ -141,9 +138,7 @@ dr_status dr_expected_gradients(const dr_model_io *m, const dr_rows *rows, long 
         }
         s = dr_eg_run(m, &b, rows_now, 1);
         for (int k = 0; s == DR_OK && k < rows_now; k++) {
-            long i = (p0 + k) / samples, t = (p0 + k) % samples;
-            float a;
-            long j = dr_eg_draw(seed, i, t, bg, n_background, &a);
+            long i = (p0 + k) / samples, j = b.bg_row[k];
             const float *xi = rows->x + i * d, *xb = background->x + j * d;
             for (int f = 0; f < d; f++)
                 acc[i * d + f] += (double)(xi[f] - xb[f]) * b.gx[(size_t)k * d + f];

@@ -89,7 +89,8 @@ dr_status dr_model_stage(dr_experiment *e);
  * its SHAP values and LIME explanations into slot `slot` of e->explain. */
 struct dr_tree_model;
 dr_status dr_explain_tree_model(dr_experiment *e, const struct dr_tree_model *m, int slot);
-dr_status dr_explain_graph_model(dr_experiment *e, const dr_model_io *io, int slot);
+dr_status dr_explain_graph_model(dr_experiment *e, const dr_model_io *io, const dr_rows *train, const dr_rows *test,
+                                 int slot);
 /* [ensemble] over e->models; ensemble.seed defaults to default_seed (train.seed). */
 dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed);
 /* Reads the [ensemble] keys and checks that every member is among the trained

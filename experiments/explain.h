@@ -21,7 +21,6 @@ typedef struct dr_explain {
     const char *method[DR_EXPLAIN_MAX_MODELS]; /* "TreeSHAP", "expected gradients" */
     float *phi[DR_EXPLAIN_MAX_MODELS];        /* [rows, n_features + 1], the expected value last */
     float *phi_seq[DR_EXPLAIN_MAX_MODELS];    /* [rows, seq channels] summed over the steps, or NULL */
-    int n_seq[DR_EXPLAIN_MAX_MODELS];         /* seq channels in phi_seq */
     float *margin[DR_EXPLAIN_MAX_MODELS];     /* [rows] log-odds (the SVM: its margin) */
     /* LIME (experiments/lime.h) for the first lime_rows test loans */
     long lime_rows, lime_samples;

@@ -74,7 +74,7 @@ dr_status dr_explain_tree_model(dr_experiment *e, const dr_tree_model *m, int sl
  * (where the model reads one) repeated beside each sample. */
 typedef struct dr_graph_lime {
     const dr_model_io *io;
-    const dr_experiment *e;
+    const dr_rows *test;
     long loan;
     float *seq, *y; /* [cap, T C], [cap] */
     long cap;
@@ -85,8 +85,8 @@ static void dr_graph_lime_for(void *ctx, long loan) { ((dr_graph_lime *)ctx)->lo
 static dr_status dr_graph_prob(void *ctx, const float *x, long n, int d, float *prob)
 {
     dr_graph_lime *c = ctx;
-    const dr_experiment *e = c->e;
-    long S = c->io->seq.id >= 0 ? (long)e->seq_stats.T * e->seq_stats.n_channels : 0;
+    const dr_rows *t = c->test;
+    long S = t->seq ? (long)t->seq_len * t->seq_channels : 0;
     if (n > c->cap) {
         free(c->seq), free(c->y);
         c->seq = malloc((size_t)(n * (S ? S : 1)) * sizeof(float));
@@ -96,32 +96,23 @@ static dr_status dr_graph_prob(void *ctx, const float *x, long n, int d, float *
             return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
     }
     for (long i = 0; i < n && S; i++)
-        memcpy(c->seq + i * S, e->test.seq + c->loan * S, (size_t)S * sizeof(float));
+        memcpy(c->seq + i * S, t->seq + c->loan * S, (size_t)S * sizeof(float));
     dr_rows rows = {.n = n, .n_features = d, .x = x, .y = c->y, .seq = S ? c->seq : NULL,
-                    .seq_len = S ? e->seq_stats.T : 0, .seq_channels = S ? e->seq_stats.n_channels : 0};
+                    .seq_len = t->seq_len, .seq_channels = t->seq_channels};
     return dr_predict(c->io, &rows, prob, NULL);
 }
 
-static dr_rows dr_part_rows(const dr_experiment *e, const dr_part *p, const dr_model_io *io)
-{
-    int seq = io->seq.id >= 0 && e->has_seq;
-    return (dr_rows){.n = p->m.n_rows, .n_features = p->m.n_features, .x = p->m.x, .y = p->y,
-                     .seq = seq ? p->seq : NULL, .seq_len = seq ? e->seq_stats.T : 0,
-                     .seq_channels = seq ? e->seq_stats.n_channels : 0};
-}
-
-dr_status dr_explain_graph_model(dr_experiment *e, const dr_model_io *io, int slot)
+dr_status dr_explain_graph_model(dr_experiment *e, const dr_model_io *io, const dr_rows *train, const dr_rows *test,
+                                 int slot)
 {
     dr_explain *ex = &e->explain;
-    dr_rows test = dr_part_rows(e, &e->test, io), train = dr_part_rows(e, &e->train, io);
     dr_eg_result r;
     ex->method[slot] = "expected gradients";
-    DR_TRY(dr_expected_gradients(io, &test, ex->rows, &train, ex->background, ex->samples, ex->seed, &r));
+    DR_TRY(dr_expected_gradients(io, test, ex->rows, train, ex->background, ex->samples, ex->seed, &r));
     ex->phi[slot] = r.phi;
     ex->phi_seq[slot] = r.phi_seq;
-    ex->n_seq[slot] = r.phi_seq ? test.seq_channels : 0;
     ex->margin[slot] = r.logit;
-    dr_graph_lime lime = {.io = io, .e = e};
+    dr_graph_lime lime = {.io = io, .test = test};
     dr_status s = dr_lime_model(e, slot, dr_graph_prob, &lime, dr_graph_lime_for);
     free(lime.seq), free(lime.y);
     return s;

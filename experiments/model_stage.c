@@ -76,7 +76,7 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
     DR_TRY(dr_predict(io, &va, r->val, NULL));
     DR_TRY(dr_predict(io, &te, r->test, NULL));
     int slot = dr_explain_slot(&e->explain, name);
-    return slot >= 0 && !e->trial ? dr_explain_graph_model(e, io, slot) : DR_OK;
+    return slot >= 0 && !e->trial ? dr_explain_graph_model(e, io, &tr, &te, slot) : DR_OK;
 }
 
 /* The inputs of an explained graph model get gradients (expected gradients). */

@@ -231,7 +231,7 @@ dr_status dr_write_explain(dr_experiment *e)
         const float *phi = ex->phi[m], *phi_seq = ex->phi_seq[m];
         float *base = part; /* reused below for the SHAP values */
         double worst = 0, gap = 0, spread = 0;
-        int C = ex->n_seq[m];
+        int C = phi_seq ? e->seq_stats.n_channels : 0;
         memset(mean_abs, 0, (size_t)d * sizeof *mean_abs);
         memset(by_col, 0, (size_t)(n * n_cols) * sizeof *by_col);
         char key[128];

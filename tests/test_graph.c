@@ -89,6 +89,20 @@ static void build_every_node(net *n, float dropout, int differentiable)
     n->loss = loss;
 }
 
+/* The every-node graph planned for GC_B rows, fed random inputs xs (stream)
+ * and fixed labels. */
+static void net_setup(net *n, int differentiable, float *xs, uint32_t stream)
+{
+    static const float ys[GC_B] = {1, 0, 1, 0, 0};
+    *n = (net){.batch = GC_B};
+    assert_int_equal(dr_graph_create(&n->g, cpu_backend(), tu_seed()), DR_OK);
+    build_every_node(n, 0.3f, differentiable);
+    assert_int_equal(dr_graph_plan(n->g, GC_B), DR_OK);
+    tu_fill_uniform(xs, GC_B * GC_C * GC_L, -2, 2, tu_seed(), stream);
+    assert_int_equal(dr_graph_set_input(n->g, n->x, xs, GC_B), DR_OK);
+    assert_int_equal(dr_graph_set_input(n->g, n->y, ys, GC_B), DR_OK);
+}
+
 static double net_loss(void *ctx)
 {
     net *n = ctx;
@@ -137,14 +151,9 @@ static double fd_worst(float *x, const float *analytic, long n, double (*f)(void
 static void test_gradients_through_every_node(void **state)
 {
     (void)state;
-    net n = {.batch = GC_B};
-    assert_int_equal(dr_graph_create(&n.g, cpu_backend(), tu_seed()), DR_OK);
-    build_every_node(&n, 0.3f, 0);
-    assert_int_equal(dr_graph_plan(n.g, GC_B), DR_OK);
-    float xs[GC_B * GC_C * GC_L], ys[GC_B] = {1, 0, 1, 0, 0};
-    tu_fill_uniform(xs, GC_B * GC_C * GC_L, -2, 2, tu_seed(), 7);
-    assert_int_equal(dr_graph_set_input(n.g, n.x, xs, GC_B), DR_OK);
-    assert_int_equal(dr_graph_set_input(n.g, n.y, ys, GC_B), DR_OK);
+    net n;
+    float xs[GC_B * GC_C * GC_L];
+    net_setup(&n, 0, xs, 7);
 
     net_loss(&n);
     assert_int_equal(dr_graph_forward(n.g, DR_MODE_TRAIN), DR_OK);
@@ -220,14 +229,8 @@ static double net_logit_sum(void *ctx)
 static void test_input_gradients_eval(void **state)
 {
     (void)state;
-    net n = {.batch = GC_B};
-    assert_int_equal(dr_graph_create(&n.g, cpu_backend(), tu_seed()), DR_OK);
-    build_every_node(&n, 0.3f, 1);
-    assert_int_equal(dr_graph_plan(n.g, GC_B), DR_OK);
-    float ys[GC_B] = {1, 0, 1, 0, 0};
-    tu_fill_uniform(gx_inputs, GC_B * GC_C * GC_L, -2, 2, tu_seed(), 9);
-    assert_int_equal(dr_graph_set_input(n.g, n.x, gx_inputs, GC_B), DR_OK);
-    assert_int_equal(dr_graph_set_input(n.g, n.y, ys, GC_B), DR_OK);
+    net n;
+    net_setup(&n, 1, gx_inputs, 9);
     dr_adam_params hp = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
     for (int k = 1; k <= 3; k++) {
         hp.step = k;

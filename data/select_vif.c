@@ -9,29 +9,9 @@
 
 #include <cblas.h>
 
-#define VIF_CHUNK 1024
+#include "core/linalg.h"
 
-/* Cholesky of the k x k block A (lower, in place). Returns 0 if not positive
- * definite. */
-static int cholesky(double *A, int k)
-{
-    for (int j = 0; j < k; j++) {
-        double s = A[j * k + j];
-        for (int m = 0; m < j; m++)
-            s -= A[j * k + m] * A[j * k + m];
-        if (!(s > 0))
-            return 0;
-        double l = sqrt(s);
-        A[j * k + j] = l;
-        for (int i = j + 1; i < k; i++) {
-            double v = A[i * k + j];
-            for (int m = 0; m < j; m++)
-                v -= A[i * k + m] * A[j * k + m];
-            A[i * k + j] = v / l;
-        }
-    }
-    return 1;
-}
+#define VIF_CHUNK 1024
 
 /* diag((L L^T)^-1) = column sums of squares of L^-1; L^-1 column by column by
  * forward substitution. */
@@ -133,7 +113,7 @@ dr_status dr_select_vif(const float *X, long n, int d, const char *const *names,
             for (int a = 0; a < k; a++)
                 for (int b = 0; b < k; b++)
                     S[a * k + b] = C[idx[a] * d + idx[b]] + (a == b ? eps : 0);
-            if (cholesky(S, k))
+            if (dr_cholesky(S, k))
                 break;
             eps = eps == 0 ? 1e-12 : eps * 10;
             if (eps > 1) {

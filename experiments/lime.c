@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/linalg.h"
 #include "core/philox.h"
 #include "experiments/lime.h"
 
@@ -108,36 +109,6 @@ static double truncated_normal(double mean, double sd, double lo, double hi, uin
     return fmin(fmax(z, lo), hi);
 }
 
-/* Cholesky solve of the SPD system A x = b (A [k, k] overwritten). */
-static dr_status spd_solve(double *A, double *b, int k)
-{
-    for (int j = 0; j < k; j++) {
-        double dsum = A[j * k + j];
-        for (int p = 0; p < j; p++)
-            dsum -= A[j * k + p] * A[j * k + p];
-        if (!(dsum > 0))
-            return dr_error(DR_ERR_NUMERIC, "lime: the ridge system is not positive definite");
-        A[j * k + j] = sqrt(dsum);
-        for (int i = j + 1; i < k; i++) {
-            double v = A[i * k + j];
-            for (int p = 0; p < j; p++)
-                v -= A[i * k + p] * A[j * k + p];
-            A[i * k + j] = v / A[j * k + j];
-        }
-    }
-    for (int i = 0; i < k; i++) { /* L y = b */
-        for (int p = 0; p < i; p++)
-            b[i] -= A[i * k + p] * b[p];
-        b[i] /= A[i * k + i];
-    }
-    for (int i = k - 1; i >= 0; i--) { /* L^T x = y */
-        for (int p = i + 1; p < k; p++)
-            b[i] -= A[p * k + i] * b[p];
-        b[i] /= A[i * k + i];
-    }
-    return DR_OK;
-}
-
 /* Weighted ridge with an unpenalised intercept on the columns cols[0 .. k) of
  * z [n, d]: scikit-learn's Ridge(alpha).fit(z[:, cols], y, sample_weight=w).
  * beta [k] out; *intercept and the weighted R^2 *score out. */
@@ -175,7 +146,11 @@ static dr_status ridge(const double *z, long n, int d, const int *cols, int k, c
         for (int b = 0; b < a; b++)
             A[b * k + a] = A[a * k + b];
     }
-    dr_status s = spd_solve(A, beta, k);
+    dr_status s = DR_OK;
+    if (dr_cholesky(A, k))
+        dr_cholesky_solve(A, beta, k);
+    else
+        s = dr_error(DR_ERR_NUMERIC, "lime: the ridge system is not positive definite");
     double b0 = my;
     for (int a = 0; a < k; a++)
         b0 -= beta[a] * mz[a];

@@ -75,6 +75,7 @@ static dr_status dr_blend_members(dr_experiment *e, const dr_ensemble_keys *ks)
     double equal[DR_ENSEMBLE_MAX_MEMBERS];
     for (int i = 0; i < k; i++)
         equal[i] = 1.0 / k;
+    DR_TRY(dr_explain_ensemble(e, ks->members, r.weights, k));
     DR_TRY(dr_add_result(e, "ensemble", &ens));
     DR_TRY(dr_ensemble_blend(ens->val, r.weights, k, val, e->val.m.n_rows));
     DR_TRY(dr_ensemble_blend(ens->test, r.weights, k, test, e->test.m.n_rows));
@@ -89,10 +90,13 @@ static dr_ensemble_keys dr_run_defaults(uint64_t seed)
     return (dr_ensemble_keys){dr_default_members, 4, 200, 0, (int64_t)seed};
 }
 
-dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const char *const *trained, int n_trained)
+dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const char *const *trained, int n_trained,
+                               const char *const **members, int *k)
 {
     dr_ensemble_keys def = dr_run_defaults(default_seed), ks;
     DR_TRY(dr_read_ensemble_keys(e->cfg, &def, &ks));
+    *members = ks.members;
+    *k = ks.k;
     for (int i = 0; ks.k >= 2 && i < ks.k; i++) {
         int found = 0;
         for (int j = 0; j < n_trained; j++)

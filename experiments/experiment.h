@@ -86,16 +86,23 @@ dr_status dr_select_stage(dr_experiment *e, const dr_matrix *tr, int *selected);
  * sets e->checked, then trains the models and runs the ensemble stage. */
 dr_status dr_model_stage(dr_experiment *e);
 /* [explain] for one model the model stage has trained (experiments/explain_stage.c):
- * its SHAP values and LIME explanations into slot `slot` of e->explain. */
+ * its SHAP values and LIME explanations into its slot of e->explain, and its
+ * Kernel SHAP values as a member of an explained ensemble. A graph model's
+ * probabilities are sigmoid(platt[0] margin + platt[1]) when platt is given
+ * (the SVM), else its own. */
 struct dr_tree_model;
-dr_status dr_explain_tree_model(dr_experiment *e, const struct dr_tree_model *m, int slot);
-dr_status dr_explain_graph_model(dr_experiment *e, const dr_model_io *io, const dr_rows *train, const dr_rows *test,
-                                 int slot);
+dr_status dr_explain_tree(dr_experiment *e, const char *name, const struct dr_tree_model *m);
+dr_status dr_explain_graph(dr_experiment *e, const char *name, const dr_model_io *io, const dr_rows *train,
+                           const dr_rows *test, const double *platt);
+/* The ensemble's SHAP values: the members' weighted (experiments/explain.h). */
+dr_status dr_explain_ensemble(dr_experiment *e, const char *const *members, const double *weights, int k);
 /* [ensemble] over e->models; ensemble.seed defaults to default_seed (train.seed). */
 dr_status dr_ensemble_stage(dr_experiment *e, uint64_t default_seed);
 /* Reads the [ensemble] keys and checks that every member is among the trained
- * models, so that the model stage can stop on a mistake before it trains anything. */
-dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const char *const *trained, int n_trained);
+ * models, so that the model stage can stop on a mistake before it trains
+ * anything; *members / *k the members (k < 2: no ensemble). */
+dr_status dr_ensemble_settings(dr_experiment *e, uint64_t default_seed, const char *const *trained, int n_trained,
+                               const char *const **members, int *k);
 dr_status dr_report_stage(dr_experiment *e);
 /* The columns of the results table (NULL-terminated) and one row: the
  * threshold metrics at 0.5 and at the threshold maximising F1 on fit_score,

@@ -4,11 +4,40 @@
 
 #include "experiments/explain.h"
 
-static const char *const dr_explainable[] = {"xgboost", "lightgbm", "xgboost_leafwise", "random_forest",
-                                             "hybrid",  "logistic", "mlp",              "svm", NULL};
+static const char *const dr_explainable[] = {"xgboost", "lightgbm", "xgboost_leafwise", "random_forest", "hybrid",
+                                             "logistic", "mlp",      "svm",              "ensemble",      NULL};
 
-dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, long n_train, long n_test,
-                              uint64_t seed, dr_explain *ex)
+/* explain.kernel_*: Kernel SHAP's loans, background and coalitions. */
+static dr_status dr_kernel_settings(dr_config *cfg, long n_train, long n_test, int players, dr_explain *ex)
+{
+    int64_t rows, background, samples;
+    const char *method;
+    DR_TRY(dr_config_string(cfg, "explain.method", "auto", (const char *const[]){"auto", "kernel", NULL}, &method));
+    ex->kernel = strcmp(method, "kernel") == 0;
+    /* KernelExplainer's cost grows with loans x coalitions x background: shap's
+     * examples explain some 100 loans against shap.kmeans(X, 10) */
+    DR_TRY(dr_config_int64(cfg, "explain.kernel_rows", 100, 1, 100000000, &rows));
+    DR_TRY(dr_config_int64(cfg, "explain.kernel_background", n_train < 10 ? (n_train > 0 ? n_train : 1) : 10, 1,
+                           100000, &background));
+    if (background > n_train)
+        return dr_error(DR_ERR_INVALID, "%s: explain.kernel_background = %lld, but the training split has %ld rows",
+                        dr_config_where(cfg, "explain.kernel_background"), (long long)background, n_train);
+    /* shap's nsamples = "auto" */
+    DR_TRY(dr_config_int64(cfg, "explain.kernel_samples", 2 * (int64_t)players + 2048, 1, 100000000, &samples));
+    if (samples < players + 1)
+        return dr_error(DR_ERR_INVALID, "%s: explain.kernel_samples = %lld is too few for Kernel SHAP's regression "
+                        "over %d inputs: it needs at least %d coalitions (the default is %d)",
+                        dr_config_where(cfg, "explain.kernel_samples"), (long long)samples, players, players + 1,
+                        2 * players + 2048);
+    ex->kernel_rows = rows < n_test ? (long)rows : n_test;
+    ex->kernel_background = (long)background;
+    ex->kernel_samples = (long)samples;
+    return DR_OK;
+}
+
+dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, const char *const *members,
+                              int n_members, long n_train, long n_test, int d, int has_history, uint64_t seed,
+                              dr_explain *ex)
 {
     memset(ex, 0, sizeof *ex);
     const char *const *models;
@@ -36,6 +65,7 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
     ex->lime_rows = lime_rows < n_test ? (long)lime_rows : n_test;
     ex->lime_samples = (long)lime_samples;
     ex->seed = seed;
+    DR_TRY(dr_kernel_settings(cfg, n_train, n_test, d + has_history, ex));
     for (int i = 0; i < n; i++) {
         int known = 0, is_trained = 0;
         for (int k = 0; dr_explainable[k]; k++)
@@ -43,12 +73,19 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
         for (int k = 0; k < n_trained; k++)
             is_trained |= strcmp(models[i], trained[k]) == 0;
         if (!known)
-            return dr_error(DR_ERR_UNSUPPORTED,
-                            "%s: explain.models: \"%s\": not done yet; SHAP values exist for the tree models "
-                            "(\"xgboost\", \"lightgbm\", \"xgboost_leafwise\", \"random_forest\") and the neural "
-                            "ones (\"hybrid\", \"logistic\", \"mlp\", \"svm\"), not yet for the ensemble",
+            return dr_error(DR_ERR_INVALID,
+                            "%s: explain.models: \"%s\" is no model; SHAP values exist for the tree models "
+                            "(\"xgboost\", \"lightgbm\", \"xgboost_leafwise\", \"random_forest\"), the neural "
+                            "ones (\"hybrid\", \"logistic\", \"mlp\", \"svm\") and \"ensemble\"",
                             dr_config_where(cfg, "explain.models"), models[i]);
-        if (!is_trained)
+        if (strcmp(models[i], "ensemble") == 0) {
+            if (n_members < 2)
+                return dr_error(DR_ERR_INVALID, "%s: explain.models names \"ensemble\", but ensemble.members "
+                                "names %d model(s): no ensemble is fitted",
+                                dr_config_where(cfg, "explain.models"), n_members);
+            ex->n_members = n_members;
+            memcpy(ex->member, members, (size_t)n_members * sizeof *members);
+        } else if (!is_trained)
             return dr_error(DR_ERR_INVALID, "%s: explain.models names \"%s\", which baselines.models does not train",
                             dr_config_where(cfg, "explain.models"), models[i]);
         for (int k = 0; k < i; k++)
@@ -71,6 +108,14 @@ int dr_explain_slot(const dr_explain *ex, const char *model)
     return -1;
 }
 
+int dr_explain_member(const dr_explain *ex, const char *model)
+{
+    for (int i = 0; i < ex->n_members; i++)
+        if (strcmp(ex->member[i], model) == 0)
+            return i;
+    return -1;
+}
+
 void dr_explain_free(dr_explain *ex)
 {
     for (int i = 0; i < ex->n_models; i++) {
@@ -80,5 +125,8 @@ void dr_explain_free(dr_explain *ex)
         free(ex->lime[i]);
         free(ex->stability[i]);
     }
+    for (int i = 0; i < ex->n_members; i++)
+        free(ex->member_phi[i]), free(ex->member_prob[i]);
+    dr_kshap_background_free(&ex->bg);
     memset(ex, 0, sizeof *ex);
 }

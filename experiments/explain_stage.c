@@ -1,11 +1,17 @@
 /* The explanations of one trained model ([explain], experiments/explain.h),
  * called by the model stage while the model is at hand: SHAP values of the
- * first explain.rows test loans and LIME for the first explain.lime_rows. */
+ * first explain.rows test loans (explain.kernel_rows with Kernel SHAP), LIME
+ * for the first explain.lime_rows, and, for a member of an explained
+ * ensemble, its Kernel SHAP values on the probability scale, which the
+ * ensemble stage weighs into the ensemble's. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "experiments/expected_gradients.h"
 #include "experiments/experiment.h"
+#include "models/platt.h"
 #include "models/trees.h"
 
 /* 1 when the top 5 inputs of a and b are the same set. */
@@ -52,31 +58,245 @@ static dr_status dr_lime_model(dr_experiment *e, int slot, dr_lime_predict_fn pr
     return s == DR_OK ? s : dr_error_context(s, "explain: LIME: ");
 }
 
+/* --- Kernel SHAP ------------------------------------------------------------------- */
+
+/* A model's log-odds (the SVM: its margin) and probability for rows. */
+typedef dr_status (*dr_scores_fn)(void *model, const dr_rows *rows, float *margin, float *prob);
+
+/* Kernel SHAP's view of a model: composites of the loan and background points,
+ * each point's history that of its nearest training row. Players: the inputs,
+ * then the history as one (never varying for a model that reads none). */
+typedef struct dr_kernel_ctx {
+    const dr_experiment *e;
+    const float *loan, *loan_seq;
+    long S; /* history values per loan the model reads, or 0 */
+    dr_scores_fn scores;
+    void *model;
+    float *x, *seq, *y, *margin, *prob;
+    long cap;
+} dr_kernel_ctx;
+
+static dr_status dr_kernel_model(void *ctx, const uint8_t *take, const long *point, long n, double *out)
+{
+    dr_kernel_ctx *c = ctx;
+    const dr_experiment *e = c->e;
+    const dr_kshap_background *bg = &e->explain.bg;
+    int d = e->n_selected, P = d + 1;
+    long S = c->S;
+    if (n > c->cap) {
+        free(c->x), free(c->seq), free(c->y), free(c->margin), free(c->prob);
+        c->x = malloc((size_t)(n * d) * sizeof(float));
+        c->seq = malloc((size_t)(n * (S ? S : 1)) * sizeof(float));
+        c->y = calloc((size_t)n, sizeof(float));
+        c->margin = malloc((size_t)n * sizeof(float));
+        c->prob = malloc((size_t)n * sizeof(float));
+        c->cap = c->x && c->seq && c->y && c->margin && c->prob ? n : 0;
+        if (!c->cap)
+            return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld composites", n);
+    }
+    for (long i = 0; i < n; i++) {
+        const uint8_t *t = take + i * P;
+        const float *b = bg->x + point[i] * d;
+        for (int j = 0; j < d; j++)
+            c->x[i * d + j] = t[j] ? c->loan[j] : b[j];
+        if (S)
+            memcpy(c->seq + i * S, t[d] ? c->loan_seq : e->train.seq + bg->nearest[point[i]] * S,
+                   (size_t)S * sizeof(float));
+    }
+    dr_rows rows = {.n = n, .n_features = d, .x = c->x, .y = c->y, .seq = S ? c->seq : NULL,
+                    .seq_len = S ? e->seq_stats.T : 0, .seq_channels = S ? e->seq_stats.n_channels : 0};
+    DR_TRY(c->scores(c->model, &rows, c->margin, c->prob));
+    for (long i = 0; i < n; i++)
+        out[2 * i] = c->margin[i], out[2 * i + 1] = c->prob[i];
+    return DR_OK;
+}
+
+/* Players whose loan value differs from some background point's. */
+static void dr_varying(const dr_experiment *e, const float *loan, const float *loan_seq, long S, uint8_t *varying)
+{
+    const dr_kshap_background *bg = &e->explain.bg;
+    int d = e->n_selected;
+    memset(varying, 0, (size_t)d + 1);
+    for (long b = 0; b < bg->k; b++) {
+        for (int j = 0; j < d; j++) {
+            float u = loan[j], v = bg->x[b * d + j];
+            varying[j] |= u != v && !(isnan(u) && isnan(v));
+        }
+        if (S)
+            varying[d] |= memcmp(loan_seq, e->train.seq + bg->nearest[b] * S, (size_t)S * sizeof(float)) != 0;
+    }
+}
+
+/* Kernel SHAP of the model `name` for the first explain.kernel_rows test loans:
+ * on its log-odds into its slot (explain.method = "kernel"), on the
+ * probability scale for the ensemble when it is a member. reads_history: the
+ * model takes the loans' histories. */
+static dr_status dr_kernel_explain(dr_experiment *e, const char *name, dr_scores_fn scores, void *model,
+                                   int reads_history)
+{
+    dr_explain *ex = &e->explain;
+    int slot = ex->kernel ? dr_explain_slot(ex, name) : -1, member = dr_explain_member(ex, name);
+    if (slot < 0 && member < 0)
+        return DR_OK;
+    int d = e->n_selected, P = d + 1;
+    long n = ex->kernel_rows, S = reads_history ? (long)e->seq_stats.T * e->seq_stats.n_channels : 0;
+    if (!ex->bg.k)
+        DR_TRY(dr_kshap_kmeans(e->train.m.x, e->train.m.n_rows, d, ex->kernel_background, ex->seed, &ex->bg));
+    if (slot >= 0) {
+        ex->method[slot] = "Kernel SHAP";
+        ex->n[slot] = n;
+        ex->seq_cols[slot] = S ? 1 : 0;
+        ex->phi[slot] = malloc((size_t)(n * P) * sizeof(float));
+        ex->phi_seq[slot] = S ? malloc((size_t)n * sizeof(float)) : NULL;
+        ex->margin[slot] = malloc((size_t)n * sizeof(float));
+        if (!ex->phi[slot] || (S && !ex->phi_seq[slot]) || !ex->margin[slot])
+            return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    }
+    if (member >= 0) {
+        ex->member_phi[member] = malloc((size_t)(n * (P + 1)) * sizeof(double));
+        ex->member_prob[member] = malloc((size_t)n * sizeof(double));
+        if (!ex->member_phi[member] || !ex->member_prob[member])
+            return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    }
+    double t0 = dr_now();
+    dr_kernel_ctx c = {.e = e, .S = S, .scores = scores, .model = model};
+    uint8_t *varying = malloc((size_t)P);
+    double *phi = malloc((size_t)(2 * (P + 1)) * sizeof *phi), fx[2];
+    dr_status s = varying && phi ? DR_OK : dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    for (long i = 0; i < n && s == DR_OK; i++) {
+        c.loan = e->test.m.x + i * d;
+        c.loan_seq = S ? e->test.seq + i * S : NULL;
+        dr_varying(e, c.loan, c.loan_seq, S, varying);
+        dr_kshap_game g = {.players = P, .n_out = 2, .varying = varying, .bg = &ex->bg, .f = dr_kernel_model,
+                           .ctx = &c};
+        /* one design per loan, whichever model: the seed is the loan's */
+        s = dr_kernel_shap(&g, ex->kernel_samples, ex->seed + 7919u * (uint64_t)i, phi, fx);
+        if (s == DR_OK && slot >= 0) {
+            for (int j = 0; j < d; j++)
+                ex->phi[slot][i * P + j] = (float)phi[j];
+            ex->phi[slot][i * P + d] = (float)phi[P];
+            if (S)
+                ex->phi_seq[slot][i] = (float)phi[d];
+            ex->margin[slot][i] = (float)fx[0];
+        }
+        if (s == DR_OK && member >= 0) {
+            memcpy(ex->member_phi[member] + i * (P + 1), phi + P + 1, (size_t)(P + 1) * sizeof *phi);
+            ex->member_prob[member][i] = fx[1];
+        }
+    }
+    free(c.x), free(c.seq), free(c.y), free(c.margin), free(c.prob);
+    free(varying), free(phi);
+    if (s != DR_OK)
+        return dr_error_context(s, "explain: Kernel SHAP of %s: ", name);
+    dr_run_log(&e->run, "%s: Kernel SHAP of %ld test loans%s in %.2f s\n", name, n,
+               slot >= 0 ? "" : " (for the ensemble)", dr_now() - t0);
+    return DR_OK;
+}
+
+dr_status dr_explain_ensemble(dr_experiment *e, const char *const *members, const double *weights, int k)
+{
+    dr_explain *ex = &e->explain;
+    int slot = dr_explain_slot(ex, "ensemble"), d = e->n_selected, P = d + 1;
+    if (slot < 0 || e->trial)
+        return DR_OK;
+    long n = ex->kernel_rows;
+    double *sum = calloc((size_t)(n * (P + 1)), sizeof *sum), *prob = calloc((size_t)n, sizeof *prob);
+    if (!sum || !prob) {
+        free(sum), free(prob);
+        return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    }
+    int history = 0;
+    for (int m = 0; m < k; m++) {
+        int i = dr_explain_member(ex, members[m]);
+        DR_ASSERT(i >= 0 && ex->member_phi[i]); /* every member was trained and explained */
+        for (long r = 0; r < n; r++) {
+            for (int j = 0; j <= P; j++)
+                sum[r * (P + 1) + j] += weights[m] * ex->member_phi[i][r * (P + 1) + j];
+            history |= ex->member_phi[i][r * (P + 1) + d] != 0;
+            prob[r] += weights[m] * ex->member_prob[i][r];
+        }
+    }
+    ex->method[slot] = "Kernel SHAP";
+    ex->scale[slot] = "probability";
+    ex->n[slot] = n;
+    ex->seq_cols[slot] = history;
+    ex->phi[slot] = malloc((size_t)(n * P) * sizeof(float));
+    ex->phi_seq[slot] = history ? malloc((size_t)n * sizeof(float)) : NULL;
+    ex->margin[slot] = malloc((size_t)n * sizeof(float));
+    dr_status s = ex->phi[slot] && (!history || ex->phi_seq[slot]) && ex->margin[slot]
+                      ? DR_OK
+                      : dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    for (long r = 0; r < n && s == DR_OK; r++) {
+        for (int j = 0; j < d; j++)
+            ex->phi[slot][r * P + j] = (float)sum[r * (P + 1) + j];
+        ex->phi[slot][r * P + d] = (float)sum[r * (P + 1) + P];
+        if (history)
+            ex->phi_seq[slot][r] = (float)sum[r * (P + 1) + d];
+        ex->margin[slot][r] = (float)prob[r];
+    }
+    free(sum), free(prob);
+    return s;
+}
+
+/* --- the models ---------------------------------------------------------------------- */
+
 static dr_status dr_tree_prob(void *ctx, const float *x, long n, int d, float *prob)
 {
     return dr_tree_predict(ctx, x, n, d, prob);
 }
 
-dr_status dr_explain_tree_model(dr_experiment *e, const dr_tree_model *m, int slot)
+/* One prediction pass: the libraries' probability is the sigmoid of the margin. */
+static dr_status dr_tree_scores(void *model, const dr_rows *rows, float *margin, float *prob)
+{
+    DR_TRY(dr_tree_margin(model, rows->x, rows->n, rows->n_features, margin));
+    for (long i = 0; i < rows->n; i++)
+        prob[i] = (float)(1 / (1 + exp(-(double)margin[i])));
+    return DR_OK;
+}
+
+dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_model *m)
 {
     dr_explain *ex = &e->explain;
-    long n = ex->rows;
-    ex->method[slot] = "TreeSHAP";
-    ex->phi[slot] = malloc((size_t)(n * (e->n_selected + 1)) * sizeof(float));
-    ex->margin[slot] = malloc((size_t)n * sizeof(float));
-    if (!ex->phi[slot] || !ex->margin[slot])
-        return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
-    DR_TRY(dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]));
+    int slot = dr_explain_slot(ex, name);
+    DR_TRY(dr_kernel_explain(e, name, dr_tree_scores, (void *)m, 0));
+    if (slot < 0)
+        return DR_OK;
+    if (!ex->kernel) {
+        long n = ex->rows;
+        ex->method[slot] = "TreeSHAP";
+        ex->n[slot] = n;
+        ex->phi[slot] = malloc((size_t)(n * (e->n_selected + 1)) * sizeof(float));
+        ex->margin[slot] = malloc((size_t)n * sizeof(float));
+        if (!ex->phi[slot] || !ex->margin[slot])
+            return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
+        DR_TRY(dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]));
+    }
     return dr_lime_model(e, slot, dr_tree_prob, (void *)m, NULL);
+}
+
+/* A graph model as the explanations see it: its probabilities Platt-scaled
+ * where the model stage scales them (the SVM). */
+typedef struct dr_graph_model {
+    const dr_model_io *io;
+    const double *platt; /* A, B, or NULL */
+} dr_graph_model;
+
+static dr_status dr_graph_scores(void *model, const dr_rows *rows, float *margin, float *prob)
+{
+    const dr_graph_model *g = model;
+    DR_TRY(dr_predict_logit(g->io, rows, prob, margin));
+    if (g->platt)
+        dr_platt_apply(prob, margin, rows->n, g->platt[0], g->platt[1]);
+    return DR_OK;
 }
 
 /* LIME's view of a graph model: flat inputs perturbed, the loan's own history
  * (where the model reads one) repeated beside each sample. */
 typedef struct dr_graph_lime {
-    const dr_model_io *io;
+    dr_graph_model *model;
     const dr_rows *test;
     long loan;
-    float *seq, *y; /* [cap, T C], [cap] */
+    float *seq, *y, *margin; /* [cap, T C], [cap], [cap] */
     long cap;
 } dr_graph_lime;
 
@@ -88,10 +308,11 @@ static dr_status dr_graph_prob(void *ctx, const float *x, long n, int d, float *
     const dr_rows *t = c->test;
     long S = t->seq ? (long)t->seq_len * t->seq_channels : 0;
     if (n > c->cap) {
-        free(c->seq), free(c->y);
+        free(c->seq), free(c->y), free(c->margin);
         c->seq = malloc((size_t)(n * (S ? S : 1)) * sizeof(float));
         c->y = calloc((size_t)n, sizeof(float));
-        c->cap = c->seq && c->y ? n : 0;
+        c->margin = malloc((size_t)n * sizeof(float));
+        c->cap = c->seq && c->y && c->margin ? n : 0;
         if (!c->cap)
             return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
     }
@@ -99,21 +320,30 @@ static dr_status dr_graph_prob(void *ctx, const float *x, long n, int d, float *
         memcpy(c->seq + i * S, t->seq + c->loan * S, (size_t)S * sizeof(float));
     dr_rows rows = {.n = n, .n_features = d, .x = x, .y = c->y, .seq = S ? c->seq : NULL,
                     .seq_len = t->seq_len, .seq_channels = t->seq_channels};
-    return dr_predict(c->io, &rows, prob, NULL);
+    return dr_graph_scores(c->model, &rows, c->margin, prob);
 }
 
-dr_status dr_explain_graph_model(dr_experiment *e, const dr_model_io *io, const dr_rows *train, const dr_rows *test,
-                                 int slot)
+dr_status dr_explain_graph(dr_experiment *e, const char *name, const dr_model_io *io, const dr_rows *train,
+                           const dr_rows *test, const double *platt)
 {
     dr_explain *ex = &e->explain;
-    dr_eg_result r;
-    ex->method[slot] = "expected gradients";
-    DR_TRY(dr_expected_gradients(io, test, ex->rows, train, ex->background, ex->samples, ex->seed, &r));
-    ex->phi[slot] = r.phi;
-    ex->phi_seq[slot] = r.phi_seq;
-    ex->margin[slot] = r.logit;
-    dr_graph_lime lime = {.io = io, .test = test};
+    int slot = dr_explain_slot(ex, name);
+    dr_graph_model model = {.io = io, .platt = platt};
+    DR_TRY(dr_kernel_explain(e, name, dr_graph_scores, &model, test->seq != NULL));
+    if (slot < 0)
+        return DR_OK;
+    if (!ex->kernel) {
+        dr_eg_result r;
+        ex->method[slot] = "expected gradients";
+        ex->n[slot] = ex->rows;
+        DR_TRY(dr_expected_gradients(io, test, ex->rows, train, ex->background, ex->samples, ex->seed, &r));
+        ex->phi[slot] = r.phi;
+        ex->phi_seq[slot] = r.phi_seq;
+        ex->seq_cols[slot] = r.phi_seq ? test->seq_channels : 0;
+        ex->margin[slot] = r.logit;
+    }
+    dr_graph_lime lime = {.model = &model, .test = test};
     dr_status s = dr_lime_model(e, slot, dr_graph_prob, &lime, dr_graph_lime_for);
-    free(lime.seq), free(lime.y);
+    free(lime.seq), free(lime.y), free(lime.margin);
     return s;
 }

@@ -14,11 +14,21 @@
 #include "models/platt.h"
 #include "models/trees.h"
 
-static dr_rows dr_rows_of(const dr_experiment *e, const dr_part *p)
+/* A split's rows as graph model io reads them: the histories only where it takes them. */
+static dr_rows dr_rows_of(const dr_experiment *e, const dr_model_io *io, const dr_part *p)
 {
+    int seq = e->has_seq && io->seq.id >= 0;
     return (dr_rows){.n = p->m.n_rows, .n_features = p->m.n_features, .x = p->m.x,
-                     .seq_len = e->has_seq ? e->seq_stats.T : 0, .seq_channels = e->has_seq ? e->seq_stats.n_channels : 0,
-                     .seq = p->seq, .y = p->y};
+                     .seq_len = seq ? e->seq_stats.T : 0, .seq_channels = seq ? e->seq_stats.n_channels : 0,
+                     .seq = seq ? p->seq : NULL, .y = p->y};
+}
+
+/* [explain] for a trained graph model (not in a trial). */
+static dr_status dr_explain_graph_model(dr_experiment *e, const char *name, const dr_model_io *io,
+                                        const double *platt)
+{
+    dr_rows tr = dr_rows_of(e, io, &e->train), te = dr_rows_of(e, io, &e->test);
+    return e->trial ? DR_OK : dr_explain_graph(e, name, io, &tr, &te, platt);
 }
 
 /* Trains a graph model with the [train] settings and predicts val and test. */
@@ -55,9 +65,7 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
         tc.epoch_end = e->trial->epoch_end;
         tc.epoch_end_ctx = e->trial->ctx;
     }
-    dr_rows tr = dr_rows_of(e, &e->train), va = dr_rows_of(e, &e->val), te = dr_rows_of(e, &e->test);
-    if (io->seq.id < 0) /* a model without a sequence input */
-        tr.seq = va.seq = te.seq = NULL, tr.seq_len = va.seq_len = te.seq_len = 0;
+    dr_rows tr = dr_rows_of(e, io, &e->train), va = dr_rows_of(e, io, &e->val), te = dr_rows_of(e, io, &e->test);
     dr_train_state st;
     dr_status s = dr_train(io, &tc, &tr, &va, run_dir, e->run.resumed, &st);
     if (s != DR_OK) {
@@ -74,15 +82,13 @@ static dr_status dr_fit_graph(dr_experiment *e, const char *name, const dr_model
     dr_model_result *r;
     DR_TRY(dr_add_result(e, name, &r));
     DR_TRY(dr_predict(io, &va, r->val, NULL));
-    DR_TRY(dr_predict(io, &te, r->test, NULL));
-    int slot = dr_explain_slot(&e->explain, name);
-    return slot >= 0 && !e->trial ? dr_explain_graph_model(e, io, &tr, &te, slot) : DR_OK;
+    return dr_predict(io, &te, r->test, NULL);
 }
 
-/* The inputs of an explained graph model get gradients (expected gradients). */
+/* The inputs of a graph model explained by expected gradients get gradients. */
 static int dr_wants_input_gradients(const dr_experiment *e, const char *name)
 {
-    return dr_explain_slot(&e->explain, name) >= 0 && !e->trial;
+    return dr_explain_slot(&e->explain, name) >= 0 && !e->explain.kernel && !e->trial;
 }
 
 /* How a training step runs, for the implementation lines. */
@@ -116,6 +122,8 @@ static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_h
     t.checkpoint_extra = dr_transform_write;
     t.checkpoint_extra_ctx = e;
     dr_status s = dr_fit_graph(e, "hybrid", &io, t, &hc.loss, e->trial ? NULL : e->run.dir);
+    if (s == DR_OK)
+        s = dr_explain_graph_model(e, "hybrid", &io, NULL);
     dr_hybrid_free(&m);
     return s;
 }
@@ -223,16 +231,21 @@ static dr_status dr_run_neural(dr_experiment *e, const dr_model_settings *ms, in
     dr_model_io io;
     DR_TRY(dr_mlp_build(&io, e->be, &mc, e->n_selected, t.seed, t.batch_size));
     dr_status s = dr_fit_graph(e, dr_neural_names[k], &io, t, &mc.loss, NULL);
+    double platt[2];
+    if (s == DR_OK && k == 2) { /* the SVM's outputs are its margins */
+        dr_model_result *r = &e->models[e->n_models - 1];
+        s = dr_platt_fit(r->val, e->val.y, e->val.m.n_rows, &platt[0], &platt[1]);
+        if (s == DR_OK) {
+            dr_platt_apply(r->val, r->val, e->val.m.n_rows, platt[0], platt[1]);
+            dr_platt_apply(r->test, r->test, e->test.m.n_rows, platt[0], platt[1]);
+            dr_run_log(&e->run, "svm: Platt scaling on validation, p = sigmoid(%.4f margin %+.4f)\n", platt[0],
+                       platt[1]);
+        }
+    }
+    if (s == DR_OK)
+        s = dr_explain_graph_model(e, dr_neural_names[k], &io, k == 2 ? platt : NULL);
     dr_graph_free(io.g);
-    if (s != DR_OK || k != 2)
-        return s;
-    dr_model_result *r = &e->models[e->n_models - 1];
-    double A, B;
-    DR_TRY(dr_platt_fit(r->val, e->val.y, e->val.m.n_rows, &A, &B));
-    dr_platt_apply(r->val, r->val, e->val.m.n_rows, A, B);
-    dr_platt_apply(r->test, r->test, e->test.m.n_rows, A, B);
-    dr_run_log(&e->run, "svm: Platt scaling on validation, p = sigmoid(%.4f margin %+.4f)\n", A, B);
-    return DR_OK;
+    return s;
 }
 
 static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
@@ -261,9 +274,8 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
         dr_run_log(&e->run, "%s (%s): %d rounds, kept %d, validation AUC %.4f\n", name, lib, info.rounds_trained,
                    info.best_iteration + 1, info.best_val_auc);
     }
-    int slot = dr_explain_slot(&e->explain, name);
-    if (s == DR_OK && slot >= 0 && !e->trial)
-        s = dr_explain_tree_model(e, m, slot);
+    if (s == DR_OK && !e->trial)
+        s = dr_explain_tree(e, name, m);
     dr_tree_free(m);
     return s;
 }
@@ -303,10 +315,13 @@ dr_status dr_model_stage(dr_experiment *e)
     const char *const *models;
     int n;
     DR_TRY(dr_config_string_list(e->cfg, "baselines.models", def, 7, dr_model_names, 1, 8, &models, &n));
-    DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n));
+    const char *const *members;
+    int n_members;
+    DR_TRY(dr_ensemble_settings(e, ms.train.seed, models, n, &members, &n_members));
     DR_TRY(dr_evaluation_read(e->cfg, &e->table, e->val.rows, e->val.m.n_rows, e->test.rows, e->test.m.n_rows,
                               &e->eval));
-    DR_TRY(dr_explain_settings(e->cfg, models, n, e->train.m.n_rows, e->test.m.n_rows, ms.train.seed, &e->explain));
+    DR_TRY(dr_explain_settings(e->cfg, models, n, members, n_members, e->train.m.n_rows, e->test.m.n_rows,
+                               e->n_selected, e->has_seq, ms.train.seed, &e->explain));
     /* Every key has been read by now: an unknown one is a typo, and the run stops
      * before hours of training, not after them. */
     DR_TRY(dr_config_check_unused(e->cfg));

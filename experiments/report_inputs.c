@@ -111,8 +111,8 @@ static dr_status dr_write_lime(dr_experiment *e, dr_h5 *f, int m, const char *co
 {
     const dr_explain *ex = &e->explain;
     long n = ex->lime_rows;
-    if (n == 0)
-        return DR_OK;
+    if (n == 0 || !ex->lime[m])
+        return DR_OK; /* the ensemble: its members are gone when it is explained */
     const dr_lime_result *r = ex->lime[m];
     int k = r[0].k;
     int32_t *feat = malloc((size_t)(n * k) * sizeof *feat);
@@ -182,11 +182,33 @@ static double dr_value_correlation(const float *x, const float *phi, long n, int
     return sxx > 0 && spp > 0 ? sxp / sqrt(sxx * spp) : 0.0;
 }
 
+/* Kernel SHAP's background: kernel_background/{x, weight, row} (row: the
+ * data row whose history stands for the point's). */
+static dr_status dr_write_kernel_background(const dr_experiment *e, dr_h5 *f)
+{
+    const dr_kshap_background *bg = &e->explain.bg;
+    int64_t dims[2] = {bg->k, bg->d}, k = bg->k;
+    int32_t *row = malloc((size_t)k * sizeof *row);
+    if (!row)
+        return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    for (long i = 0; i < bg->k; i++)
+        row[i] = (int32_t)e->train.rows[bg->nearest[i]];
+    dr_status s = dr_h5_write_f32(f, "kernel_background/x", bg->x, 2, dims);
+    if (s == DR_OK)
+        s = dr_h5_write_f64(f, "kernel_background/weight", bg->w, 1, &k);
+    if (s == DR_OK)
+        s = dr_h5_write_i32(f, "kernel_background/row", row, 1, &k);
+    free(row);
+    return s;
+}
+
 dr_status dr_write_explain(dr_experiment *e)
 {
     const dr_explain *ex = &e->explain;
     int d = e->n_selected;
-    long n = ex->rows;
+    long n = 0;
+    for (int m = 0; m < ex->n_models; m++)
+        n = ex->n[m] > n ? ex->n[m] : n;
     dr_matrix all = {0};
     DR_TRY(dr_prep_feature_names(&e->prep, &all));
     const char **name = NULL;
@@ -227,11 +249,16 @@ dr_status dr_write_explain(dr_experiment *e)
         first.m.n_rows = n;
         s = dr_write_rows(f, "row", &first);
     }
+    if (s == DR_OK && ex->bg.k > 0)
+        s = dr_write_kernel_background(e, f);
     for (int m = 0; m < ex->n_models && s == DR_OK; m++) {
         const float *phi = ex->phi[m], *phi_seq = ex->phi_seq[m];
         float *base = part; /* reused below for the SHAP values */
         double worst = 0, gap = 0, spread = 0;
-        int C = phi_seq ? e->seq_stats.n_channels : 0;
+        int C = ex->seq_cols[m];
+        long n = ex->n[m];
+        const char *scale = ex->scale[m] ? ex->scale[m] : "log-odds";
+        const char *const whole_history[1] = {"history"};
         memset(mean_abs, 0, (size_t)d * sizeof *mean_abs);
         memset(by_col, 0, (size_t)(n * n_cols) * sizeof *by_col);
         char key[128];
@@ -270,7 +297,8 @@ dr_status dr_write_explain(dr_experiment *e)
             s = dr_h5_write_f32(f, key, phi_seq, 2, sdims);
         snprintf(key, sizeof key, "%s/history_channel", ex->model[m]);
         if (s == DR_OK && C > 0)
-            s = dr_h5_write_strings(f, key, (const char *const *)e->seq_stats.channels, C);
+            s = dr_h5_write_strings(f, key, C == e->seq_stats.n_channels && strcmp(ex->method[m], "Kernel SHAP")
+                                    ? (const char *const *)e->seq_stats.channels : whole_history, C);
         snprintf(key, sizeof key, "%s/mean_abs", ex->model[m]);
         if (s == DR_OK)
             s = dr_h5_write_f64(f, key, mean_abs, 1, &dd);
@@ -279,6 +307,12 @@ dr_status dr_write_explain(dr_experiment *e)
         if (strcmp(ex->method[m], "TreeSHAP") == 0)
             dr_run_log(&e->run, "\nSHAP of %s (TreeSHAP, %ld test loans; largest |base + sum - margin| %.2e), the "
                        "top %d inputs by mean |SHAP| (log-odds):\n", ex->model[m], n, worst, ex->top);
+        else if (strcmp(ex->method[m], "Kernel SHAP") == 0)
+            dr_run_log(&e->run, "\nSHAP of %s (Kernel SHAP, %ld coalitions per loan over %ld k-means points of the "
+                       "training rows, %ld test loans; largest |base + sum - %s| %.2e), the top %d inputs by mean "
+                       "|SHAP| (%s%s):\n", ex->model[m], ex->kernel_samples, ex->bg.k, n,
+                       strcmp(scale, "probability") ? "margin" : "probability", worst, ex->top, scale,
+                       strcmp(ex->model[m], "ensemble") == 0 ? ": the members' values, weighted" : "");
         else
             dr_run_log(&e->run, "\nSHAP of %s (expected gradients, %ld samples per loan over %ld training rows, %ld "
                        "test loans; |base + sum - margin| mean %.2e, largest %.2e, against a mean |margin - base| of "

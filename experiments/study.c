@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "experiments/experiment.h"
 #include "experiments/journal.h"
 #include "experiments/study.h"
@@ -56,13 +57,6 @@ typedef struct dr_study {
     double t0;
     long n_settled_here; /* slots settled by this process (for the ETA) */
 } dr_study;
-
-static double dr_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int dr_interrupted(const dr_journal_trial *t)
 {

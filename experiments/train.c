@@ -6,18 +6,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/philox.h"
 #include "data/auc.h"
 #include "experiments/checkpoint.h"
 
 enum { DR_SHUFFLE_STREAM = 0x20000 };
-
-static double dr_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Fisher-Yates keyed by (seed, epoch): epoch e's order does not depend on how
  * many epochs ran before in this process, so a resumed run sees the same order. */
@@ -106,7 +100,8 @@ static dr_status dr_feed(const dr_model_io *m, const dr_rows *r, const dr_batch_
     return DR_OK;
 }
 
-dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, double *mean_loss)
+static dr_status dr_predict_into(const dr_model_io *m, const dr_rows *rows, float *prob, float *logit,
+                                 double *mean_loss)
 {
     int batch = dr_graph_max_batch(m->g);
     dr_batch_buf b = {0};
@@ -121,6 +116,8 @@ dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, dou
             s = dr_graph_forward(m->g, DR_MODE_EVAL);
         if (s == DR_OK)
             s = dr_graph_read(m->g, m->prob, prob + start);
+        if (s == DR_OK && logit)
+            s = dr_graph_read(m->g, m->logit, logit + start);
         if (s == DR_OK)
             s = dr_graph_read(m->g, m->loss, &l);
         loss_sum += (double)l * n;
@@ -129,6 +126,16 @@ dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, dou
     if (s == DR_OK && mean_loss)
         *mean_loss = loss_sum / (double)rows->n;
     return s;
+}
+
+dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, double *mean_loss)
+{
+    return dr_predict_into(m, rows, prob, NULL, mean_loss);
+}
+
+dr_status dr_predict_logit(const dr_model_io *m, const dr_rows *rows, float *prob, float *logit)
+{
+    return dr_predict_into(m, rows, prob, logit, NULL);
 }
 
 /* --- state ------------------------------------------------------------------ */

@@ -82,5 +82,7 @@ void dr_train_state_free(dr_train_state *st);
 
 /* Probabilities for every row (eval mode, batches of the planned size). */
 dr_status dr_predict(const dr_model_io *m, const dr_rows *rows, float *prob, double *mean_loss);
+/* The same with the logits beside the probabilities. */
+dr_status dr_predict_logit(const dr_model_io *m, const dr_rows *rows, float *prob, float *logit);
 
 #endif

@@ -20,6 +20,10 @@ dr_status dr_lgbm_predict(const dr_lgbm *m, const float *x, long n, int n_featur
 {
     return no_lightgbm();
 }
+dr_status dr_lgbm_margin(const dr_lgbm *m, const float *x, long n, int n_features, float *margin)
+{
+    return no_lightgbm();
+}
 dr_status dr_lgbm_shap(const dr_lgbm *m, const float *x, long n, int n_features, float *phi, float *margin)
 {
     return no_lightgbm();
@@ -219,6 +223,11 @@ done:
 dr_status dr_lgbm_predict(const dr_lgbm *m, const float *x, long n, int n_features, float *prob)
 {
     return predict_kind(m, x, n, n_features, C_API_PREDICT_NORMAL, 1, prob);
+}
+
+dr_status dr_lgbm_margin(const dr_lgbm *m, const float *x, long n, int n_features, float *margin)
+{
+    return predict_kind(m, x, n, n_features, C_API_PREDICT_RAW_SCORE, 1, margin);
 }
 
 dr_status dr_lgbm_shap(const dr_lgbm *m, const float *x, long n, int n_features, float *phi, float *margin)

@@ -21,6 +21,8 @@ dr_status dr_lgbm_train(dr_lgbm **out, const dr_tree_params *p, const float *x, 
                         int n_features, const float *x_val, const float *y_val, long n_val, dr_tree_info *info,
                         double *history, int *n_history);
 dr_status dr_lgbm_predict(const dr_lgbm *m, const float *x, long n, int n_features, float *prob);
+/* margin [n]: the raw score. */
+dr_status dr_lgbm_margin(const dr_lgbm *m, const float *x, long n, int n_features, float *margin);
 /* TreeSHAP (C_API_PREDICT_CONTRIB): phi [n, n_features + 1], the last column
  * the expected value; margin [n] the raw score. */
 dr_status dr_lgbm_shap(const dr_lgbm *m, const float *x, long n, int n_features, float *phi, float *margin);

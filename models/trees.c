@@ -394,6 +394,14 @@ dr_status dr_tree_predict(const dr_tree_model *m, const float *x, long n, int n_
     return xgb_predict(m, x, n, n_features, 0, 1, prob);
 }
 
+dr_status dr_tree_margin(const dr_tree_model *m, const float *x, long n, int n_features, float *margin)
+{
+    DR_TRY(check_rows(m, x, n, n_features, margin));
+    if (m->lgbm)
+        return dr_lgbm_margin(m->lgbm, x, n, n_features, margin);
+    return xgb_predict(m, x, n, n_features, 1, 1, margin);
+}
+
 dr_status dr_tree_shap(const dr_tree_model *m, const float *x, long n, int n_features, float *phi, float *margin)
 {
     DR_TRY(check_rows(m, x, n, n_features, phi));

@@ -76,6 +76,9 @@ dr_status dr_tree_train(dr_tree_model **out, const dr_tree_params *p, const floa
 dr_status dr_tree_predict(const dr_tree_model *m, const float *x, long n, int n_features,
                           float *prob);
 
+/* margin [n], the raw score (log-odds) that prob is the sigmoid of. */
+dr_status dr_tree_margin(const dr_tree_model *m, const float *x, long n, int n_features, float *margin);
+
 /* Exact TreeSHAP values, the libraries' own (XGBoost's pred_contribs,
  * LightGBM's C_API_PREDICT_CONTRIB), on the margin (log-odds) scale:
  * phi [n, n_features + 1] with the expected value in the last column, and

@@ -352,6 +352,23 @@ static void test_credit_evaluation(void **state)
     free(p), free(ex), free(pts), free(cal), free(rows);
 }
 
+/* A fresh folder root with n synthetic loans (repayment histories included) in csv. */
+static void synth_csv(const char *root, const char *csv, long n)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", root, root);
+    assert_int_equal(system(cmd), 0);
+    dr_synth_options o;
+    dr_synth_options_default(&o);
+    dr_table t;
+    double *p_true = NULL;
+    dr_synth_stats st;
+    assert_int_equal(dr_synth_generate(7, n, &o, &t, &p_true, &st), DR_OK);
+    assert_int_equal(dr_csv_write(&t, csv), DR_OK);
+    dr_table_free(&t);
+    free(p_true);
+}
+
 /* Synthetic loans with repayment histories, written as CSV and read back: the run
  * makes the history summaries and the LSTM's sequences, stores both in the
  * transform, and prediction from the run folder, which recomputes them from the
@@ -360,19 +377,8 @@ static void test_synthetic_history_predict(void **state)
 {
     (void)state;
     const char *root = "/tmp/defrisk_test_pipeline_synth", *csv = "/tmp/defrisk_test_pipeline_synth/loans.csv";
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", root, root);
-    assert_int_equal(system(cmd), 0);
-    dr_synth_options o;
-    dr_synth_options_default(&o);
-    dr_table t;
-    double *p_true = NULL;
-    dr_synth_stats st;
     const long n = 1500;
-    assert_int_equal(dr_synth_generate(7, n, &o, &t, &p_true, &st), DR_OK);
-    assert_int_equal(dr_csv_write(&t, csv), DR_OK);
-    dr_table_free(&t);
-    free(p_true);
+    synth_csv(root, csv, n);
     FILE *f = fopen("/tmp/defrisk_test_pipeline_synth/exp.toml", "w");
     assert_non_null(f);
     fprintf(f, "[data]\nsource = \"csv\"\npath = \"%s\"\ntarget = \"default\"\npositive = \"yes\"\n"
@@ -429,6 +435,90 @@ static void test_synthetic_history_predict(void **state)
     check_predict_matches(dir, csv, n);
 }
 
+/* Kernel SHAP on synthetic loans with histories, explain.method = "kernel":
+ *   - the ensemble of the network (which reads the history) and XGBoost: its
+ *     values, the members' weighted, add up to its probability in
+ *     predictions.h5 (to float rounding), the history as one input;
+ *   - logistic regression, linear in its inputs: each value is the closed
+ *     form w_j (x_j - E_b b_j) over the stored background, so value / (x_j -
+ *     E_b b_j) is one number per input across the loans. */
+static void test_kernel_shap_ensemble(void **state)
+{
+    (void)state;
+    const char *root = "/tmp/defrisk_test_pipeline_kshap", *csv = "/tmp/defrisk_test_pipeline_kshap/loans.csv";
+    synth_csv(root, csv, 1200);
+    FILE *f = fopen("/tmp/defrisk_test_pipeline_kshap/exp.toml", "w");
+    assert_non_null(f);
+    fprintf(f, "[data]\nsource = \"csv\"\npath = \"%s\"\ntarget = \"default\"\npositive = \"yes\"\n"
+               "date_column = \"issue_date\"\ncache = false\n[features]\nselect = false\n"
+               "[model]\nfilters = [4, 8, 8]\nlstm_units = 8\nattention_dim = 8\nfc = [16]\n"
+               "[train]\nepochs = 2\nprogress = false\n[baselines]\nmodels = [\"hybrid\", \"xgboost\", \"logistic\"]\n"
+               "logistic_epochs = 5\nxgboost_estimators = 40\n[ensemble]\nmembers = [\"hybrid\", \"xgboost\"]\n"
+               "trials = 10\n[explain]\nmethod = \"kernel\"\nmodels = [\"ensemble\", \"logistic\"]\nkernel_rows = 6\n"
+               "lime_rows = 0\n[output]\nfeatures = true\ndir = \"%s\"\n", csv, root);
+    fclose(f);
+    char path[700], dir[512];
+    run_ok("/tmp/defrisk_test_pipeline_kshap/exp.toml", NULL, 0, "/tmp/defrisk_test_pipeline_kshap/exp-*", dir,
+           sizeof dir);
+    dr_h5 *h;
+    int rank;
+    assert_int_equal(dr_h5_open(&h, dir_file(dir, "explain.h5", path, sizeof path)), DR_OK);
+    float *shap, *hist, *base, *margin, *lr, *lr_base, *bg;
+    double *bw;
+    int64_t sd[2], hd[2], m, ld[2], bd[2], k;
+    assert_int_equal(dr_h5_read_f32(h, "ensemble/shap", &shap, &rank, sd), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "ensemble/shap_history", &hist, &rank, hd), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "ensemble/base", &base, &rank, &m), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "ensemble/margin", &margin, &rank, &m), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "logistic/shap", &lr, &rank, ld), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "logistic/base", &lr_base, &rank, &m), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "kernel_background/x", &bg, &rank, bd), DR_OK);
+    assert_int_equal(dr_h5_read_f64(h, "kernel_background/weight", &bw, &rank, &k), DR_OK);
+    char **channel;
+    long n_channel;
+    assert_int_equal(dr_h5_read_strings(h, "ensemble/history_channel", &channel, &n_channel), DR_OK);
+    dr_h5_close(h);
+    assert_true(sd[0] == 6 && hd[0] == 6 && hd[1] == 1 && n_channel == 1 && strcmp(channel[0], "history") == 0);
+    assert_true(ld[0] == 6 && bd[0] == k && bd[1] == sd[1]);
+    float *p, *x;
+    int64_t pn, xd[2];
+    assert_int_equal(dr_h5_open(&h, dir_file(dir, "predictions.h5", path, sizeof path)), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "test/ensemble", &p, &rank, &pn), DR_OK);
+    dr_h5_close(h);
+    assert_int_equal(dr_h5_open(&h, dir_file(dir, "features.h5", path, sizeof path)), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "test/x", &x, &rank, xd), DR_OK);
+    dr_h5_close(h);
+    double gap = 0, off = 0, hist_abs = 0;
+    for (int64_t i = 0; i < sd[0]; i++) {
+        double sum = base[i] + hist[i];
+        for (int64_t j = 0; j < sd[1]; j++)
+            sum += shap[i * sd[1] + j];
+        gap = fmax(gap, fabs(sum - margin[i]));
+        off = fmax(off, fabs(margin[i] - p[i]));
+        hist_abs += fabs(hist[i]);
+    }
+    int d = (int)ld[1];
+    double worst = 0;
+    for (int j = 0; j < d; j++) { /* the logistic model's w_j, from its loan of largest |x_j - E b_j| */
+        double mu = 0, w = 0, far = 0;
+        for (int64_t b = 0; b < k; b++)
+            mu += bw[b] * bg[b * d + j];
+        for (int64_t i = 0; i < ld[0]; i++)
+            if (fabs(x[i * d + j] - mu) > far)
+                far = fabs(x[i * d + j] - mu), w = lr[i * d + j] / (x[i * d + j] - mu);
+        for (int64_t i = 0; i < ld[0]; i++)
+            worst = fmax(worst, fabs(lr[i * d + j] - w * (x[i * d + j] - mu)));
+    }
+    printf("  ensemble: largest |base + sum - probability| %.2e, |probability - predictions.h5| %.2e, history "
+           "sum |.| %.4f; logistic: largest gap to w_j (x_j - E b_j) %.2e\n", gap, off, hist_abs, worst);
+    assert_true(gap < 1e-5 && off < 1e-6 && hist_abs > 0);
+    assert_true(worst < 1e-4);
+    free(shap), free(hist), free(base), free(margin), free(lr), free(lr_base), free(bg), free(bw), free(p), free(x);
+    for (long c = 0; c < n_channel; c++)
+        free(channel[c]);
+    free(channel);
+}
+
 /* Entries in dir (0 when it does not exist). */
 static int count_entries(const char *dir)
 {
@@ -482,8 +572,14 @@ static void test_bad_experiment_files(void **state)
     expect_failure("[features]\nselect = \"some\"\n", out, 2,
                    "/tmp/defrisk_bad.toml:2:10: features.select: value \"some\" is not allowed");
     /* [explain]: what is not done says so; a model that is not trained is refused */
-    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"ensemble\"]\n", out, 2,
-                   "/tmp/defrisk_bad.toml:4:10: explain.models: \"ensemble\": not done yet");
+    expect_failure("[features]\nselect = false\n[ensemble]\nmembers = []\n[explain]\nmodels = [\"ensemble\"]\n",
+                   out, 2, "/tmp/defrisk_bad.toml:6:10: explain.models names \"ensemble\", but ensemble.members names 0");
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"ensemble\"]\nkernel_samples = 50\n", out, 2,
+                   "/tmp/defrisk_bad.toml:5:18: explain.kernel_samples = 50 is too few for Kernel SHAP's regression");
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"xgboost\"]\nkernel_background = 100000\n",
+                   out, 2, "/tmp/defrisk_bad.toml:5:21: explain.kernel_background = 100000, but the training split");
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"xgboost\"]\nmethod = \"lime\"\n", out, 2,
+                   "/tmp/defrisk_bad.toml:5:10: explain.method: value \"lime\" is not allowed");
     expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"hybrid\"]\nbackground = 100000000\n", out,
                    2, "/tmp/defrisk_bad.toml:5:14: explain.background = 100000000, but the training split has");
     expect_failure("[features]\nselect = false\n[baselines]\nmodels = [\"xgboost\"]\n[ensemble]\nmembers = []\n"
@@ -584,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_quickstart_small),
         cmocka_unit_test(test_credit_evaluation),
         cmocka_unit_test(test_synthetic_history_predict),
+        cmocka_unit_test(test_kernel_shap_ensemble),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
 # package trained on the same rows and parameters reaching the same test AUC; a
 # small quickstart run's credit-risk report, read with h5py and recomputed with
 # scikit-learn (isotonic calibration included), and its SHAP values against those
-# of the xgboost and lightgbm packages on the saved models.
+# of the xgboost and lightgbm packages on the saved models, and its Kernel SHAP
+# values against shap.KernelExplainer on the same model, background and loans.
 #   tests/interop/run.sh PATH/TO/defrisk
 set -euo pipefail
 DEFRISK=$1
@@ -30,3 +31,9 @@ study=$(sed -n 's/^running study \([^:]*\):.*/\1/p' "$T/study.out" | head -1)
 run=$(ls -d "$T"/runs/quickstart-* | head -1)
 "$DR_PYTHON" tests/interop/credit_report.py "$run"
 "$DR_PYTHON" tests/interop/shap_values.py "$run"
+"$DEFRISK" exp/quickstart.toml train.epochs=1 train.progress=false features.select=false data.cache=false \
+    'baselines.models=["xgboost"]' 'ensemble.members=[]' 'explain.method="kernel"' 'explain.models=["xgboost"]' \
+    explain.kernel_rows=4 explain.kernel_samples=20000 explain.lime_rows=0 output.features=true \
+    "output.dir=\"$T/kernel\"" > "$T/kernel.out" 2>&1 || { tail -20 "$T/kernel.out"; exit 1; }
+grep "Kernel SHAP of" "$T/kernel.out"
+"$DR_PYTHON" tests/interop/kernel_shap.py "$(ls -d "$T"/kernel/quickstart-* | head -1)" 20000

@@ -52,6 +52,8 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
     DR_TRY(dr_config_int64(cfg, "explain.lime_samples", 5000, 2, 10000000, &lime_samples));
     DR_TRY(dr_config_int(cfg, "explain.lime_features", 10, 1, 64, &ex->lime_features));
     DR_TRY(dr_config_int(cfg, "explain.lime_seeds", 20, 1, 1000, &ex->lime_seeds));
+    /* adverse-action notices give the principal reasons, commonly up to four */
+    DR_TRY(dr_config_int(cfg, "explain.reasons", 4, 0, 64, &ex->reasons));
     /* the shap package's GradientExplainer draws 200 samples per loan */
     int64_t samples, background;
     DR_TRY(dr_config_int64(cfg, "explain.samples", 200, 1, 1000000, &samples));

@@ -26,6 +26,7 @@ typedef struct dr_explain {
     const char *model[DR_EXPLAIN_MAX_MODELS]; /* owned by the config */
     long rows;                                /* TreeSHAP and expected gradients: test loans explained */
     int top;                                  /* features listed in the log */
+    int reasons;                              /* reasons.csv: principal reasons per loan (0: no file) */
     long samples, background;                 /* expected gradients: draws per loan, training rows */
     int kernel;                               /* explain.method = "kernel" */
     long kernel_rows, kernel_samples;         /* Kernel SHAP: loans, coalitions per loan */

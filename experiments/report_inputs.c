@@ -215,18 +215,20 @@ dr_status dr_write_explain(dr_experiment *e)
     dr_status s = dr_input_names(e, &name);
     int *col_of = malloc((size_t)(d ? d : 1) * sizeof *col_of), n_cols = 0;
     const char **col_name = calloc((size_t)(d ? d : 1), sizeof *col_name);
+    int *col_table = malloc((size_t)(d ? d : 1) * sizeof *col_table);
     double *by_col = malloc((size_t)(n * (d ? d : 1)) * sizeof *by_col);
     double *mean_abs = malloc((size_t)(d ? d : 1) * sizeof *mean_abs);
     float *part = malloc((size_t)(n * (d ? d : 1)) * sizeof *part);
-    if (s == DR_OK && (!col_of || !col_name || !by_col || !mean_abs || !part))
+    if (s == DR_OK && (!col_of || !col_name || !col_table || !by_col || !mean_abs || !part))
         s = dr_error(DR_ERR_NOMEM, "explain: out of host memory");
     for (int j = 0; s == DR_OK && j < d; j++) { /* the data's columns, in the order their inputs appear */
-        const char *c = e->table.cols[all.source[e->feature_order[j]]].name;
+        int source = all.source[e->feature_order[j]];
+        const char *c = e->table.cols[source].name;
         int k = 0;
         while (k < n_cols && strcmp(col_name[k], c) != 0)
             k++;
         if (k == n_cols)
-            col_name[n_cols++] = c;
+            col_table[n_cols] = source, col_name[n_cols++] = c;
         col_of[j] = k;
     }
     char path[1100], summary[1100], summary_tmp[1110];
@@ -238,6 +240,14 @@ dr_status dr_write_explain(dr_experiment *e)
         s = dr_error(DR_ERR_IO, "cannot write %s", summary_tmp);
     if (sf)
         fprintf(sf, "model,method,rank,feature,mean_abs_shap,mean_shap,value_correlation\n");
+    char reasons[1100], reasons_tmp[1110];
+    dr_run_path(&e->run, "reasons.csv", reasons, sizeof reasons);
+    snprintf(reasons_tmp, sizeof reasons_tmp, "%s.tmp", reasons);
+    FILE *rf = s == DR_OK && ex->reasons > 0 ? fopen(reasons_tmp, "w") : NULL;
+    if (s == DR_OK && ex->reasons > 0 && !rf)
+        s = dr_error(DR_ERR_IO, "cannot write %s", reasons_tmp);
+    if (rf)
+        fprintf(rf, "model,row,probability,rank,reason,value,contribution,scale\n");
     if (s == DR_OK)
         s = dr_h5_create(&f, dr_run_path(&e->run, "explain.h5", path, sizeof path));
     if (s == DR_OK)
@@ -292,6 +302,8 @@ dr_status dr_write_explain(dr_experiment *e)
         snprintf(key, sizeof key, "%s/shap_by_column", ex->model[m]);
         if (s == DR_OK)
             s = dr_h5_write_f64(f, key, by_col, 2, cdims);
+        if (s == DR_OK && rf)
+            s = dr_write_reasons(e, rf, m, by_col, col_table, n_cols);
         snprintf(key, sizeof key, "%s/shap_history", ex->model[m]);
         if (s == DR_OK && C > 0)
             s = dr_h5_write_f32(f, key, phi_seq, 2, sdims);
@@ -331,6 +343,8 @@ dr_status dr_write_explain(dr_experiment *e)
         }
         s = dr_write_lime(e, f, m, name);
     }
+    if (s == DR_OK)
+        s = dr_write_lime_csv(e, name);
     if (f) {
         if (s == DR_OK)
             s = dr_h5_commit(f);
@@ -343,10 +357,17 @@ dr_status dr_write_explain(dr_experiment *e)
         s = dr_error(DR_ERR_IO, "cannot write %s", summary);
     if (s != DR_OK && sf)
         remove(summary_tmp);
+    if (rf && fclose(rf) != 0 && s == DR_OK)
+        s = dr_error(DR_ERR_IO, "cannot write %s", reasons_tmp);
+    if (rf && s == DR_OK && rename(reasons_tmp, reasons) != 0)
+        s = dr_error(DR_ERR_IO, "cannot write %s", reasons);
+    if (rf && s != DR_OK)
+        remove(reasons_tmp);
     dr_free_names(name, d);
     dr_matrix_free(&all);
     free(col_of);
     free(col_name);
+    free(col_table);
     free(by_col);
     free(mean_abs);
     free(part);

@@ -315,6 +315,39 @@ static void test_credit_evaluation(void **state)
     printf("  shap_summary.csv: %d lines\n", lines);
     assert_int_equal(lines, 1 + 2 * 20);
     assert_int_equal(firsts, 2);
+    /* reasons.csv: up to 4 per loan and model, each raising the risk, largest first */
+    sf = fopen(dir_file(dir, "reasons.csv", path, sizeof path), "r");
+    assert_non_null(sf);
+    assert_non_null(fgets(line, sizeof line, sf));
+    assert_string_equal(line, "model,row,probability,rank,reason,value,contribution,scale\n");
+    int reasons = 0, bad = 0;
+    double prev = INFINITY;
+    while (fgets(line, sizeof line, sf)) {
+        const char *last = strrchr(line, ','), *before = last;
+        while (before > line && before[-1] != ',')
+            before--;
+        int rank = atoi(strchr(strchr(strchr(line, ',') + 1, ',') + 1, ',') + 1);
+        double v = atof(before);
+        bad += !(v > 0) || rank < 1 || rank > 4 || (rank > 1 && v > prev);
+        prev = v;
+        reasons++;
+    }
+    fclose(sf);
+    printf("  reasons.csv: %d reasons, %d out of order or not positive\n", reasons, bad);
+    assert_true(reasons > 200 && reasons <= 2 * 200 * 4 && bad == 0);
+    int lime_files = 0;
+    for (int i = 0; i < 2; i++) { /* lime_<row>.csv: both models' 10 inputs */
+        char name[64];
+        snprintf(name, sizeof name, "lime_%d.csv", rows[i] + 1);
+        FILE *lf = fopen(dir_file(dir, name, path, sizeof path), "r");
+        assert_non_null(lf);
+        lines = 0;
+        while (fgets(line, sizeof line, lf))
+            lines++;
+        fclose(lf);
+        lime_files += lines == 1 + 2 * 10;
+    }
+    assert_int_equal(lime_files, 2);
     printf("  explain.h5: xgboost/lime/feature %lld x %lld\n", (long long)ld[0], (long long)ld[1]);
     assert_true(ld[0] == 2 && ld[1] == 10);
     for (int i = 0; i < 20; i++)

@@ -35,6 +35,24 @@ static dr_status dr_kernel_settings(dr_config *cfg, long n_train, long n_test, i
     return DR_OK;
 }
 
+/* explain.interaction_rows: for XGBoost's models by TreeSHAP (LightGBM has none). */
+static dr_status dr_interaction_settings(dr_config *cfg, dr_explain *ex)
+{
+    int64_t rows;
+    DR_TRY(dr_config_int64(cfg, "explain.interaction_rows", 0, 0, 100000, &rows));
+    ex->interaction_rows = rows < ex->rows ? (long)rows : ex->rows;
+    int xgboost = 0;
+    for (int i = 0; i < ex->n_models; i++)
+        xgboost |= strcmp(ex->model[i], "xgboost") == 0 || strcmp(ex->model[i], "xgboost_leafwise") == 0 ||
+                   strcmp(ex->model[i], "random_forest") == 0;
+    if (rows && (!xgboost || ex->kernel))
+        return dr_error(DR_ERR_INVALID, "%s: explain.interaction_rows: SHAP interaction values come from TreeSHAP of "
+                        "\"xgboost\", \"xgboost_leafwise\" or \"random_forest\" (explain.method = \"auto\"; "
+                        "LightGBM computes none), and explain.models names none of them",
+                        dr_config_where(cfg, "explain.interaction_rows"));
+    return DR_OK;
+}
+
 dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_trained, const char *const *members,
                               int n_members, long n_train, long n_test, int d, int has_history, uint64_t seed,
                               dr_explain *ex)
@@ -99,7 +117,7 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
     ex->n_models = n;
     ex->rows = rows < n_test ? (long)rows : n_test;
     ex->top = top;
-    return DR_OK;
+    return dr_interaction_settings(cfg, ex);
 }
 
 int dr_explain_slot(const dr_explain *ex, const char *model)
@@ -126,6 +144,7 @@ void dr_explain_free(dr_explain *ex)
         free(ex->margin[i]);
         free(ex->lime[i]);
         free(ex->stability[i]);
+        free(ex->interaction[i]);
     }
     for (int i = 0; i < ex->n_members; i++)
         free(ex->member_phi[i]), free(ex->member_prob[i]);

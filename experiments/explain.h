@@ -39,6 +39,8 @@ typedef struct dr_explain {
     float *phi_seq[DR_EXPLAIN_MAX_MODELS];    /* [n, seq_cols] summed over the steps, or NULL */
     int seq_cols[DR_EXPLAIN_MAX_MODELS];      /* the history's channels, or 1: the history as one input (Kernel SHAP) */
     float *margin[DR_EXPLAIN_MAX_MODELS];     /* [n] what base + sum phi adds up to (the SVM: its margin) */
+    long interaction_rows;                    /* XGBoost's models: loans with SHAP interaction values */
+    float *interaction[DR_EXPLAIN_MAX_MODELS]; /* [interaction_rows, d + 1, d + 1] (trees.h), or NULL */
     /* the ensemble's members (when "ensemble" is explained): Kernel SHAP on the
      * probability scale, [kernel_rows, n_features + 2] (the inputs, the history,
      * the base value), and the probabilities [kernel_rows] */

@@ -270,6 +270,14 @@ dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_mode
         if (!ex->phi[slot] || !ex->margin[slot])
             return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
         DR_TRY(dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]));
+        long P = e->n_selected + 1, ni = ex->interaction_rows;
+        if (ni && strcmp(name, "lightgbm") == 0)
+            dr_run_log(&e->run, "lightgbm: no SHAP interaction values (LightGBM computes none)\n");
+        if (ni && strcmp(name, "lightgbm") != 0) {
+            if (!(ex->interaction[slot] = malloc((size_t)(ni * P * P) * sizeof(float))))
+                return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld loans' interaction values", ni);
+            DR_TRY(dr_tree_shap_interactions(m, e->test.m.x, ni, e->n_selected, ex->interaction[slot]));
+        }
     }
     return dr_lime_model(e, slot, dr_tree_prob, (void *)m, NULL);
 }

@@ -182,6 +182,25 @@ static double dr_value_correlation(const float *x, const float *phi, long n, int
     return sxx > 0 && spp > 0 ? sxp / sqrt(sxx * spp) : 0.0;
 }
 
+/* MODEL/shap_interaction [n, d, d]: the inputs' block of XGBoost's [n, d + 1, d + 1]
+ * (the bias row and column hold only the expected value, MODEL/base). */
+static dr_status dr_write_interactions(dr_h5 *f, const char *model, const float *in, long n, int d)
+{
+    long P = d + 1;
+    float *block = malloc(((size_t)(n * d * d) + 1) * sizeof *block);
+    if (!block)
+        return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld loans' interaction values", n);
+    for (long i = 0; i < n; i++)
+        for (int a = 0; a < d; a++)
+            memcpy(block + (i * d + a) * d, in + (i * P + a) * P, (size_t)d * sizeof *block);
+    char key[128];
+    int64_t dims[3] = {n, d, d};
+    snprintf(key, sizeof key, "%s/shap_interaction", model);
+    dr_status s = dr_h5_write_f32(f, key, block, 3, dims);
+    free(block);
+    return s;
+}
+
 /* Kernel SHAP's background: kernel_background/{x, weight, row} (row: the
  * data row whose history stands for the point's). */
 static dr_status dr_write_kernel_background(const dr_experiment *e, dr_h5 *f)
@@ -311,6 +330,8 @@ dr_status dr_write_explain(dr_experiment *e)
         if (s == DR_OK && C > 0)
             s = dr_h5_write_strings(f, key, C == e->seq_stats.n_channels && strcmp(ex->method[m], "Kernel SHAP")
                                     ? (const char *const *)e->seq_stats.channels : whole_history, C);
+        if (s == DR_OK && ex->interaction[m])
+            s = dr_write_interactions(f, ex->model[m], ex->interaction[m], ex->interaction_rows, d);
         snprintf(key, sizeof key, "%s/mean_abs", ex->model[m]);
         if (s == DR_OK)
             s = dr_h5_write_f64(f, key, mean_abs, 1, &dd);

@@ -342,9 +342,9 @@ static dr_status check_rows(const dr_tree_model *m, const float *x, long n, int 
     return DR_OK;
 }
 
-/* XGBoost's prediction of `type` (0 probability, 1 margin, 2 SHAP values) into
- * out, per_row values a row. The in-place path knows only the first two, so
- * SHAP values go through a DMatrix. */
+/* XGBoost's prediction of `type` (0 probability, 1 margin, 2 SHAP values, 4
+ * SHAP interaction values) into out, per_row values a row. The in-place path
+ * knows only the first two, so SHAP values go through a DMatrix. */
 static dr_status xgb_predict(const dr_tree_model *m, const float *x, long n, int n_features, int type, long per_row,
                              float *out)
 {
@@ -363,7 +363,7 @@ static dr_status xgb_predict(const dr_tree_model *m, const float *x, long n, int
     bst_ulong dim = 0;
     const float *res = NULL;
     DMatrixHandle d = NULL;
-    if (type == 2) {
+    if (type >= 2) {
         XGB(XGDMatrixCreateFromMat_omp(x, (bst_ulong)n, (bst_ulong)n_features, NAN, &d, 0),
             DR_ERR_INVALID);
         XGB(XGBoosterPredictFromDMatrix(m->h, d, config, &shape, &dim, &res), DR_ERR_INVALID);
@@ -411,6 +411,15 @@ dr_status dr_tree_shap(const dr_tree_model *m, const float *x, long n, int n_fea
         return dr_lgbm_shap(m->lgbm, x, n, n_features, phi, margin);
     DR_TRY(xgb_predict(m, x, n, n_features, 2, n_features + 1, phi));
     return xgb_predict(m, x, n, n_features, 1, 1, margin);
+}
+
+dr_status dr_tree_shap_interactions(const dr_tree_model *m, const float *x, long n, int n_features, float *phi)
+{
+    DR_TRY(check_rows(m, x, n, n_features, phi));
+    if (m->lgbm)
+        return dr_error(DR_ERR_UNSUPPORTED, "tree_shap_interactions: LightGBM computes no SHAP interaction values");
+    long per_row = (long)(n_features + 1) * (n_features + 1);
+    return xgb_predict(m, x, n, n_features, 4, per_row, phi);
 }
 
 dr_status dr_tree_get_info(const dr_tree_model *m, dr_tree_info *info)

@@ -84,6 +84,11 @@ dr_status dr_tree_margin(const dr_tree_model *m, const float *x, long n, int n_f
  * phi [n, n_features + 1] with the expected value in the last column, and
  * margin [n] the raw score; each row of phi sums to its margin. */
 dr_status dr_tree_shap(const dr_tree_model *m, const float *x, long n, int n_features, float *phi, float *margin);
+/* XGBoost's kinds: exact SHAP interaction values (pred_interactions), phi
+ * [n, n_features + 1, n_features + 1], symmetric, the expected value at
+ * [n_features, n_features]; row j summed over the inputs is input j's SHAP
+ * value. LightGBM has none: DR_ERR_UNSUPPORTED. */
+dr_status dr_tree_shap_interactions(const dr_tree_model *m, const float *x, long n, int n_features, float *phi);
 dr_status dr_tree_get_info(const dr_tree_model *m, dr_tree_info *info);
 /* Validation AUC after each trained round (length rounds_trained; empty when
  * trained without validation or when loaded from a file). */

@@ -263,7 +263,7 @@ static void test_credit_evaluation(void **state)
                               "evaluation.calibration=\"platt\"", "evaluation.lgd=0.8",
                               "evaluation.ead_column=\"funded_amnt\"", "explain.models=[\"xgboost\", \"logistic\"]",
                               "explain.rows=200", "explain.lime_rows=2", "explain.lime_seeds=3",
-                              "explain.lime_samples=1000"};
+                              "explain.lime_samples=1000", "explain.interaction_rows=20"};
     char dir[512], path[700];
     run_ok("exp/quickstart.toml", ov, (int)(sizeof ov / sizeof *ov), "/tmp/defrisk_test_eval/quickstart-*", dir,
            sizeof dir);
@@ -291,6 +291,24 @@ static void test_credit_evaluation(void **state)
     int32_t *lime;
     int64_t ld[2];
     assert_int_equal(dr_h5_read_i32(h, "xgboost/lime/feature", &lime, &rank, ld), DR_OK);
+    /* interaction values of the first 20 loans: each input's row sums to its SHAP value */
+    float *inter;
+    int64_t id[3];
+    assert_int_equal(dr_h5_read_f32(h, "xgboost/shap_interaction", &inter, &rank, id), DR_OK);
+    assert_false(dr_h5_exists(h, "logistic/shap_interaction"));
+    assert_true(rank == 3 && id[0] == 20 && id[1] == sd[1] && id[2] == sd[1]);
+    double inter_gap = 0;
+    for (int64_t i = 0; i < id[0]; i++)
+        for (int64_t a = 0; a < id[1]; a++) {
+            double sum = 0;
+            for (int64_t b = 0; b < id[2]; b++)
+                sum += inter[(i * id[1] + a) * id[2] + b];
+            inter_gap = fmax(inter_gap, fabs(sum - shap[i * sd[1] + a]));
+        }
+    printf("  explain.h5: xgboost/shap_interaction 20 x %lld x %lld, largest |row sum - SHAP| %.2e\n",
+           (long long)id[1], (long long)id[2], inter_gap);
+    assert_true(inter_gap < 1e-5);
+    free(inter);
     /* logistic regression by expected gradients: its margin is its logit */
     float *lr_margin, *lr_p;
     int64_t lm;
@@ -611,6 +629,10 @@ static void test_bad_experiment_files(void **state)
                    "/tmp/defrisk_bad.toml:5:18: explain.kernel_samples = 50 is too few for Kernel SHAP's regression");
     expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"xgboost\"]\nkernel_background = 100000\n",
                    out, 2, "/tmp/defrisk_bad.toml:5:21: explain.kernel_background = 100000, but the training split");
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"lightgbm\"]\ninteraction_rows = 5\n", out,
+                   2, "/tmp/defrisk_bad.toml:5:20: explain.interaction_rows: SHAP interaction values come from TreeSHAP");
+    expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"hybrid\"]\ninteraction_rows = 5\n", out, 2,
+                   "/tmp/defrisk_bad.toml:5:20: explain.interaction_rows: SHAP interaction values come from TreeSHAP");
     expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"xgboost\"]\nmethod = \"lime\"\n", out, 2,
                    "/tmp/defrisk_bad.toml:5:10: explain.method: value \"lime\" is not allowed");
     expect_failure("[features]\nselect = false\n[explain]\nmodels = [\"hybrid\"]\nbackground = 100000000\n", out,

@@ -197,6 +197,50 @@ static void test_shap_additivity(void **state)
     ring_free(&d);
 }
 
+/* SHAP interaction values (XGBoost's kinds): symmetric, and each input's row
+ * summed over the inputs is its SHAP value, the bias entry the expected value
+ * (1e-5 relative to max(1, |value|): float32 sums of d + 1 terms; symmetric
+ * to 1e-5, float32 values below 10); LightGBM
+ * refuses. */
+static void test_shap_interactions(void **state)
+{
+    (void)state;
+    ring_data d;
+    ring_alloc(&d, 0.02);
+    const int P = NF + 1;
+    for (int k = DR_TREE_XGBOOST; k < n_kinds(); k++) {
+        dr_tree_params p = small_params((dr_tree_kind)k);
+        dr_tree_model *m = NULL;
+        OK(dr_tree_train(&m, &p, d.xtr, d.ytr, d.ntr, NF, d.xva, d.yva, d.nva));
+        long n = 50;
+        float *in = tu_alloc(n * P * P), *phi = tu_alloc(n * P), *margin = tu_alloc(n);
+        OK(dr_tree_shap(m, d.xte, n, NF, phi, margin));
+        if (k == DR_TREE_LIGHTGBM) {
+            assert_int_equal(dr_tree_shap_interactions(m, d.xte, n, NF, in), DR_ERR_UNSUPPORTED);
+        } else {
+            OK(dr_tree_shap_interactions(m, d.xte, n, NF, in));
+            double worst = 0, asym = 0, off_diag = 0;
+            for (long i = 0; i < n; i++)
+                for (int a = 0; a < P; a++) {
+                    double sum = 0;
+                    for (int b = 0; b < P; b++) {
+                        sum += in[(i * P + a) * P + b];
+                        asym = fmax(asym, fabs(in[(i * P + a) * P + b] - in[(i * P + b) * P + a]));
+                        off_diag += a != b && a < NF && b < NF ? fabs(in[(i * P + a) * P + b]) : 0;
+                    }
+                    worst = fmax(worst, fabs(sum - phi[i * P + a]) / fmax(1.0, fabs(phi[i * P + a])));
+                }
+            printf("  %-16s interactions: largest |row sum - SHAP| %.2e, asymmetry %.2e, sum |off-diagonal| %.3f\n",
+                   dr_tree_kind_name((dr_tree_kind)k), worst, asym, off_diag);
+            assert_true(worst <= 1e-5 && asym <= 1e-5);
+            assert_true(off_diag > 0); /* the ring needs x0 and x1 together */
+        }
+        free(in), free(phi), free(margin);
+        dr_tree_free(m);
+    }
+    ring_free(&d);
+}
+
 /* On pure noise the validation AUC peaks early; training must stop
  * early_stopping_rounds after the best round, and the kept model must score the
  * reported best validation AUC. */
@@ -456,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_importance),
         cmocka_unit_test(test_shap_additivity),
+        cmocka_unit_test(test_shap_interactions),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_lightgbm_errors),
     };

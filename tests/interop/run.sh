@@ -27,6 +27,7 @@ study=$(sed -n 's/^running study \([^:]*\):.*/\1/p' "$T/study.out" | head -1)
     baselines.logistic_epochs=3 baselines.mlp_epochs=3 baselines.svm_epochs=3 ensemble.trials=10 \
     'evaluation.calibration="isotonic"' 'evaluation.ead_column="funded_amnt"' evaluation.lgd=0.7 \
     output.features=true 'explain.models=["xgboost", "lightgbm", "random_forest"]' explain.rows=500 explain.lime_rows=1 \
+    explain.interaction_rows=50 \
     "output.dir=\"$T/runs\"" > "$T/run.out" 2>&1 || { tail -20 "$T/run.out"; exit 1; }
 run=$(ls -d "$T"/runs/quickstart-* | head -1)
 "$DR_PYTHON" tests/interop/credit_report.py "$run"

@@ -1,7 +1,8 @@
 """A run's explain.h5 against the Python packages of the same libraries: the
 saved XGBoost and LightGBM models, loaded by xgboost and lightgbm, give the same
 SHAP values (pred_contribs / pred_contrib) on the run's own test inputs
-(features.h5), the values add up to the margin, and the per-column sums are
+(features.h5), and the same interaction values (pred_interactions) where the
+run has them; the values add up to the margin, and the per-column sums are
 the sums of the inputs' values. Exit 1 on any disagreement.
     python tests/interop/shap_values.py RUN_DIR   (a run with output.features = true and explain.models)
 """
@@ -46,6 +47,12 @@ for model in ex:
     check(f"{model}: max |expected value difference|", float(np.abs(base - theirs[:, -1]).max()), 1e-5)
     check(f"{model}: max |base + sum - margin| / max(1, |margin|)",
           float((np.abs(base + ours.sum(axis=1) - margin) / np.maximum(1, np.abs(margin))).max()), 1e-5)
+    if f"{model}/shap_interaction" in ex:  # XGBoost's kinds only
+        ours_i = ex[f"{model}/shap_interaction"][:].astype(np.float64)
+        dm = xgb.DMatrix(rows[: ours_i.shape[0]], missing=np.nan)
+        theirs_i = xgb.Booster(model_file=f"{run}/{model}.json").predict(dm, pred_interactions=True)
+        check(f"{model}: max |interaction defrisk - xgboost package|",
+              float(np.abs(ours_i - theirs_i[:, :-1, :-1]).max()), 1e-5)
     by_col = ex[f"{model}/shap_by_column"][:]
     summed = np.zeros_like(by_col)
     for j, f in enumerate(features):  # the documented rule: an input belongs to the column it starts with

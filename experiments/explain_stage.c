@@ -36,6 +36,7 @@ static dr_status dr_lime_model(dr_experiment *e, int slot, dr_lime_predict_fn pr
     ex->stability[slot] = calloc((size_t)(ex->lime_rows ? ex->lime_rows : 1), sizeof(double));
     if (!ex->lime[slot] || !ex->stability[slot])
         return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    double t0 = dr_now();
     dr_lime_stats st;
     DR_TRY(dr_lime_fit(e->train.m.x, e->train.m.n_rows, d, &st));
     dr_status s = DR_OK;
@@ -55,7 +56,12 @@ static dr_status dr_lime_model(dr_experiment *e, int slot, dr_lime_predict_fn pr
         ex->stability[slot][i] = (double)agree / ex->lime_seeds;
     }
     dr_lime_stats_free(&st);
-    return s == DR_OK ? s : dr_error_context(s, "explain: LIME: ");
+    if (s != DR_OK)
+        return dr_error_context(s, "explain: LIME: ");
+    if (ex->lime_rows)
+        dr_run_log(&e->run, "%s: LIME of %ld test loans x %d seeds in %.2f s\n", ex->model[slot], ex->lime_rows,
+                   ex->lime_seeds, dr_now() - t0);
+    return DR_OK;
 }
 
 /* --- Kernel SHAP ------------------------------------------------------------------- */
@@ -263,6 +269,7 @@ dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_mode
         return DR_OK;
     if (!ex->kernel) {
         long n = ex->rows;
+        double t0 = dr_now();
         ex->method[slot] = "TreeSHAP";
         ex->n[slot] = n;
         ex->phi[slot] = malloc((size_t)(n * (e->n_selected + 1)) * sizeof(float));
@@ -270,6 +277,7 @@ dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_mode
         if (!ex->phi[slot] || !ex->margin[slot])
             return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
         DR_TRY(dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]));
+        dr_run_log(&e->run, "%s: TreeSHAP of %ld test loans in %.3f s\n", name, n, dr_now() - t0);
         long P = e->n_selected + 1, ni = ex->interaction_rows;
         if (ni && strcmp(name, "lightgbm") == 0)
             dr_run_log(&e->run, "lightgbm: no SHAP interaction values (LightGBM computes none)\n");
@@ -342,9 +350,11 @@ dr_status dr_explain_graph(dr_experiment *e, const char *name, const dr_model_io
         return DR_OK;
     if (!ex->kernel) {
         dr_eg_result r;
+        double t0 = dr_now();
         ex->method[slot] = "expected gradients";
         ex->n[slot] = ex->rows;
         DR_TRY(dr_expected_gradients(io, test, ex->rows, train, ex->background, ex->samples, ex->seed, &r));
+        dr_run_log(&e->run, "%s: expected gradients of %ld test loans in %.2f s\n", name, ex->rows, dr_now() - t0);
         ex->phi[slot] = r.phi;
         ex->phi_seq[slot] = r.phi_seq;
         ex->seq_cols[slot] = r.phi_seq ? test->seq_channels : 0;

@@ -132,6 +132,12 @@ static dr_status dr_open_device(dr_config *cfg, dr_backend **be, char *note, siz
                                          device);
 }
 
+dr_status dr_experiment_device(dr_config *cfg, dr_backend **be, char *note, size_t cap)
+{
+    DR_TRY(dr_open_device(cfg, be, note, cap));
+    return dr_read_impl_keys(cfg, *be);
+}
+
 static dr_status dr_setup(dr_experiment *e, const char *config_path, const char *const *overrides, int n_overrides,
                           const char *resume_dir)
 {
@@ -150,8 +156,7 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &dir));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &name));
     DR_TRY(dr_config_bool(e->cfg, "output.features", false, &e->write_features));
-    DR_TRY(dr_open_device(e->cfg, &e->be, note, sizeof note));
-    DR_TRY(dr_read_impl_keys(e->cfg, e->be));
+    DR_TRY(dr_experiment_device(e->cfg, &e->be, note, sizeof note));
     if (resume_dir) {
         DR_TRY(dr_run_open(&e->run, resume_dir));
     } else {
@@ -227,8 +232,7 @@ dr_status dr_experiment_trial(dr_experiment *e, const char *trial_dir)
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &unused));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &unused));
     DR_TRY(dr_config_bool(e->cfg, "output.features", false, &e->write_features)); /* a trial writes no files */
-    DR_TRY(dr_open_device(e->cfg, &e->be, note, sizeof note));
-    DR_TRY(dr_read_impl_keys(e->cfg, e->be));
+    DR_TRY(dr_experiment_device(e->cfg, &e->be, note, sizeof note));
     DR_TRY(dr_run_open(&e->run, trial_dir));
     if (*note)
         dr_run_log(&e->run, "%s\n", note);
@@ -375,11 +379,9 @@ dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const
     char note[600];
     dr_status s = dr_config_load(&cfg, cfg_path);
     if (s == DR_OK)
-        s = dr_open_device(cfg, &be, note, sizeof note);
+        s = dr_experiment_device(cfg, &be, note, sizeof note);
     if (s == DR_OK && *note)
         fprintf(stderr, "%s\n", note);
-    if (s == DR_OK)
-        s = dr_read_impl_keys(cfg, be);
     if (s == DR_OK)
         s = dr_h5_open(&f, ckpt);
     if (s == DR_OK)

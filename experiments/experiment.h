@@ -139,6 +139,15 @@ dr_status dr_experiment_ensemble(const char *const *run_dirs, int n_dirs, const 
  * caller; the data and model stages with the run log in trial_dir (an existing
  * folder). The models' predictions are left in e->models. */
 dr_status dr_experiment_trial(dr_experiment *e, const char *trial_dir);
+/* train.device and [cuda] of cfg: the backend, and in note a line for the log
+ * ("" when there is none). */
+dr_status dr_experiment_device(dr_config *cfg, dr_backend **be, char *note, size_t cap);
+/* `run_experiment explain RUN_DIR [explain.key=value ...]`: the run's saved
+ * models (the network's checkpoint, the tree models' files) explained again with
+ * its [explain] settings and the overrides, into a new folder
+ * RUN_DIR/explain-<time>; the data stage is rerun and must give the run's test
+ * predictions again (experiments/explain_command.c). */
+dr_status dr_experiment_explain(const char *run_dir, const char *const *overrides, int n_overrides);
 /* Default probabilities for the loans of csv_path with the model of run_dir,
  * written as CSV (row, probability) to out_path ("-" = stdout). */
 dr_status dr_experiment_predict(const char *run_dir, const char *csv_path, const char *out_path);

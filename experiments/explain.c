@@ -147,7 +147,7 @@ void dr_explain_free(dr_explain *ex)
         free(ex->interaction[i]);
     }
     for (int i = 0; i < ex->n_members; i++)
-        free(ex->member_phi[i]), free(ex->member_prob[i]);
+        free(ex->member_phi[i]), free(ex->member_prob[i]), free(ex->member_lime[i]);
     dr_kshap_background_free(&ex->bg);
     memset(ex, 0, sizeof *ex);
 }

@@ -47,6 +47,7 @@ typedef struct dr_explain {
     int n_members;
     const char *member[DR_ENSEMBLE_MAX_MEMBERS];
     double *member_phi[DR_ENSEMBLE_MAX_MEMBERS], *member_prob[DR_ENSEMBLE_MAX_MEMBERS];
+    float *member_lime[DR_ENSEMBLE_MAX_MEMBERS]; /* LIME's predictions [lime_rows, lime_seeds, lime_samples] */
     /* LIME (experiments/lime.h) for the first lime_rows test loans */
     long lime_rows, lime_samples;
     int lime_features, lime_seeds;

@@ -24,18 +24,56 @@ static int dr_same_top5(const dr_lime_result *a, const dr_lime_result *b)
     return same == k;
 }
 
-/* LIME for the first explain.lime_rows test loans, and how often explain.lime_seeds
- * seeds agree with the first on the top 5 inputs. predict_for(ctx, loan i)
- * readies ctx for loan i (a graph model holds the loan's history fixed). */
-static dr_status dr_lime_model(dr_experiment *e, int slot, dr_lime_predict_fn predict, void *ctx,
-                               void (*predict_for)(void *ctx, long loan))
+/* LIME's predictions, recorded for a member of an explained ensemble or
+ * replayed (blended) for the ensemble: the perturbations depend on the loan and
+ * the seed only, so call c of every model sees the same samples. */
+typedef struct dr_lime_tap {
+    dr_lime_predict_fn predict; /* NULL: replay */
+    void *ctx;
+    float *store; /* [calls, samples], or NULL */
+    long calls;
+} dr_lime_tap;
+
+static dr_status dr_lime_tapped(void *ctx, const float *x, long n, int d, float *prob)
+{
+    dr_lime_tap *t = ctx;
+    if (t->predict)
+        DR_TRY(t->predict(t->ctx, x, n, d, prob));
+    if (t->store && t->predict)
+        memcpy(t->store + t->calls * n, prob, (size_t)n * sizeof *prob);
+    if (!t->predict)
+        memcpy(prob, t->store + t->calls * n, (size_t)n * sizeof *prob);
+    t->calls++;
+    return DR_OK;
+}
+
+/* LIME for the first explain.lime_rows test loans into the slot of `name`, and
+ * how often explain.lime_seeds seeds agree with the first on the top 5 inputs;
+ * a member of an explained ensemble keeps its predictions for the ensemble's.
+ * predict NULL replays `replay` (the ensemble: its members' predictions,
+ * blended). predict_for(ctx, loan i) readies ctx for loan i (a graph model
+ * holds the loan's history fixed). */
+static dr_status dr_lime_model(dr_experiment *e, const char *name, dr_lime_predict_fn predict, void *ctx,
+                               void (*predict_for)(void *ctx, long loan), float *replay)
 {
     dr_explain *ex = &e->explain;
+    int slot = dr_explain_slot(ex, name), member = dr_explain_member(ex, name);
+    if ((slot < 0 && member < 0) || ex->lime_rows == 0)
+        return DR_OK;
     int d = e->n_selected, k = ex->lime_features < d ? ex->lime_features : d;
-    ex->lime[slot] = calloc((size_t)(ex->lime_rows ? ex->lime_rows : 1), sizeof(dr_lime_result));
-    ex->stability[slot] = calloc((size_t)(ex->lime_rows ? ex->lime_rows : 1), sizeof(double));
-    if (!ex->lime[slot] || !ex->stability[slot])
-        return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    long calls = ex->lime_rows * ex->lime_seeds;
+    dr_lime_tap tap = {.predict = predict, .ctx = ctx, .store = replay};
+    if (member >= 0) {
+        tap.store = ex->member_lime[member] = malloc((size_t)(calls * ex->lime_samples) * sizeof(float));
+        if (!tap.store)
+            return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %s's LIME predictions", name);
+    }
+    if (slot >= 0) {
+        ex->lime[slot] = calloc((size_t)ex->lime_rows, sizeof(dr_lime_result));
+        ex->stability[slot] = calloc((size_t)ex->lime_rows, sizeof(double));
+        if (!ex->lime[slot] || !ex->stability[slot])
+            return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    }
     double t0 = dr_now();
     dr_lime_stats st;
     DR_TRY(dr_lime_fit(e->train.m.x, e->train.m.n_rows, d, &st));
@@ -43,24 +81,27 @@ static dr_status dr_lime_model(dr_experiment *e, int slot, dr_lime_predict_fn pr
     for (long i = 0; i < ex->lime_rows && s == DR_OK; i++) {
         const float *loan = e->test.m.x + i * d;
         int agree = 0;
+        dr_lime_result first;
         if (predict_for)
             predict_for(ctx, i);
         for (int t = 0; t < ex->lime_seeds && s == DR_OK; t++) {
             dr_lime_result r;
-            s = dr_lime_explain(&st, loan, predict, ctx, k, ex->lime_samples,
+            s = dr_lime_explain(&st, loan, dr_lime_tapped, &tap, k, ex->lime_samples,
                                 ex->seed + 1000003u * (uint64_t)t + (uint64_t)i, &r);
             if (t == 0)
-                ex->lime[slot][i] = r;
-            agree += s == DR_OK && dr_same_top5(&ex->lime[slot][i], &r);
+                first = r;
+            agree += s == DR_OK && dr_same_top5(&first, &r);
         }
-        ex->stability[slot][i] = (double)agree / ex->lime_seeds;
+        if (slot >= 0 && s == DR_OK) {
+            ex->lime[slot][i] = first;
+            ex->stability[slot][i] = (double)agree / ex->lime_seeds;
+        }
     }
     dr_lime_stats_free(&st);
     if (s != DR_OK)
         return dr_error_context(s, "explain: LIME: ");
-    if (ex->lime_rows)
-        dr_run_log(&e->run, "%s: LIME of %ld test loans x %d seeds in %.2f s\n", ex->model[slot], ex->lime_rows,
-                   ex->lime_seeds, dr_now() - t0);
+    dr_run_log(&e->run, "%s: LIME of %ld test loans x %d seeds in %.2f s%s\n", name, ex->lime_rows, ex->lime_seeds,
+               dr_now() - t0, slot >= 0 ? "" : " (for the ensemble)");
     return DR_OK;
 }
 
@@ -199,6 +240,30 @@ static dr_status dr_kernel_explain(dr_experiment *e, const char *name, dr_scores
     return DR_OK;
 }
 
+/* LIME of the ensemble: its members' recorded predictions, blended. */
+static dr_status dr_lime_ensemble(dr_experiment *e, const char *const *members, const double *weights, int k)
+{
+    dr_explain *ex = &e->explain;
+    long n = ex->lime_rows * ex->lime_seeds * ex->lime_samples;
+    if (n == 0)
+        return DR_OK;
+    double *sum = calloc((size_t)n, sizeof *sum);
+    float *blend = malloc((size_t)n * sizeof *blend);
+    dr_status s = sum && blend ? DR_OK : dr_error(DR_ERR_NOMEM, "explain: out of host memory for LIME");
+    for (int m = 0; m < k && s == DR_OK; m++) {
+        const float *p = ex->member_lime[dr_explain_member(ex, members[m])];
+        DR_ASSERT(p);
+        for (long i = 0; i < n; i++)
+            sum[i] += weights[m] * p[i];
+    }
+    for (long i = 0; i < n && s == DR_OK; i++)
+        blend[i] = (float)sum[i];
+    if (s == DR_OK)
+        s = dr_lime_model(e, "ensemble", NULL, NULL, NULL, blend);
+    free(sum), free(blend);
+    return s;
+}
+
 dr_status dr_explain_ensemble(dr_experiment *e, const char *const *members, const double *weights, int k)
 {
     dr_explain *ex = &e->explain;
@@ -241,7 +306,7 @@ dr_status dr_explain_ensemble(dr_experiment *e, const char *const *members, cons
         ex->margin[slot][r] = (float)prob[r];
     }
     free(sum), free(prob);
-    return s;
+    return s == DR_OK ? dr_lime_ensemble(e, members, weights, k) : s;
 }
 
 /* --- the models ---------------------------------------------------------------------- */
@@ -265,9 +330,7 @@ dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_mode
     dr_explain *ex = &e->explain;
     int slot = dr_explain_slot(ex, name);
     DR_TRY(dr_kernel_explain(e, name, dr_tree_scores, (void *)m, 0));
-    if (slot < 0)
-        return DR_OK;
-    if (!ex->kernel) {
+    if (slot >= 0 && !ex->kernel) {
         long n = ex->rows;
         double t0 = dr_now();
         ex->method[slot] = "TreeSHAP";
@@ -287,7 +350,7 @@ dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_mode
             DR_TRY(dr_tree_shap_interactions(m, e->test.m.x, ni, e->n_selected, ex->interaction[slot]));
         }
     }
-    return dr_lime_model(e, slot, dr_tree_prob, (void *)m, NULL);
+    return dr_lime_model(e, name, dr_tree_prob, (void *)m, NULL, NULL);
 }
 
 /* A graph model as the explanations see it: its probabilities Platt-scaled
@@ -346,9 +409,7 @@ dr_status dr_explain_graph(dr_experiment *e, const char *name, const dr_model_io
     int slot = dr_explain_slot(ex, name);
     dr_graph_model model = {.io = io, .platt = platt};
     DR_TRY(dr_kernel_explain(e, name, dr_graph_scores, &model, test->seq != NULL));
-    if (slot < 0)
-        return DR_OK;
-    if (!ex->kernel) {
+    if (slot >= 0 && !ex->kernel) {
         dr_eg_result r;
         double t0 = dr_now();
         ex->method[slot] = "expected gradients";
@@ -361,7 +422,7 @@ dr_status dr_explain_graph(dr_experiment *e, const char *name, const dr_model_io
         ex->margin[slot] = r.logit;
     }
     dr_graph_lime lime = {.model = &model, .test = test};
-    dr_status s = dr_lime_model(e, slot, dr_graph_prob, &lime, dr_graph_lime_for);
+    dr_status s = dr_lime_model(e, name, dr_graph_prob, &lime, dr_graph_lime_for, NULL);
     free(lime.seq), free(lime.y), free(lime.margin);
     return s;
 }

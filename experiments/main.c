@@ -25,6 +25,7 @@ static int dr_usage(void)
                     "       run_experiment --resume RUN_DIR\n"
                     "       run_experiment predict RUN_DIR LOANS.csv [OUT.csv]\n"
                     "       run_experiment ensemble RUN_DIR... [ensemble.key=value ...]\n"
+                    "       run_experiment explain RUN_DIR [explain.key=value ...]\n"
                     "       run_experiment study ls|trials|best|export DIR [OUT.csv]\n"
                     "An experiment file with [search] or [sensitivity] runs a study (exp/README.md).\n");
     return 2;
@@ -70,6 +71,15 @@ int main(int argc, char **argv)
         if (argc != 4 && argc != 5)
             return dr_usage();
         s = dr_experiment_predict(argv[2], argv[3], argc == 5 ? argv[4] : "-");
+    } else if (!strcmp(argv[1], "explain")) {
+        if (argc < 3)
+            return dr_usage();
+        for (int i = 3; i < argc; i++)
+            if (!strchr(argv[i], '=')) {
+                fprintf(stderr, "error: '%s' is not an override of the form explain.key=value\n", argv[i]);
+                return dr_usage();
+            }
+        s = dr_experiment_explain(argv[2], (const char *const *)argv + 3, argc - 3);
     } else if (!strcmp(argv[1], "ensemble")) {
         int n_dirs = 0;
         while (2 + n_dirs < argc && !strchr(argv[2 + n_dirs], '='))

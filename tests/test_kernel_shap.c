@@ -267,8 +267,8 @@ static void test_kmeans_two_clusters(void **state)
                 found |= x[r * D + j] == bg.x[i * D + j];
             assert_true(found);
         }
-    assert_int_equal(dr_kshap_kmeans(x, N, D, N + 1, 1, &bg), DR_ERR_INVALID);
     dr_kshap_background_free(&bg);
+    assert_int_equal(dr_kshap_kmeans(x, N, D, N + 1, 1, &bg), DR_ERR_INVALID);
 }
 
 static void test_too_few_coalitions(void **state)

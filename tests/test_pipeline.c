@@ -249,6 +249,49 @@ static const char *dir_file(const char *dir, const char *name, char *buf, size_t
     return buf;
 }
 
+/* `run_experiment explain RUN_DIR`: the saved XGBoost model explained again
+ * with the run's settings gives the run's SHAP values bit for bit, in a new
+ * folder; a model the run folder does not hold, a mistyped key and a key
+ * outside [explain] are refused and leave no folder. */
+static void check_explain_again(const char *dir)
+{
+    char glob[600], again[600], path[700];
+    snprintf(glob, sizeof glob, "%s/explain-*", dir);
+    const char *const same[] = {"explain.models=[\"xgboost\"]", "explain.lime_rows=0"};
+    assert_int_equal(dr_experiment_explain(dir, same, 2), DR_OK);
+    assert_true(newest_run(glob, again, sizeof again));
+    dr_h5 *h;
+    float *a, *b;
+    int rank;
+    int64_t da[2], db[2];
+    assert_int_equal(dr_h5_open(&h, dir_file(dir, "explain.h5", path, sizeof path)), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "xgboost/shap", &a, &rank, da), DR_OK);
+    dr_h5_close(h);
+    assert_int_equal(dr_h5_open(&h, dir_file(again, "explain.h5", path, sizeof path)), DR_OK);
+    assert_int_equal(dr_h5_read_f32(h, "xgboost/shap", &b, &rank, db), DR_OK);
+    dr_h5_close(h);
+    assert_true(da[0] == db[0] && da[1] == db[1]);
+    assert_memory_equal(a, b, (size_t)(da[0] * da[1]) * sizeof *a);
+    free(a), free(b);
+    printf("  explain RUN_DIR: xgboost/shap %lld x %lld, as the run's\n", (long long)db[0], (long long)db[1]);
+    const char *const logistic[] = {"explain.models=[\"logistic\"]", "explain.interaction_rows=0"},
+                      *const typo[] = {"explain.rowz=3"}, *const other[] = {"train.epochs=3"};
+    assert_int_equal(dr_experiment_explain(dir, logistic, 2), DR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(dr_last_error(), "\"logistic\" is not saved in a run folder"));
+    assert_int_equal(dr_experiment_explain(dir, typo, 1), DR_ERR_INVALID);
+    assert_non_null(strstr(dr_last_error(), "unknown key explain.rowz"));
+    assert_int_equal(dr_experiment_explain(dir, other, 1), DR_ERR_INVALID);
+    assert_non_null(strstr(dr_last_error(), "changes explain.* keys only"));
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls -d %s/explain-* | wc -l", dir);
+    FILE *pf = popen(cmd, "r");
+    int folders = 0;
+    assert_non_null(pf);
+    assert_int_equal(fscanf(pf, "%d", &folders), 1);
+    pclose(pf);
+    assert_int_equal(folders, 1);
+}
+
 /* [evaluation] with LGD as a constant and EAD from the loan amount column:
  * the table's expected loss is the sum of p x 0.8 x funded_amnt over the test
  * loans (checked from predictions.h5), Platt-calibrated copies are written,
@@ -401,6 +444,7 @@ static void test_credit_evaluation(void **state)
     assert_true(isfinite(ece) && isfinite(ece_cal));
     assert_true(isfinite(result_value(dir, "results.csv", "xgboost", "emp")));
     free(p), free(ex), free(pts), free(cal), free(rows);
+    check_explain_again(dir);
 }
 
 /* A fresh folder root with n synthetic loans (repayment histories included) in csv. */
@@ -489,10 +533,13 @@ static void test_synthetic_history_predict(void **state)
 /* Kernel SHAP on synthetic loans with histories, explain.method = "kernel":
  *   - the ensemble of the network (which reads the history) and XGBoost: its
  *     values, the members' weighted, add up to its probability in
- *     predictions.h5 (to float rounding), the history as one input;
+ *     predictions.h5 (to float rounding), the history as one input, which the
+ *     network's own values give weight;
  *   - logistic regression, linear in its inputs: each value is the closed
  *     form w_j (x_j - E_b b_j) over the stored background, so value / (x_j -
- *     E_b b_j) is one number per input across the loans. */
+ *     E_b b_j) is one number per input across the loans;
+ *   - LIME of the ensemble (its members' predictions on the same samples,
+ *     blended) is written like any model's. */
 static void test_kernel_shap_ensemble(void **state)
 {
     (void)state;
@@ -501,12 +548,14 @@ static void test_kernel_shap_ensemble(void **state)
     FILE *f = fopen("/tmp/defrisk_test_pipeline_kshap/exp.toml", "w");
     assert_non_null(f);
     fprintf(f, "[data]\nsource = \"csv\"\npath = \"%s\"\ntarget = \"default\"\npositive = \"yes\"\n"
-               "date_column = \"issue_date\"\ncache = false\n[features]\nselect = false\n"
+               "date_column = \"issue_date\"\nid = [\"loan_id\"]\ncache = false\n[features]\nselect = false\n"
                "[model]\nfilters = [4, 8, 8]\nlstm_units = 8\nattention_dim = 8\nfc = [16]\n"
                "[train]\nepochs = 2\nprogress = false\n[baselines]\nmodels = [\"hybrid\", \"xgboost\", \"logistic\"]\n"
                "logistic_epochs = 5\nxgboost_estimators = 40\n[ensemble]\nmembers = [\"hybrid\", \"xgboost\"]\n"
-               "trials = 10\n[explain]\nmethod = \"kernel\"\nmodels = [\"ensemble\", \"logistic\"]\nkernel_rows = 6\n"
-               "lime_rows = 0\n[output]\nfeatures = true\ndir = \"%s\"\n", csv, root);
+               "trials = 10\n[explain]\nmethod = \"kernel\"\nmodels = [\"ensemble\", \"logistic\", \"hybrid\"]\nkernel_rows = 4\n"
+               "kernel_background = 5\n"
+               "lime_rows = 1\nlime_seeds = 2\nlime_samples = 500\n[output]\nfeatures = true\ndir = \"%s\"\n",
+            csv, root);
     fclose(f);
     char path[700], dir[512];
     run_ok("/tmp/defrisk_test_pipeline_kshap/exp.toml", NULL, 0, "/tmp/defrisk_test_pipeline_kshap/exp-*", dir,
@@ -524,13 +573,26 @@ static void test_kernel_shap_ensemble(void **state)
     assert_int_equal(dr_h5_read_f32(h, "logistic/shap", &lr, &rank, ld), DR_OK);
     assert_int_equal(dr_h5_read_f32(h, "logistic/base", &lr_base, &rank, &m), DR_OK);
     assert_int_equal(dr_h5_read_f32(h, "kernel_background/x", &bg, &rank, bd), DR_OK);
+    float *net_hist; /* the network alone: its history matters (the ensemble may weigh it 0) */
+    int64_t nh[2];
+    assert_int_equal(dr_h5_read_f32(h, "hybrid/shap_history", &net_hist, &rank, nh), DR_OK);
+    double net_hist_abs = 0;
+    for (int64_t i = 0; i < nh[0]; i++)
+        net_hist_abs += fabs(net_hist[i]);
+    free(net_hist);
     assert_int_equal(dr_h5_read_f64(h, "kernel_background/weight", &bw, &rank, &k), DR_OK);
     char **channel;
     long n_channel;
     assert_int_equal(dr_h5_read_strings(h, "ensemble/history_channel", &channel, &n_channel), DR_OK);
+    /* LIME of the ensemble, from its members' predictions on the same samples, blended */
+    int32_t *lime;
+    int64_t lime_d[2];
+    assert_int_equal(dr_h5_read_i32(h, "ensemble/lime/feature", &lime, &rank, lime_d), DR_OK);
+    assert_true(lime_d[0] == 1 && lime_d[1] == 10 && lime[0] >= 0 && lime[0] < sd[1]);
+    free(lime);
     dr_h5_close(h);
-    assert_true(sd[0] == 6 && hd[0] == 6 && hd[1] == 1 && n_channel == 1 && strcmp(channel[0], "history") == 0);
-    assert_true(ld[0] == 6 && bd[0] == k && bd[1] == sd[1]);
+    assert_true(sd[0] == 4 && hd[0] == 4 && hd[1] == 1 && n_channel == 1 && strcmp(channel[0], "history") == 0);
+    assert_true(ld[0] == 4 && bd[0] == k && k == 5 && bd[1] == sd[1]);
     float *p, *x;
     int64_t pn, xd[2];
     assert_int_equal(dr_h5_open(&h, dir_file(dir, "predictions.h5", path, sizeof path)), DR_OK);
@@ -561,8 +623,9 @@ static void test_kernel_shap_ensemble(void **state)
             worst = fmax(worst, fabs(lr[i * d + j] - w * (x[i * d + j] - mu)));
     }
     printf("  ensemble: largest |base + sum - probability| %.2e, |probability - predictions.h5| %.2e, history "
-           "sum |.| %.4f; logistic: largest gap to w_j (x_j - E b_j) %.2e\n", gap, off, hist_abs, worst);
-    assert_true(gap < 1e-5 && off < 1e-6 && hist_abs > 0);
+           "sum |.| %.4f (the network's alone %.4f); logistic: largest gap to w_j (x_j - E b_j) %.2e\n", gap, off,
+           hist_abs, net_hist_abs, worst);
+    assert_true(gap < 1e-5 && off < 1e-6 && net_hist_abs > 0);
     assert_true(worst < 1e-4);
     free(shap), free(hist), free(base), free(margin), free(lr), free(lr_base), free(bg), free(bw), free(p), free(x);
     for (long c = 0; c < n_channel; c++)

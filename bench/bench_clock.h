@@ -4,15 +4,8 @@
 #define DR_BENCH_CLOCK_H
 
 #include <stdlib.h>
-#include <time.h>
 
-/* Seconds on the monotonic clock (wall time, not CPU time). */
-static inline double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "core/clock.h" /* dr_now: seconds on the monotonic clock */
 
 static inline int bench_cmp_double(const void *a, const void *b)
 {

@@ -106,11 +106,11 @@ static double eager_us(opcase *c, op_fn *fn, int n)
     for (int r = 0; r < g_runs; r++) {
         if (dr_backend_sync(g_be) != DR_OK)
             return -1.0;
-        double t0 = bench_now();
+        double t0 = dr_now();
         run_calls(c, fn, n, &k);
         if (dr_backend_sync(g_be) != DR_OK)
             return -1.0;
-        t[r] = 1e6 * (bench_now() - t0) / n;
+        t[r] = 1e6 * (dr_now() - t0) / n;
     }
     return bench_median(t, g_runs);
 }
@@ -143,11 +143,11 @@ static double graph_us(opcase *c, op_fn *fn, int n, char *why, size_t why_len)
     for (int r = -1; r < g_runs; r++) { /* one warm-up replay */
         if (dr_backend_sync(g_be) != DR_OK)
             goto out;
-        double t0 = bench_now();
+        double t0 = dr_now();
         if (so->replay(g_be, sg, &sc) != DR_OK || dr_backend_sync(g_be) != DR_OK)
             goto out;
         if (r >= 0)
-            t[r] = 1e6 * (bench_now() - t0) / n;
+            t[r] = 1e6 * (dr_now() - t0) / n;
         sc.counter++, sc.adam.step++;
     }
     res = bench_median(t, g_runs);
@@ -217,11 +217,11 @@ static int measure_pass(opcase *c, int pass)
     int k = 0, est_n = c->nsets < 3 ? 3 : c->nsets;
     if (dr_backend_sync(g_be) != DR_OK)
         goto fail;
-    double t0 = bench_now();
+    double t0 = dr_now();
     run_calls(c, fn, est_n, &k);
     if (dr_backend_sync(g_be) != DR_OK)
         goto fail;
-    double per_us = 1e6 * (bench_now() - t0) / est_n;
+    double per_us = 1e6 * (dr_now() - t0) / est_n;
     long n = (long)ceil(1e3 * g_target_ms / (per_us > 0.1 ? per_us : 0.1));
     if (n < c->nsets)
         n = c->nsets;

@@ -103,9 +103,9 @@ int main(int argc, char **argv)
     dr_tree_model *m = NULL;
     for (int r = 0; r < repeats; r++) {
         dr_tree_free(m);
-        double t0 = bench_now();
+        double t0 = dr_now();
         check(dr_tree_train(&m, &p, x[0], y[0], n, F, x[1], y[1], nv));
-        secs[r] = bench_now() - t0;
+        secs[r] = dr_now() - t0;
     }
     float *prob = malloc((size_t)nv * sizeof *prob);
     double auc;

@@ -28,7 +28,7 @@ static int run_select(long n, long max_rows)
 {
     dr_table t;
     double *p = NULL;
-    double t0 = bench_now();
+    double t0 = dr_now();
     CHECK(dr_synth_generate(1, n, NULL, &t, &p, NULL));
     long ntr = n * 7 / 10;
     dr_prep prep;
@@ -37,7 +37,7 @@ static int run_select(long n, long max_rows)
     CHECK(dr_prep_fit(&prep, &t, NULL, ntr, NULL));
     CHECK(dr_prep_transform(&prep, &t, NULL, ntr, &m));
     CHECK(dr_table_target(&t, "default", "yes", &y_all));
-    double t1 = bench_now();
+    double t1 = dr_now();
     printf("synth_bench select: %ld loans, training part %ld rows x %d features (%.2f s to "
            "generate and preprocess)\n",
            n, m.n_rows, m.n_features, t1 - t0);
@@ -48,7 +48,7 @@ static int run_select(long n, long max_rows)
     dr_select_result r;
     CHECK(dr_select_hybrid(m.x, m.n_rows, m.n_features, (const char *const *)m.names, y_all, &o, &r,
                            stdout));
-    double t2 = bench_now();
+    double t2 = dr_now();
     printf("\nTable 2 (synthetic book, seed 1): %d features selected\n", r.n_selected);
     dr_select_table_print(stdout, &r, (const char *const *)m.names);
     printf("synth_bench select: selection took %.1f s\n", t2 - t1);
@@ -80,9 +80,9 @@ int main(int argc, char **argv)
         dr_table tab;
         double *p = NULL;
         dr_synth_stats st;
-        double t0 = bench_now();
+        double t0 = dr_now();
         CHECK(dr_synth_generate(1000 + (uint64_t)r, n, &o, &tab, &p, &st));
-        t[r] = bench_now() - t0;
+        t[r] = dr_now() - t0;
         double auc = 0;
         CHECK(dr_synth_bayes_auc(&tab, p, NULL, 0, &auc));
         printf("run %d seed %d: %ld loans x %d columns in %.3f s; default rate %.4f, mean p %.4f, "

@@ -81,13 +81,13 @@ static double run_study(const dr_tpe_space *sp, double (*f)(const double *), uin
     double best = INFINITY, spent = 0.0, spent_tail = 0.0;
     for (int k = 0; k < n; k++) {
         dr_tpe_trial tr;
-        double t0 = bench_now();
+        double t0 = dr_now();
         check(dr_tpe_suggest(t, &tr));
-        double t1 = bench_now();
+        double t1 = dr_now();
         double y = f(tr.v);
-        double t2 = bench_now();
+        double t2 = dr_now();
         check(dr_tpe_tell(t, &tr, DR_TPE_COMPLETE, y));
-        double dt = (t1 - t0) + (bench_now() - t2);
+        double dt = (t1 - t0) + (dr_now() - t2);
         spent += dt;
         if (k >= n - n / 10)
             spent_tail += dt;

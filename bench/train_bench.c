@@ -91,7 +91,7 @@ int main(int argc, char **argv)
            "\"graphs\": %d}\n",
            dr_backend_describe(be), dr_graph_param_count(m.g), rows, nf, batch, graphs);
     for (int r = 0; r < repeats; r++) {
-        double t0 = bench_now();
+        double t0 = dr_now();
         if (dr_graph_step_metrics_reset(m.g) != DR_OK)
             return fail("metrics");
         for (long start = 0; start < rows; start += batch) {
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         dr_step_metrics sm;
         if (dr_graph_step_metrics(m.g, &sm) != DR_OK)
             return fail("epoch");
-        times[r] = bench_now() - t0;
+        times[r] = dr_now() - t0;
         printf("{\"repeat\": %d, \"epoch_s\": %.3f, \"samples_per_s\": %.1f, \"mean_loss\": %.5f}\n", r,
                times[r], rows / times[r], sm.loss_sum / (double)rows);
         fflush(stdout);
@@ -134,14 +134,14 @@ int main(int argc, char **argv)
         float *prob = malloc(sizeof(float) * (size_t)n);
         double *lat = malloc(sizeof(double) * (size_t)infer_repeats);
         for (int r = -3; r < infer_repeats; r++) { /* 3 warm-ups */
-            double t0 = bench_now();
+            double t0 = dr_now();
             if (dr_graph_set_input(m.g, m.x, x, n) != DR_OK || dr_graph_set_input(m.g, m.y, y, n) != DR_OK ||
                 (seq && dr_graph_set_input(m.g, m.seq, seq, n) != DR_OK) ||
                 dr_graph_forward(m.g, DR_MODE_EVAL) != DR_OK || dr_graph_read(m.g, m.prob, prob) != DR_OK ||
                 dr_backend_sync(be) != DR_OK)
                 return fail("inference");
             if (r >= 0)
-                lat[r] = 1e3 * (bench_now() - t0);
+                lat[r] = 1e3 * (dr_now() - t0);
         }
         qsort(lat, (size_t)infer_repeats, sizeof *lat, bench_cmp_double);
         infer_ms = lat[infer_repeats / 2];

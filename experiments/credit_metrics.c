@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/compare.h"
 #include "experiments/credit_metrics.h"
 
 static dr_status check_finite(const char *what, const float *x, long n)
@@ -11,12 +12,6 @@ static dr_status check_finite(const char *what, const float *x, long n)
         if (!isfinite(x[i]))
             return dr_error(DR_ERR_NUMERIC, "%s: value %ld is %g", what, i, (double)x[i]);
     return DR_OK;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
 }
 
 /* --- PSI ----------------------------------------------------------------------- */
@@ -44,7 +39,7 @@ dr_status dr_psi(const float *reference, long n_ref, const float *actual, long n
     if (!sorted)
         return dr_error(DR_ERR_NOMEM, "psi: out of host memory");
     memcpy(sorted, reference, (size_t)n_ref * sizeof *sorted);
-    qsort(sorted, (size_t)n_ref, sizeof *sorted, cmp_float);
+    qsort(sorted, (size_t)n_ref, sizeof *sorted, dr_cmp_float);
     float cut[DR_PSI_BINS - 1];
     int n_cuts = 0;
     for (int k = 1; k < DR_PSI_BINS; k++) {

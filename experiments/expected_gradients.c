@@ -89,7 +89,6 @@ static long *dr_eg_background(long n_all, long n_background, uint64_t seed)
     return idx;
 }
 
-
 dr_status dr_expected_gradients(const dr_model_io *m, const dr_rows *rows, long n, const dr_rows *background,
                                 long n_background, long samples, uint64_t seed, dr_eg_result *out)
 {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/compare.h"
 #include "core/linalg.h"
 #include "core/philox.h"
 #include "experiments/kernel_shap.h"
@@ -32,6 +33,8 @@ static double dr_dist2(const float *a, const float *b, int d)
     return s;
 }
 
+/* The point of c [k, d] nearest row (the distance is symmetric: also the row of
+ * c nearest a point). */
 static long dr_closest(const float *row, const float *c, long k, int d)
 {
     long best = 0;
@@ -67,12 +70,6 @@ static void dr_kmeanspp(const float *x, long n, int d, long k, uint64_t seed, fl
         for (long r = 0; r < n; r++)
             near2[r] = fmin(near2[r], dr_dist2(x + r * d, c + i * d, d));
     }
-}
-
-static int dr_cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
 }
 
 /* The value of sorted[0 .. m) nearest v. */
@@ -154,10 +151,7 @@ dr_status dr_kshap_kmeans(const float *x, long n, int d, long k, uint64_t seed, 
             continue;
         memcpy(out->x + out->k * d, c + i * d, (size_t)d * sizeof *c);
         out->w[out->k] = w[i];
-        out->nearest[out->k] = 0;
-        for (long r = 1; r < n; r++)
-            if (dr_dist2(x + r * d, c + i * d, d) < dr_dist2(x + out->nearest[out->k] * d, c + i * d, d))
-                out->nearest[out->k] = r;
+        out->nearest[out->k] = dr_closest(c + i * d, x, n, d);
         out->k++;
     }
     out->d = d;
@@ -223,10 +217,11 @@ static double dr_binom(int n, int k)
     return r;
 }
 
-/* Every coalition of `size` players, and each one's complement when paired. */
-static void dr_enumerate(dr_design *D, int size, int paired, double w, uint8_t *z)
+/* Every coalition of `size` players, and each one's complement when paired;
+ * c [size] holds the combination's indices. */
+static void dr_enumerate(dr_design *D, int size, int paired, double w, uint8_t *z, int *c)
 {
-    int M = D->M, c[64 * 8];
+    int M = D->M;
     for (int i = 0; i < size; i++)
         c[i] = i;
     for (;;) {
@@ -336,11 +331,11 @@ static dr_status dr_design_make(int M, long samples, uint64_t seed, dr_design *D
     int full = 0;
     long left = samples;
     double remaining = 1;
-    for (int s = 1; s <= n_sizes && s <= 64 * 8; s++) {
+    for (int s = 1; s <= n_sizes; s++) {
         double count = dr_binom(M, s) * (s <= n_paired ? 2 : 1);
         if (left * (size_weight[s - 1] / remaining) / count < 1 - 1e-8)
             break;
-        dr_enumerate(D, s, s <= n_paired, size_weight[s - 1] / count, z);
+        dr_enumerate(D, s, s <= n_paired, size_weight[s - 1] / count, z, perm);
         left -= (long)count;
         remaining -= size_weight[s - 1];
         full++;

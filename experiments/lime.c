@@ -3,17 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/compare.h"
 #include "core/linalg.h"
 #include "core/philox.h"
 #include "experiments/lime.h"
 
 enum { DR_LIME_STREAM = 0x4c494d45 /* "LIME" */ };
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
 
 /* np.percentile's default (linear interpolation between order statistics). */
 static float percentile(const float *sorted, long n, double q)
@@ -66,7 +61,7 @@ dr_status dr_lime_fit(const float *x, long n, int d, dr_lime_stats *s)
     for (int j = 0; j < d; j++) {
         for (long i = 0; i < n; i++)
             col[i] = x[i * d + j];
-        qsort(col, (size_t)n, sizeof *col, cmp_float);
+        qsort(col, (size_t)n, sizeof *col, dr_cmp_float);
         float *e = s->edges + j * 3;
         for (int q = 0; q < 3; q++)
             e[q] = percentile(col, n, 25.0 * (q + 1));

@@ -233,7 +233,7 @@ dr_status dr_lgbm_margin(const dr_lgbm *m, const float *x, long n, int n_feature
 dr_status dr_lgbm_shap(const dr_lgbm *m, const float *x, long n, int n_features, float *phi, float *margin)
 {
     DR_TRY(predict_kind(m, x, n, n_features, C_API_PREDICT_CONTRIB, n_features + 1, phi));
-    return predict_kind(m, x, n, n_features, C_API_PREDICT_RAW_SCORE, 1, margin);
+    return dr_lgbm_margin(m, x, n, n_features, margin);
 }
 
 dr_status dr_lgbm_importance(const dr_lgbm *m, int gain, double *score, int n_features)

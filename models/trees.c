@@ -410,7 +410,7 @@ dr_status dr_tree_shap(const dr_tree_model *m, const float *x, long n, int n_fea
     if (m->lgbm)
         return dr_lgbm_shap(m->lgbm, x, n, n_features, phi, margin);
     DR_TRY(xgb_predict(m, x, n, n_features, 2, n_features + 1, phi));
-    return xgb_predict(m, x, n, n_features, 1, 1, margin);
+    return dr_tree_margin(m, x, n, n_features, margin);
 }
 
 dr_status dr_tree_shap_interactions(const dr_tree_model *m, const float *x, long n, int n_features, float *phi)

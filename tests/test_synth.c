@@ -13,6 +13,7 @@
 #include "core/philox.h"
 #include "data/auc.h"
 #include "data/synth.h"
+#include "core/linalg.h"
 #include "tests/testutil.h"
 
 /* ---- exact AUC ---- */
@@ -328,40 +329,6 @@ static double *design(const dr_table *t, const int *train, int *d_out)
     return X;
 }
 
-/* Cholesky solve of A x = b in place (A [d,d] SPD, overwritten). Returns 0 if A
- * is not positive definite. */
-static int chol_solve(double *A, double *b, int d)
-{
-    for (int j = 0; j < d; j++) {
-        double s = A[j * d + j];
-        for (int k = 0; k < j; k++)
-            s -= A[j * d + k] * A[j * d + k];
-        if (!(s > 0))
-            return 0;
-        double l = sqrt(s);
-        A[j * d + j] = l;
-        for (int i = j + 1; i < d; i++) {
-            double v = A[i * d + j];
-            for (int k = 0; k < j; k++)
-                v -= A[i * d + k] * A[j * d + k];
-            A[i * d + j] = v / l;
-        }
-    }
-    for (int i = 0; i < d; i++) {
-        double v = b[i];
-        for (int k = 0; k < i; k++)
-            v -= A[i * d + k] * b[k];
-        b[i] = v / A[i * d + i];
-    }
-    for (int i = d - 1; i >= 0; i--) {
-        double v = b[i];
-        for (int k = i + 1; k < d; k++)
-            v -= A[k * d + i] * b[k];
-        b[i] = v / A[i * d + i];
-    }
-    return 1;
-}
-
 /* Ridge logistic regression by Newton's method (IRLS) in double:
  * minimise sum_i logloss + lam/2 |w|^2 over the training rows. The ridge keeps
  * the full one-hot blocks (collinear with the intercept) solvable. */
@@ -402,7 +369,8 @@ static void fit_lr(const double *X, const float *y, const int *train, long n, in
             H[k * d + k] += lam;
             g[k] += lam * w[k];
         }
-        assert_true(chol_solve(H, g, d));
+        assert_true(dr_cholesky(H, d));
+        dr_cholesky_solve(H, g, d);
         double step = 0;
         for (int k = 0; k < d; k++) {
             w[k] -= g[k];

@@ -12,14 +12,6 @@
 
 static const char *const dr_default_members[] = {"hybrid", "xgboost", "lightgbm", "random_forest"};
 
-static int dr_find_model(const dr_experiment *e, const char *name)
-{
-    for (int i = 0; i < e->n_models; i++)
-        if (strcmp(e->models[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
 /* The [ensemble] keys. When the stage runs alone their defaults are the first
  * earlier run's values (its config.toml), so that with no override it repeats
  * that run's ensemble. */
@@ -50,10 +42,10 @@ static dr_status dr_blend_members(dr_experiment *e, const dr_ensemble_keys *ks)
     int k = ks->k;
     const float *val[DR_ENSEMBLE_MAX_MEMBERS], *test[DR_ENSEMBLE_MAX_MEMBERS];
     for (int i = 0; i < k; i++) {
-        int m = dr_find_model(e, ks->members[i]);
-        DR_ASSERT(m >= 0);
-        val[i] = e->models[m].val;
-        test[i] = e->models[m].test;
+        const dr_model_result *m = dr_find_result(e, ks->members[i]);
+        DR_ASSERT(m);
+        val[i] = m->val;
+        test[i] = m->test;
     }
     dr_ensemble_options o;
     dr_ensemble_options_default(&o);

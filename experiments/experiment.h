@@ -82,6 +82,11 @@ dr_status dr_data_stage(dr_experiment *e);
 /* features.select over the preprocessed train rows tr (experiments/select_stage.c):
  * selected [tr->n_features] out, 1 = kept. */
 dr_status dr_select_stage(dr_experiment *e, const dr_matrix *tr, int *selected);
+/* The network's branches and history input as the data stage made them
+ * (experiments/model_stage.c). */
+void dr_hybrid_shape(const dr_experiment *e, dr_hybrid_config *hc);
+/* A split's rows as graph model io reads them: the histories only where it takes them. */
+dr_rows dr_rows_of(const dr_experiment *e, const dr_model_io *io, const dr_part *p);
 /* Reads every remaining key, stops on an unknown one (dr_config_check_unused),
  * sets e->checked, then trains the models and runs the ensemble stage. */
 dr_status dr_model_stage(dr_experiment *e);
@@ -115,6 +120,8 @@ dr_status dr_result_row(const dr_evaluation *ev, const float *fit_score, const f
                         const float *score, const float *y, const float *exposure, long n, double *row);
 /* Appends a model's result slot (val and test arrays of the split's sizes). */
 dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **out);
+/* The result slot of `name`, or NULL. */
+const dr_model_result *dr_find_result(const dr_experiment *e, const char *name);
 /* Writes the transform (preprocessing, history summary settings, sequence
  * statistics, feature order and groups, reference date) under "transform/" of a
  * checkpoint being written. */

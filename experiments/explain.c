@@ -7,6 +7,17 @@
 static const char *const dr_explainable[] = {"xgboost", "lightgbm", "xgboost_leafwise", "random_forest", "hybrid",
                                              "logistic", "mlp",      "svm",              "ensemble",      NULL};
 
+/* A count of training rows (a background): default min(cap, n_train), more
+ * than the training split an error naming the key. */
+static dr_status dr_training_rows_key(dr_config *cfg, const char *key, long cap, long n_train, int64_t *out)
+{
+    DR_TRY(dr_config_int64(cfg, key, n_train < cap ? (n_train > 0 ? n_train : 1) : cap, 1, 100000000, out));
+    if (*out > n_train)
+        return dr_error(DR_ERR_INVALID, "%s: %s = %lld, but the training split has %ld rows",
+                        dr_config_where(cfg, key), key, (long long)*out, n_train);
+    return DR_OK;
+}
+
 /* explain.kernel_*: Kernel SHAP's loans, background and coalitions. */
 static dr_status dr_kernel_settings(dr_config *cfg, long n_train, long n_test, int players, dr_explain *ex)
 {
@@ -17,11 +28,7 @@ static dr_status dr_kernel_settings(dr_config *cfg, long n_train, long n_test, i
     /* KernelExplainer's cost grows with loans x coalitions x background: shap's
      * examples explain some 100 loans against shap.kmeans(X, 10) */
     DR_TRY(dr_config_int64(cfg, "explain.kernel_rows", 100, 1, 100000000, &rows));
-    DR_TRY(dr_config_int64(cfg, "explain.kernel_background", n_train < 10 ? (n_train > 0 ? n_train : 1) : 10, 1,
-                           100000, &background));
-    if (background > n_train)
-        return dr_error(DR_ERR_INVALID, "%s: explain.kernel_background = %lld, but the training split has %ld rows",
-                        dr_config_where(cfg, "explain.kernel_background"), (long long)background, n_train);
+    DR_TRY(dr_training_rows_key(cfg, "explain.kernel_background", 10, n_train, &background));
     /* shap's nsamples = "auto" */
     DR_TRY(dr_config_int64(cfg, "explain.kernel_samples", 2 * (int64_t)players + 2048, 1, 100000000, &samples));
     if (samples < players + 1)
@@ -75,11 +82,7 @@ dr_status dr_explain_settings(dr_config *cfg, const char *const *trained, int n_
     /* the shap package's GradientExplainer draws 200 samples per loan */
     int64_t samples, background;
     DR_TRY(dr_config_int64(cfg, "explain.samples", 200, 1, 1000000, &samples));
-    DR_TRY(dr_config_int64(cfg, "explain.background", n_train < 1000 ? (n_train > 0 ? n_train : 1) : 1000, 1,
-                           100000000, &background));
-    if (background > n_train)
-        return dr_error(DR_ERR_INVALID, "%s: explain.background = %lld, but the training split has %ld rows",
-                        dr_config_where(cfg, "explain.background"), (long long)background, n_train);
+    DR_TRY(dr_training_rows_key(cfg, "explain.background", 1000, n_train, &background));
     ex->samples = (long)samples;
     ex->background = (long)background;
     ex->lime_rows = lime_rows < n_test ? (long)lime_rows : n_test;
@@ -149,5 +152,6 @@ void dr_explain_free(dr_explain *ex)
     for (int i = 0; i < ex->n_members; i++)
         free(ex->member_phi[i]), free(ex->member_prob[i]), free(ex->member_lime[i]);
     dr_kshap_background_free(&ex->bg);
+    dr_lime_stats_free(&ex->lime_stats);
     memset(ex, 0, sizeof *ex);
 }

@@ -48,9 +48,11 @@ typedef struct dr_explain {
     const char *member[DR_ENSEMBLE_MAX_MEMBERS];
     double *member_phi[DR_ENSEMBLE_MAX_MEMBERS], *member_prob[DR_ENSEMBLE_MAX_MEMBERS];
     float *member_lime[DR_ENSEMBLE_MAX_MEMBERS]; /* LIME's predictions [lime_rows, lime_seeds, lime_samples] */
+    int member_history[DR_ENSEMBLE_MAX_MEMBERS]; /* the member reads the history */
     /* LIME (experiments/lime.h) for the first lime_rows test loans */
     long lime_rows, lime_samples;
     int lime_features, lime_seeds;
+    dr_lime_stats lime_stats; /* of the training rows, fitted by the first model that needs them */
     uint64_t seed;
     dr_lime_result *lime[DR_EXPLAIN_MAX_MODELS]; /* [lime_rows] with the first seed */
     double *stability[DR_EXPLAIN_MAX_MODELS];    /* [lime_rows] share of seeds with the same top 5 */

@@ -69,10 +69,11 @@ static dr_status dr_saved_predictions(dr_experiment *e, const char *run_dir, con
     return DR_OK;
 }
 
-static dr_status dr_explain_saved_tree(dr_experiment *e, const char *run_dir, const char *name, float *prob)
+static dr_status dr_explain_saved_tree(dr_experiment *e, const char *run_dir, dr_tree_kind kind, float *prob)
 {
+    const char *name = dr_tree_kind_name(kind);
     char path[1100];
-    snprintf(path, sizeof path, "%s/%s%s", run_dir, name, strcmp(name, "lightgbm") == 0 ? ".txt" : ".json");
+    snprintf(path, sizeof path, "%s/%s%s", run_dir, name, dr_tree_file_ext(kind));
     dr_tree_model *m;
     DR_TRY(dr_tree_load(&m, path));
     dr_status s = dr_tree_predict(m, e->test.m.x, e->test.m.n_rows, e->n_selected, prob);
@@ -84,13 +85,6 @@ static dr_status dr_explain_saved_tree(dr_experiment *e, const char *run_dir, co
     return s;
 }
 
-static dr_rows dr_rows_with_history(const dr_experiment *e, const dr_part *p)
-{
-    return (dr_rows){.n = p->m.n_rows, .n_features = p->m.n_features, .x = p->m.x, .y = p->y,
-                     .seq = e->has_seq ? p->seq : NULL, .seq_len = e->has_seq ? e->seq_stats.T : 0,
-                     .seq_channels = e->has_seq ? e->seq_stats.n_channels : 0};
-}
-
 /* The network with the best weights of its checkpoint. */
 static dr_status dr_explain_saved_hybrid(dr_experiment *e, const char *run_dir, float *prob)
 {
@@ -98,19 +92,14 @@ static dr_status dr_explain_saved_hybrid(dr_experiment *e, const char *run_dir, 
     dr_train_config tc;
     DR_TRY(dr_hybrid_config_read(e->cfg, &hc));
     DR_TRY(dr_train_config_read(e->cfg, &tc));
-    hc.n_groups = e->n_groups;
-    memcpy(hc.group_size, e->group_size, sizeof hc.group_size);
+    dr_hybrid_shape(e, &hc);
     hc.input_gradients = !e->explain.kernel;
-    if (e->has_seq) {
-        hc.seq_len = e->seq_stats.T;
-        hc.seq_channels = e->seq_stats.n_channels;
-    }
     char ckpt[1100];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", run_dir);
     dr_hybrid m;
     DR_TRY(dr_hybrid_build(&m, e->be, &hc, tc.seed, tc.batch_size));
     dr_model_io io = {.g = m.g, .x = m.x, .seq = m.seq, .y = m.y, .logit = m.logit, .prob = m.prob, .loss = m.loss};
-    dr_rows tr = dr_rows_with_history(e, &e->train), te = dr_rows_with_history(e, &e->test);
+    dr_rows tr = dr_rows_of(e, &io, &e->train), te = dr_rows_of(e, &io, &e->test);
     dr_status s = dr_checkpoint_load_best(ckpt, m.g);
     if (s == DR_OK)
         s = dr_predict(&io, &te, prob, NULL);
@@ -145,11 +134,13 @@ static dr_status dr_explain_saved(dr_experiment *e, const char *run_dir, const c
     dr_status s = DR_OK;
     for (int i = 0; i < ex->n_models && s == DR_OK; i++) {
         const char *m = ex->model[i];
+        int tree = -1;
+        for (int k = DR_TREE_XGBOOST; k <= DR_TREE_LIGHTGBM; k++)
+            tree = strcmp(m, dr_tree_kind_name((dr_tree_kind)k)) == 0 ? k : tree;
         if (strcmp(m, "hybrid") == 0)
             s = dr_explain_saved_hybrid(e, run_dir, prob);
-        else if (strcmp(m, "xgboost") == 0 || strcmp(m, "lightgbm") == 0 || strcmp(m, "xgboost_leafwise") == 0 ||
-                 strcmp(m, "random_forest") == 0)
-            s = dr_explain_saved_tree(e, run_dir, m, prob);
+        else if (tree >= 0)
+            s = dr_explain_saved_tree(e, run_dir, (dr_tree_kind)tree, prob);
         else
             s = dr_error(DR_ERR_UNSUPPORTED, "\"%s\" is not saved in a run folder (the network's checkpoint and the "
                          "tree models are; %s): explain it in the run itself, with [explain]", m,

@@ -33,14 +33,6 @@ static void dr_write_value(FILE *f, const dr_column *c, long row)
     }
 }
 
-static const float *dr_test_prediction(const dr_experiment *e, const char *model)
-{
-    for (int i = 0; i < e->n_models; i++)
-        if (strcmp(e->models[i].name, model) == 0)
-            return e->models[i].test;
-    return NULL;
-}
-
 typedef struct dr_reason {
     int col;
     double v;
@@ -58,7 +50,8 @@ dr_status dr_write_reasons(const dr_experiment *e, FILE *f, int m, const double 
                            int n_cols)
 {
     const dr_explain *ex = &e->explain;
-    const float *p = dr_test_prediction(e, ex->model[m]);
+    const dr_model_result *res = dr_find_result(e, ex->model[m]);
+    const float *p = res ? res->test : NULL;
     const char *scale = ex->scale[m] ? ex->scale[m] : "log-odds";
     dr_reason *r = malloc((size_t)(n_cols ? n_cols : 1) * sizeof *r);
     if (!r)
@@ -84,11 +77,11 @@ dr_status dr_write_lime_csv(const dr_experiment *e, const char *const *name)
 {
     const dr_explain *ex = &e->explain;
     for (long i = 0; i < ex->lime_rows; i++) {
-        char file[64], path[1100];
+        char file[64];
+        dr_run_file out;
         snprintf(file, sizeof file, "lime_%ld.csv", e->test.rows[i] + 1);
-        FILE *f = fopen(dr_run_path(&e->run, file, path, sizeof path), "w");
-        if (!f)
-            return dr_error(DR_ERR_IO, "cannot write %s", path);
+        DR_TRY(dr_run_file_open(&e->run, file, &out));
+        FILE *f = out.f;
         fprintf(f, "model,rank,feature,weight,direction,local_prediction,r2,stability\n");
         for (int m = 0; m < ex->n_models; m++) {
             if (!ex->lime[m])
@@ -99,8 +92,7 @@ dr_status dr_write_lime_csv(const dr_experiment *e, const char *const *name)
                         r->weight[a], r->weight[a] > 0 ? "raises risk" : "lowers risk", r->local_prediction,
                         r->score, ex->stability[m][i]);
         }
-        if (fclose(f) != 0)
-            return dr_error(DR_ERR_IO, "cannot write %s", path);
+        DR_TRY(dr_run_file_close(&out, DR_OK));
     }
     return DR_OK;
 }

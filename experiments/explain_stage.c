@@ -37,13 +37,14 @@ typedef struct dr_lime_tap {
 static dr_status dr_lime_tapped(void *ctx, const float *x, long n, int d, float *prob)
 {
     dr_lime_tap *t = ctx;
-    if (t->predict)
-        DR_TRY(t->predict(t->ctx, x, n, d, prob));
-    if (t->store && t->predict)
-        memcpy(t->store + t->calls * n, prob, (size_t)n * sizeof *prob);
-    if (!t->predict)
-        memcpy(prob, t->store + t->calls * n, (size_t)n * sizeof *prob);
-    t->calls++;
+    float *at = t->store ? t->store + t->calls++ * n : NULL;
+    if (!t->predict) {
+        memcpy(prob, at, (size_t)n * sizeof *prob);
+        return DR_OK;
+    }
+    DR_TRY(t->predict(t->ctx, x, n, d, prob));
+    if (at)
+        memcpy(at, prob, (size_t)n * sizeof *prob);
     return DR_OK;
 }
 
@@ -75,8 +76,8 @@ static dr_status dr_lime_model(dr_experiment *e, const char *name, dr_lime_predi
             return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
     }
     double t0 = dr_now();
-    dr_lime_stats st;
-    DR_TRY(dr_lime_fit(e->train.m.x, e->train.m.n_rows, d, &st));
+    if (!ex->lime_stats.n_bins) /* the training rows' bins, the same for every model */
+        DR_TRY(dr_lime_fit(e->train.m.x, e->train.m.n_rows, d, &ex->lime_stats));
     dr_status s = DR_OK;
     for (long i = 0; i < ex->lime_rows && s == DR_OK; i++) {
         const float *loan = e->test.m.x + i * d;
@@ -86,7 +87,7 @@ static dr_status dr_lime_model(dr_experiment *e, const char *name, dr_lime_predi
             predict_for(ctx, i);
         for (int t = 0; t < ex->lime_seeds && s == DR_OK; t++) {
             dr_lime_result r;
-            s = dr_lime_explain(&st, loan, dr_lime_tapped, &tap, k, ex->lime_samples,
+            s = dr_lime_explain(&ex->lime_stats, loan, dr_lime_tapped, &tap, k, ex->lime_samples,
                                 ex->seed + 1000003u * (uint64_t)t + (uint64_t)i, &r);
             if (t == 0)
                 first = r;
@@ -97,11 +98,52 @@ static dr_status dr_lime_model(dr_experiment *e, const char *name, dr_lime_predi
             ex->stability[slot][i] = (double)agree / ex->lime_seeds;
         }
     }
-    dr_lime_stats_free(&st);
     if (s != DR_OK)
         return dr_error_context(s, "explain: LIME: ");
     dr_run_log(&e->run, "%s: LIME of %ld test loans x %d seeds in %.2f s%s\n", name, ex->lime_rows, ex->lime_seeds,
                dr_now() - t0, slot >= 0 ? "" : " (for the ensemble)");
+    return DR_OK;
+}
+
+/* Rows fed to a model by the explanations, grown as needed: inputs, histories,
+ * labels (unused, zero), and the model's margins and probabilities. */
+typedef struct dr_scratch {
+    float *x, *seq, *y, *margin, *prob;
+    long cap;
+} dr_scratch;
+
+static dr_status dr_scratch_reserve(dr_scratch *c, long n, int d, long S)
+{
+    if (n <= c->cap)
+        return DR_OK;
+    free(c->x), free(c->seq), free(c->y), free(c->margin), free(c->prob);
+    c->x = malloc((size_t)(n * (d ? d : 1)) * sizeof(float));
+    c->seq = malloc((size_t)(n * (S ? S : 1)) * sizeof(float));
+    c->y = calloc((size_t)n, sizeof(float));
+    c->margin = malloc((size_t)n * sizeof(float));
+    c->prob = malloc((size_t)n * sizeof(float));
+    c->cap = c->x && c->seq && c->y && c->margin && c->prob ? n : 0;
+    return c->cap ? DR_OK : dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
+}
+
+static void dr_scratch_free(dr_scratch *c)
+{
+    free(c->x), free(c->seq), free(c->y), free(c->margin), free(c->prob);
+}
+
+/* Slot `slot` readied for n loans of `method`: phi [n, d + 1], margin [n] and,
+ * with seq_cols > 0, the history's values [n, seq_cols]. */
+static dr_status dr_slot_alloc(dr_experiment *e, int slot, const char *method, long n, int seq_cols)
+{
+    dr_explain *ex = &e->explain;
+    ex->method[slot] = method;
+    ex->n[slot] = n;
+    ex->seq_cols[slot] = seq_cols;
+    ex->phi[slot] = malloc((size_t)(n * (e->n_selected + 1)) * sizeof(float));
+    ex->phi_seq[slot] = seq_cols ? malloc((size_t)(n * seq_cols) * sizeof(float)) : NULL;
+    ex->margin[slot] = malloc((size_t)n * sizeof(float));
+    if (!ex->phi[slot] || (seq_cols && !ex->phi_seq[slot]) || !ex->margin[slot])
+        return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld loans", n);
     return DR_OK;
 }
 
@@ -119,8 +161,7 @@ typedef struct dr_kernel_ctx {
     long S; /* history values per loan the model reads, or 0 */
     dr_scores_fn scores;
     void *model;
-    float *x, *seq, *y, *margin, *prob;
-    long cap;
+    dr_scratch rows;
 } dr_kernel_ctx;
 
 static dr_status dr_kernel_model(void *ctx, const uint8_t *take, const long *point, long n, double *out)
@@ -130,31 +171,22 @@ static dr_status dr_kernel_model(void *ctx, const uint8_t *take, const long *poi
     const dr_kshap_background *bg = &e->explain.bg;
     int d = e->n_selected, P = d + 1;
     long S = c->S;
-    if (n > c->cap) {
-        free(c->x), free(c->seq), free(c->y), free(c->margin), free(c->prob);
-        c->x = malloc((size_t)(n * d) * sizeof(float));
-        c->seq = malloc((size_t)(n * (S ? S : 1)) * sizeof(float));
-        c->y = calloc((size_t)n, sizeof(float));
-        c->margin = malloc((size_t)n * sizeof(float));
-        c->prob = malloc((size_t)n * sizeof(float));
-        c->cap = c->x && c->seq && c->y && c->margin && c->prob ? n : 0;
-        if (!c->cap)
-            return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld composites", n);
-    }
+    dr_scratch *r = &c->rows;
+    DR_TRY(dr_scratch_reserve(r, n, d, S));
     for (long i = 0; i < n; i++) {
         const uint8_t *t = take + i * P;
         const float *b = bg->x + point[i] * d;
         for (int j = 0; j < d; j++)
-            c->x[i * d + j] = t[j] ? c->loan[j] : b[j];
+            r->x[i * d + j] = t[j] ? c->loan[j] : b[j];
         if (S)
-            memcpy(c->seq + i * S, t[d] ? c->loan_seq : e->train.seq + bg->nearest[point[i]] * S,
+            memcpy(r->seq + i * S, t[d] ? c->loan_seq : e->train.seq + bg->nearest[point[i]] * S,
                    (size_t)S * sizeof(float));
     }
-    dr_rows rows = {.n = n, .n_features = d, .x = c->x, .y = c->y, .seq = S ? c->seq : NULL,
+    dr_rows rows = {.n = n, .n_features = d, .x = r->x, .y = r->y, .seq = S ? r->seq : NULL,
                     .seq_len = S ? e->seq_stats.T : 0, .seq_channels = S ? e->seq_stats.n_channels : 0};
-    DR_TRY(c->scores(c->model, &rows, c->margin, c->prob));
+    DR_TRY(c->scores(c->model, &rows, r->margin, r->prob));
     for (long i = 0; i < n; i++)
-        out[2 * i] = c->margin[i], out[2 * i + 1] = c->prob[i];
+        out[2 * i] = r->margin[i], out[2 * i + 1] = r->prob[i];
     return DR_OK;
 }
 
@@ -189,17 +221,10 @@ static dr_status dr_kernel_explain(dr_experiment *e, const char *name, dr_scores
     long n = ex->kernel_rows, S = reads_history ? (long)e->seq_stats.T * e->seq_stats.n_channels : 0;
     if (!ex->bg.k)
         DR_TRY(dr_kshap_kmeans(e->train.m.x, e->train.m.n_rows, d, ex->kernel_background, ex->seed, &ex->bg));
-    if (slot >= 0) {
-        ex->method[slot] = "Kernel SHAP";
-        ex->n[slot] = n;
-        ex->seq_cols[slot] = S ? 1 : 0;
-        ex->phi[slot] = malloc((size_t)(n * P) * sizeof(float));
-        ex->phi_seq[slot] = S ? malloc((size_t)n * sizeof(float)) : NULL;
-        ex->margin[slot] = malloc((size_t)n * sizeof(float));
-        if (!ex->phi[slot] || (S && !ex->phi_seq[slot]) || !ex->margin[slot])
-            return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
-    }
+    if (slot >= 0)
+        DR_TRY(dr_slot_alloc(e, slot, "Kernel SHAP", n, S ? 1 : 0));
     if (member >= 0) {
+        ex->member_history[member] = S != 0;
         ex->member_phi[member] = malloc((size_t)(n * (P + 1)) * sizeof(double));
         ex->member_prob[member] = malloc((size_t)n * sizeof(double));
         if (!ex->member_phi[member] || !ex->member_prob[member])
@@ -231,7 +256,7 @@ static dr_status dr_kernel_explain(dr_experiment *e, const char *name, dr_scores
             ex->member_prob[member][i] = fx[1];
         }
     }
-    free(c.x), free(c.seq), free(c.y), free(c.margin), free(c.prob);
+    dr_scratch_free(&c.rows);
     free(varying), free(phi);
     if (s != DR_OK)
         return dr_error_context(s, "explain: Kernel SHAP of %s: ", name);
@@ -280,23 +305,15 @@ dr_status dr_explain_ensemble(dr_experiment *e, const char *const *members, cons
     for (int m = 0; m < k; m++) {
         int i = dr_explain_member(ex, members[m]);
         DR_ASSERT(i >= 0 && ex->member_phi[i]); /* every member was trained and explained */
+        history |= ex->member_history[i];
         for (long r = 0; r < n; r++) {
             for (int j = 0; j <= P; j++)
                 sum[r * (P + 1) + j] += weights[m] * ex->member_phi[i][r * (P + 1) + j];
-            history |= ex->member_phi[i][r * (P + 1) + d] != 0;
             prob[r] += weights[m] * ex->member_prob[i][r];
         }
     }
-    ex->method[slot] = "Kernel SHAP";
     ex->scale[slot] = "probability";
-    ex->n[slot] = n;
-    ex->seq_cols[slot] = history;
-    ex->phi[slot] = malloc((size_t)(n * P) * sizeof(float));
-    ex->phi_seq[slot] = history ? malloc((size_t)n * sizeof(float)) : NULL;
-    ex->margin[slot] = malloc((size_t)n * sizeof(float));
-    dr_status s = ex->phi[slot] && (!history || ex->phi_seq[slot]) && ex->margin[slot]
-                      ? DR_OK
-                      : dr_error(DR_ERR_NOMEM, "explain: out of host memory");
+    dr_status s = dr_slot_alloc(e, slot, "Kernel SHAP", n, history);
     for (long r = 0; r < n && s == DR_OK; r++) {
         for (int j = 0; j < d; j++)
             ex->phi[slot][r * P + j] = (float)sum[r * (P + 1) + j];
@@ -325,6 +342,25 @@ static dr_status dr_tree_scores(void *model, const dr_rows *rows, float *margin,
     return DR_OK;
 }
 
+/* explain.interaction_rows of the model's SHAP interaction values; a library
+ * that has none (LightGBM) says so in the log and the run goes on. */
+static dr_status dr_tree_interactions(dr_experiment *e, const char *name, const dr_tree_model *m, int slot)
+{
+    dr_explain *ex = &e->explain;
+    long P = e->n_selected + 1, n = ex->interaction_rows;
+    if (!n)
+        return DR_OK;
+    if (!(ex->interaction[slot] = malloc((size_t)(n * P * P) * sizeof(float))))
+        return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld loans' interaction values", n);
+    dr_status s = dr_tree_shap_interactions(m, e->test.m.x, n, e->n_selected, ex->interaction[slot]);
+    if (s != DR_ERR_UNSUPPORTED)
+        return s;
+    dr_run_log(&e->run, "%s: no SHAP interaction values (%s)\n", name, dr_last_error());
+    free(ex->interaction[slot]);
+    ex->interaction[slot] = NULL;
+    return DR_OK;
+}
+
 dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_model *m)
 {
     dr_explain *ex = &e->explain;
@@ -333,22 +369,10 @@ dr_status dr_explain_tree(dr_experiment *e, const char *name, const dr_tree_mode
     if (slot >= 0 && !ex->kernel) {
         long n = ex->rows;
         double t0 = dr_now();
-        ex->method[slot] = "TreeSHAP";
-        ex->n[slot] = n;
-        ex->phi[slot] = malloc((size_t)(n * (e->n_selected + 1)) * sizeof(float));
-        ex->margin[slot] = malloc((size_t)n * sizeof(float));
-        if (!ex->phi[slot] || !ex->margin[slot])
-            return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld rows", n);
+        DR_TRY(dr_slot_alloc(e, slot, "TreeSHAP", n, 0));
         DR_TRY(dr_tree_shap(m, e->test.m.x, n, e->n_selected, ex->phi[slot], ex->margin[slot]));
         dr_run_log(&e->run, "%s: TreeSHAP of %ld test loans in %.3f s\n", name, n, dr_now() - t0);
-        long P = e->n_selected + 1, ni = ex->interaction_rows;
-        if (ni && strcmp(name, "lightgbm") == 0)
-            dr_run_log(&e->run, "lightgbm: no SHAP interaction values (LightGBM computes none)\n");
-        if (ni && strcmp(name, "lightgbm") != 0) {
-            if (!(ex->interaction[slot] = malloc((size_t)(ni * P * P) * sizeof(float))))
-                return dr_error(DR_ERR_NOMEM, "explain: out of host memory for %ld loans' interaction values", ni);
-            DR_TRY(dr_tree_shap_interactions(m, e->test.m.x, ni, e->n_selected, ex->interaction[slot]));
-        }
+        DR_TRY(dr_tree_interactions(e, name, m, slot));
     }
     return dr_lime_model(e, name, dr_tree_prob, (void *)m, NULL, NULL);
 }
@@ -375,8 +399,7 @@ typedef struct dr_graph_lime {
     dr_graph_model *model;
     const dr_rows *test;
     long loan;
-    float *seq, *y, *margin; /* [cap, T C], [cap], [cap] */
-    long cap;
+    dr_scratch rows; /* its histories, labels and margins */
 } dr_graph_lime;
 
 static void dr_graph_lime_for(void *ctx, long loan) { ((dr_graph_lime *)ctx)->loan = loan; }
@@ -386,20 +409,13 @@ static dr_status dr_graph_prob(void *ctx, const float *x, long n, int d, float *
     dr_graph_lime *c = ctx;
     const dr_rows *t = c->test;
     long S = t->seq ? (long)t->seq_len * t->seq_channels : 0;
-    if (n > c->cap) {
-        free(c->seq), free(c->y), free(c->margin);
-        c->seq = malloc((size_t)(n * (S ? S : 1)) * sizeof(float));
-        c->y = calloc((size_t)n, sizeof(float));
-        c->margin = malloc((size_t)n * sizeof(float));
-        c->cap = c->seq && c->y && c->margin ? n : 0;
-        if (!c->cap)
-            return dr_error(DR_ERR_NOMEM, "explain: out of host memory");
-    }
+    dr_scratch *r = &c->rows;
+    DR_TRY(dr_scratch_reserve(r, n, 0, S));
     for (long i = 0; i < n && S; i++)
-        memcpy(c->seq + i * S, t->seq + c->loan * S, (size_t)S * sizeof(float));
-    dr_rows rows = {.n = n, .n_features = d, .x = x, .y = c->y, .seq = S ? c->seq : NULL,
+        memcpy(r->seq + i * S, t->seq + c->loan * S, (size_t)S * sizeof(float));
+    dr_rows rows = {.n = n, .n_features = d, .x = x, .y = r->y, .seq = S ? r->seq : NULL,
                     .seq_len = t->seq_len, .seq_channels = t->seq_channels};
-    return dr_graph_scores(c->model, &rows, c->margin, prob);
+    return dr_graph_scores(c->model, &rows, r->margin, prob);
 }
 
 dr_status dr_explain_graph(dr_experiment *e, const char *name, const dr_model_io *io, const dr_rows *train,
@@ -423,6 +439,6 @@ dr_status dr_explain_graph(dr_experiment *e, const char *name, const dr_model_io
     }
     dr_graph_lime lime = {.model = &model, .test = test};
     dr_status s = dr_lime_model(e, name, dr_graph_prob, &lime, dr_graph_lime_for, NULL);
-    free(lime.seq), free(lime.y), free(lime.margin);
+    dr_scratch_free(&lime.rows);
     return s;
 }

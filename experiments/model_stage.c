@@ -14,8 +14,17 @@
 #include "models/platt.h"
 #include "models/trees.h"
 
-/* A split's rows as graph model io reads them: the histories only where it takes them. */
-static dr_rows dr_rows_of(const dr_experiment *e, const dr_model_io *io, const dr_part *p)
+void dr_hybrid_shape(const dr_experiment *e, dr_hybrid_config *hc)
+{
+    hc->n_groups = e->n_groups;
+    memcpy(hc->group_size, e->group_size, sizeof hc->group_size);
+    if (e->has_seq) {
+        hc->seq_len = e->seq_stats.T;
+        hc->seq_channels = e->seq_stats.n_channels;
+    }
+}
+
+dr_rows dr_rows_of(const dr_experiment *e, const dr_model_io *io, const dr_part *p)
 {
     int seq = e->has_seq && io->seq.id >= 0;
     return (dr_rows){.n = p->m.n_rows, .n_features = p->m.n_features, .x = p->m.x,
@@ -104,13 +113,8 @@ static const char *dr_step_impl(const dr_backend *be, const dr_train_config *tc)
 
 static dr_status dr_run_hybrid(dr_experiment *e, const dr_train_config *tc, dr_hybrid_config hc)
 {
-    hc.n_groups = e->n_groups;
+    dr_hybrid_shape(e, &hc);
     hc.input_gradients = dr_wants_input_gradients(e, "hybrid");
-    memcpy(hc.group_size, e->group_size, sizeof hc.group_size);
-    if (e->has_seq) {
-        hc.seq_len = e->seq_stats.T;
-        hc.seq_channels = e->seq_stats.n_channels;
-    }
     dr_hybrid m;
     DR_TRY(dr_hybrid_build(&m, e->be, &hc, tc->seed, tc->batch_size));
     dr_run_log(&e->run, "hybrid network: %d branches, %ld parameters, LSTM over %s, on %s\n", hc.n_groups,
@@ -285,13 +289,7 @@ static dr_status dr_run_tree(dr_experiment *e, int i, const dr_tree_params *p)
  * steps are no match for a convex fit. */
 static dr_status dr_compare_with_logistic(dr_experiment *e)
 {
-    const dr_model_result *net = NULL, *lr = NULL;
-    for (int i = 0; i < e->n_models; i++) {
-        if (strcmp(e->models[i].name, "hybrid") == 0)
-            net = &e->models[i];
-        if (strcmp(e->models[i].name, "logistic") == 0)
-            lr = &e->models[i];
-    }
+    const dr_model_result *net = dr_find_result(e, "hybrid"), *lr = dr_find_result(e, "logistic");
     if (!net || !lr)
         return DR_OK;
     double a_net, a_lr;

@@ -87,12 +87,9 @@ static dr_status dr_calibrated_scores(const dr_experiment *e, dr_scores *sc)
 
 static dr_status dr_write_csv(const dr_experiment *e, const char *file, const double *table)
 {
-    char path[1100], tmp[1110];
-    dr_run_path(&e->run, file, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return dr_error(DR_ERR_IO, "cannot write %s", tmp);
+    dr_run_file out;
+    DR_TRY(dr_run_file_open(&e->run, file, &out));
+    FILE *f = out.f;
     fprintf(f, "model");
     for (int c = 0; c < DR_N_COLS; c++)
         fprintf(f, ",%s", dr_result_columns[c]);
@@ -103,9 +100,7 @@ static dr_status dr_write_csv(const dr_experiment *e, const char *file, const do
             fprintf(f, ",%.6f", table[i * DR_N_COLS + c]);
         fprintf(f, "\n");
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return dr_error(DR_ERR_IO, "cannot write %s", path);
-    return DR_OK;
+    return dr_run_file_close(&out, DR_OK);
 }
 
 static dr_status dr_write_roc(dr_h5 *f, const dr_experiment *e)

@@ -250,21 +250,17 @@ dr_status dr_write_explain(dr_experiment *e)
             col_table[n_cols] = source, col_name[n_cols++] = c;
         col_of[j] = k;
     }
-    char path[1100], summary[1100], summary_tmp[1110];
+    char path[1100];
     dr_h5 *f = NULL;
-    dr_run_path(&e->run, "shap_summary.csv", summary, sizeof summary);
-    snprintf(summary_tmp, sizeof summary_tmp, "%s.tmp", summary);
-    FILE *sf = s == DR_OK ? fopen(summary_tmp, "w") : NULL;
-    if (s == DR_OK && !sf)
-        s = dr_error(DR_ERR_IO, "cannot write %s", summary_tmp);
+    dr_run_file summary = {0}, reasons = {0};
+    if (s == DR_OK)
+        s = dr_run_file_open(&e->run, "shap_summary.csv", &summary);
+    FILE *sf = summary.f;
     if (sf)
         fprintf(sf, "model,method,rank,feature,mean_abs_shap,mean_shap,value_correlation\n");
-    char reasons[1100], reasons_tmp[1110];
-    dr_run_path(&e->run, "reasons.csv", reasons, sizeof reasons);
-    snprintf(reasons_tmp, sizeof reasons_tmp, "%s.tmp", reasons);
-    FILE *rf = s == DR_OK && ex->reasons > 0 ? fopen(reasons_tmp, "w") : NULL;
-    if (s == DR_OK && ex->reasons > 0 && !rf)
-        s = dr_error(DR_ERR_IO, "cannot write %s", reasons_tmp);
+    if (s == DR_OK && ex->reasons > 0)
+        s = dr_run_file_open(&e->run, "reasons.csv", &reasons);
+    FILE *rf = reasons.f;
     if (rf)
         fprintf(rf, "model,row,probability,rank,reason,value,contribution,scale\n");
     if (s == DR_OK)
@@ -328,7 +324,7 @@ dr_status dr_write_explain(dr_experiment *e)
             s = dr_h5_write_f32(f, key, phi_seq, 2, sdims);
         snprintf(key, sizeof key, "%s/history_channel", ex->model[m]);
         if (s == DR_OK && C > 0)
-            s = dr_h5_write_strings(f, key, C == e->seq_stats.n_channels && strcmp(ex->method[m], "Kernel SHAP")
+            s = dr_h5_write_strings(f, key, strcmp(ex->method[m], "Kernel SHAP")
                                     ? (const char *const *)e->seq_stats.channels : whole_history, C);
         if (s == DR_OK && ex->interaction[m])
             s = dr_write_interactions(f, ex->model[m], ex->interaction[m], ex->interaction_rows, d);
@@ -372,18 +368,8 @@ dr_status dr_write_explain(dr_experiment *e)
         else
             dr_h5_close(f);
     }
-    if (sf && fclose(sf) != 0 && s == DR_OK)
-        s = dr_error(DR_ERR_IO, "cannot write %s", summary_tmp);
-    if (s == DR_OK && rename(summary_tmp, summary) != 0)
-        s = dr_error(DR_ERR_IO, "cannot write %s", summary);
-    if (s != DR_OK && sf)
-        remove(summary_tmp);
-    if (rf && fclose(rf) != 0 && s == DR_OK)
-        s = dr_error(DR_ERR_IO, "cannot write %s", reasons_tmp);
-    if (rf && s == DR_OK && rename(reasons_tmp, reasons) != 0)
-        s = dr_error(DR_ERR_IO, "cannot write %s", reasons);
-    if (rf && s != DR_OK)
-        remove(reasons_tmp);
+    s = dr_run_file_close(&summary, s);
+    s = dr_run_file_close(&reasons, s);
     dr_free_names(name, d);
     dr_matrix_free(&all);
     free(col_of);

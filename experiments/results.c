@@ -2,6 +2,7 @@
  * slot (validation and test probabilities) each model and the ensemble fill. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "experiments/experiment.h"
 
@@ -21,4 +22,12 @@ dr_status dr_add_result(dr_experiment *e, const char *name, dr_model_result **ou
         return dr_error(DR_ERR_NOMEM, "out of host memory for predictions");
     *out = r;
     return DR_OK;
+}
+
+const dr_model_result *dr_find_result(const dr_experiment *e, const char *name)
+{
+    for (int i = 0; i < e->n_models; i++)
+        if (strcmp(e->models[i].name, name) == 0)
+            return &e->models[i];
+    return NULL;
 }

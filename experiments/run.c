@@ -110,6 +110,27 @@ const char *dr_run_path(const dr_run *run, const char *name, char *buf, size_t c
     return buf;
 }
 
+dr_status dr_run_file_open(const dr_run *run, const char *name, dr_run_file *out)
+{
+    dr_run_path(run, name, out->path, sizeof out->path);
+    snprintf(out->tmp, sizeof out->tmp, "%s.tmp", out->path);
+    out->f = fopen(out->tmp, "w");
+    return out->f ? DR_OK : dr_error(DR_ERR_IO, "cannot write %s", out->tmp);
+}
+
+dr_status dr_run_file_close(dr_run_file *f, dr_status s)
+{
+    if (!f->f)
+        return s;
+    int closed = fclose(f->f) == 0;
+    f->f = NULL;
+    if (s == DR_OK && (!closed || rename(f->tmp, f->path) != 0))
+        s = dr_error(DR_ERR_IO, "cannot write %s", f->path);
+    if (s != DR_OK)
+        remove(f->tmp);
+    return s;
+}
+
 dr_status dr_run_save_inputs(const dr_run *run, const char *config_path, const char *const *overrides, int n)
 {
     char path[1100];

@@ -36,4 +36,16 @@ dr_status dr_run_load_overrides(struct dr_config *cfg, const char *run_dir);
 /* dir/name into buf */
 const char *dr_run_path(const dr_run *run, const char *name, char *buf, size_t cap);
 
+/* A file of the run folder written whole or not at all: written to name.tmp,
+ * renamed into place by dr_run_file_close when everything went well. */
+typedef struct dr_run_file {
+    FILE *f;
+    char path[1100], tmp[1110];
+} dr_run_file;
+
+dr_status dr_run_file_open(const dr_run *run, const char *name, dr_run_file *out);
+/* With s == DR_OK closes and renames (a failure becomes the result), else
+ * closes and removes the partial file and returns s. Safe on a file never opened. */
+dr_status dr_run_file_close(dr_run_file *f, dr_status s);
+
 #endif

@@ -75,10 +75,7 @@ static dr_status dr_name_search_key(const dr_study_settings *st, dr_status s)
 /* The model's row of the results table on validation (threshold fitted there). */
 static dr_status dr_report_result(const dr_experiment *e, const dr_study_settings *st, FILE *out)
 {
-    const dr_model_result *r = NULL;
-    for (int i = 0; i < e->n_models; i++)
-        if (strcmp(e->models[i].name, st->model) == 0)
-            r = &e->models[i];
+    const dr_model_result *r = dr_find_result(e, st->model);
     if (!r)
         return dr_error(DR_ERR_INVALID, "the trial made no predictions of %s", st->model);
     double val[DR_N_COLS], test[DR_N_COLS];

@@ -84,14 +84,23 @@ static void weights(model *m, uint64_t seed)
     m->c = 0.3;
 }
 
+/* A d-input game: a background of k points, a random loan (stream), the model
+ * with weights of seed tu_seed() + stream. */
+static model game(int d, long k, uint32_t stream, int nonlinear, dr_kshap_background *bg, float *loan)
+{
+    *bg = background(d, k);
+    tu_fill_uniform(loan, d, -2, 2, tu_seed(), stream);
+    model m = {.d = d, .loan = loan, .bg = bg, .nonlinear = nonlinear};
+    weights(&m, tu_seed() + stream);
+    return m;
+}
+
 static void test_linear_closed_form(void **state)
 {
     (void)state;
-    dr_kshap_background bg = background(30, 10);
+    dr_kshap_background bg;
     float loan[30];
-    tu_fill_uniform(loan, 30, -2, 2, tu_seed(), 73);
-    model m = {.d = 30, .loan = loan, .bg = &bg};
-    weights(&m, tu_seed());
+    model m = game(30, 10, 73, 0, &bg, loan);
     double phi[2 * 31], fx[2], worst = 0;
     explain(&m, 2 * 30 + 2048, tu_seed(), phi, fx);
     for (int j = 0; j < 30; j++) {
@@ -139,11 +148,9 @@ static void exact_shapley(const model *m, double *out)
 static void test_enumerated_is_exact(void **state)
 {
     (void)state;
-    dr_kshap_background bg = background(7, 8);
+    dr_kshap_background bg;
     float loan[7];
-    tu_fill_uniform(loan, 7, -2, 2, tu_seed(), 74);
-    model m = {.d = 7, .loan = loan, .bg = &bg, .nonlinear = 1};
-    weights(&m, tu_seed() + 1);
+    model m = game(7, 8, 74, 1, &bg, loan);
     double phi[2 * 8], fx[2], want[7], worst = 0;
     explain(&m, 2048, tu_seed(), phi, fx);
     exact_shapley(&m, want);
@@ -157,11 +164,9 @@ static void test_enumerated_is_exact(void **state)
 static void test_sampled_additive_and_seeded(void **state)
 {
     (void)state;
-    dr_kshap_background bg = background(30, 10);
+    dr_kshap_background bg;
     float loan[30];
-    tu_fill_uniform(loan, 30, -2, 2, tu_seed(), 75);
-    model m = {.d = 30, .loan = loan, .bg = &bg, .nonlinear = 1};
-    weights(&m, tu_seed() + 2);
+    model m = game(30, 10, 75, 1, &bg, loan);
     double a[2 * 31], b[2 * 31], c[2 * 31], fx[2];
     explain(&m, 500, 11, a, fx);
     explain(&m, 500, 11, b, fx);
@@ -179,11 +184,9 @@ static void test_sampled_additive_and_seeded(void **state)
 static void test_converges_to_exact(void **state)
 {
     (void)state;
-    dr_kshap_background bg = background(12, 6);
+    dr_kshap_background bg;
     float loan[12];
-    tu_fill_uniform(loan, 12, -2, 2, tu_seed(), 76);
-    model m = {.d = 12, .loan = loan, .bg = &bg, .nonlinear = 1};
-    weights(&m, tu_seed() + 3);
+    model m = game(12, 6, 76, 1, &bg, loan);
     double exact[2 * 13], phi[2 * 13], fx[2], err[2];
     explain(&m, 4094, 1, exact, fx);
     const long samples[2] = {100, 2000};
@@ -204,14 +207,12 @@ static void test_converges_to_exact(void **state)
 static void test_constant_input_gets_zero(void **state)
 {
     (void)state;
-    dr_kshap_background bg = background(8, 5);
+    dr_kshap_background bg;
+    float loan[8];
+    model m = game(8, 5, 77, 1, &bg, loan);
     for (long b = 0; b < bg.k; b++)
         bg.x[b * 8 + 3] = 0.25f;
-    float loan[8];
-    tu_fill_uniform(loan, 8, -2, 2, tu_seed(), 77);
     loan[3] = 0.25f;
-    model m = {.d = 8, .loan = loan, .bg = &bg, .nonlinear = 1};
-    weights(&m, tu_seed() + 4);
     double phi[2 * 9], fx[2];
     explain(&m, 40, 5, phi, fx);
     assert_true(phi[3] == 0.0);
@@ -274,10 +275,9 @@ static void test_kmeans_two_clusters(void **state)
 static void test_too_few_coalitions(void **state)
 {
     (void)state;
-    dr_kshap_background bg = background(20, 5);
+    dr_kshap_background bg;
     float loan[20];
-    tu_fill_uniform(loan, 20, -2, 2, tu_seed(), 79);
-    model m = {.d = 20, .loan = loan, .bg = &bg, .nonlinear = 1};
+    model m = game(20, 5, 79, 1, &bg, loan);
     uint8_t varying[20];
     memset(varying, 1, sizeof varying);
     double phi[2 * 21], fx[2];

@@ -8,6 +8,7 @@
 #include "experiments/checkpoint.h"
 #include "experiments/experiment.h"
 #include "experiments/study.h"
+#include "experiments/tracking.h"
 
 void dr_experiment_free(dr_experiment *e)
 {
@@ -210,6 +211,10 @@ dr_status dr_experiment_run_in(const char *config_path, const char *const *overr
     }
     if (s == DR_OK)
         s = dr_report_stage(&e);
+    if (e.checked) {
+        dr_status t = dr_tracking_end(e.run.dir, s == DR_OK);
+        s = s != DR_OK ? s : t;
+    }
     if (s == DR_OK) {
         dr_run_log(&e.run, "\nresults in %s\n", e.run.dir);
     } else if (e.run.created && !e.checked) {

@@ -10,6 +10,7 @@
 
 #include "data/auc.h"
 #include "experiments/experiment.h"
+#include "experiments/tracking.h"
 #include "models/neural_baselines.h"
 #include "models/platt.h"
 #include "models/trees.h"
@@ -326,6 +327,8 @@ dr_status dr_model_stage(dr_experiment *e)
     e->checked = 1;
     if (e->trial && e->trial->check_only)
         return DR_OK;
+    if (!e->trial)
+        DR_TRY(dr_tracking_start(e));
     for (int i = 0; i < n; i++) {
         const char *m = models[i];
         dr_run_log(&e->run, "--- %s\n", m);

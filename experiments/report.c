@@ -16,6 +16,7 @@
 #include "experiments/experiment.h"
 #include "experiments/metrics.h"
 #include "experiments/report_inputs.h"
+#include "experiments/tracking.h"
 
 const char *const dr_result_columns[DR_N_COLS + 1] = {
     "auc",       "ks",        "gini",        "pr_auc",     "brier",          "log_loss",        "accuracy@0.5",
@@ -354,6 +355,8 @@ dr_status dr_report_stage(dr_experiment *e)
                    e->eval.emp_p0, e->eval.emp_p1, e->eval.emp_roi, e->eval.exposure, loss);
         s = dr_write_csv(e, "results.csv", raw.table);
     }
+    if (s == DR_OK)
+        s = dr_tracking_results(e, raw.table);
     if (s == DR_OK && calibrate) {
         dr_run_log(&e->run, "\ncalibrated on validation (%s)\n",
                    e->eval.calibration == DR_CALIBRATE_PLATT ? "Platt" : "isotonic");

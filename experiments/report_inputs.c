@@ -104,7 +104,8 @@ dr_status dr_write_features(dr_experiment *e)
  * channel of MODEL/history_channel) and summed per column of the data
  * (MODEL/shap_by_column: a column's one-hot and missing-indicator inputs
  * together; engineered features, products and history summaries are columns
- * of their own), with feature, column and row (the loans' rows of the data). */
+ * of their own), with feature, column, row (the loans' rows of the data) and
+ * x (their model inputs, as the network and the trees see them). */
 /* MODEL/lime/{feature, weight, intercept, score, local_prediction, stability},
  * and the first loan's explanation in the log. */
 static dr_status dr_write_lime(dr_experiment *e, dr_h5 *f, int m, const char *const *name)
@@ -273,6 +274,10 @@ dr_status dr_write_explain(dr_experiment *e)
         dr_part first = e->test;
         first.m.n_rows = n;
         s = dr_write_rows(f, "row", &first);
+    }
+    if (s == DR_OK) { /* what SHAP's plots colour the values by */
+        int64_t dims[2] = {n, d};
+        s = dr_h5_write_f32(f, "x", e->test.m.x, 2, dims);
     }
     if (s == DR_OK && ex->bg.k > 0)
         s = dr_write_kernel_background(e, f);

@@ -10,6 +10,7 @@
 #include "core/philox.h"
 #include "data/auc.h"
 #include "experiments/checkpoint.h"
+#include "experiments/tracking.h"
 
 enum { DR_SHUFFLE_STREAM = 0x20000 };
 
@@ -241,6 +242,22 @@ static dr_status dr_write_metrics(const char *run_dir, const dr_train_state *st)
     return DR_OK;
 }
 
+/* The epoch just completed, as TensorBoard scalars; restart > 0 first tells
+ * TensorBoard that a resumed run goes on from that step (1-based epochs). */
+static dr_status dr_write_events(const char *run_dir, const dr_train_state *st, int restart)
+{
+    dr_tfevents *w;
+    DR_TRY(dr_tracking_open(run_dir, &w, NULL));
+    dr_status s = restart > 0 ? dr_tfevents_restart(w, restart) : DR_OK;
+    int e = st->epoch - 1;
+    const char *tags[] = {"loss/train", "loss/val", "auc/val", "lr", "epoch_seconds"};
+    const double v[] = {st->train_loss[e], st->val_loss[e], st->val_auc[e], st->hist_lr[e], st->seconds[e]};
+    for (int i = 0; i < 5 && s == DR_OK && e >= 0; i++)
+        s = dr_tfevents_scalar(w, tags[i], e + 1, v[i]);
+    dr_status c = dr_tfevents_close(w);
+    return s != DR_OK ? s : c;
+}
+
 /* --- the loop ------------------------------------------------------------------- */
 
 static dr_status dr_check_rows(const dr_model_io *m, const dr_rows *r, const char *name)
@@ -315,11 +332,13 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
     DR_TRY(dr_check_rows(m, train, "training"));
     DR_TRY(dr_check_rows(m, val, "validation"));
     char ckpt[4096] = "";
+    int restart = 0;
     if (run_dir)
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", run_dir);
     if (resume && run_dir && access(ckpt, F_OK) == 0) {
         DR_TRY(dr_checkpoint_load(ckpt, m->g, st, tc->epochs));
         fprintf(stderr, "resuming from %s after epoch %d\n", ckpt, st->epoch);
+        restart = st->epoch + 1;
     } else {
         DR_TRY(dr_state_init(st, tc, m->g));
     }
@@ -376,7 +395,12 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
             st->stopped |= stop;
         }
         if (s == DR_OK && run_dir) {
-            s = dr_checkpoint_save(ckpt, m->g, st, tc->checkpoint_extra, tc->checkpoint_extra_ctx);
+            /* the events before the checkpoint: a resumed run never lacks a
+             * checkpointed epoch, and what it redoes TensorBoard drops */
+            s = dr_write_events(run_dir, st, restart);
+            restart = 0;
+            if (s == DR_OK)
+                s = dr_checkpoint_save(ckpt, m->g, st, tc->checkpoint_extra, tc->checkpoint_extra_ctx);
             if (s == DR_OK)
                 s = dr_write_metrics(run_dir, st);
         }

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The Python of the interop tests and peers: a virtual environment in .venv
-# with the pinned packages of scripts/python/interop.txt (Debian's python3 and
-# python3-venv installed when missing). Sourced; dr_python_env prints nothing
-# and leaves $DR_PYTHON set to the environment's interpreter.
+# The Python of the peers, interop tests and reports: virtual environments with
+# the pinned packages of scripts/python/NAME.txt (Debian's python3 and
+# python3-venv installed when missing): interop -> .venv, report -> .venv-report.
+# Sourced; dr_python_env [NAME] (default interop) prints nothing and leaves
+# $DR_PYTHON set to the environment's interpreter.
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 dr_python_env() {
+    local name=${1:-interop}
+    local venv=$DR_ROOT/.venv req=$DR_ROOT/scripts/python/$name.txt
+    [ "$name" = interop ] || venv=$DR_ROOT/.venv-$name
     dr_install_missing python3 python3-venv
-    local venv=$DR_ROOT/.venv req=$DR_ROOT/scripts/python/interop.txt
     if [ ! -x "$venv/bin/python" ]; then
         /usr/bin/python3 -m venv "$venv" >&2
     fi

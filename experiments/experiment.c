@@ -8,6 +8,7 @@
 #include "experiments/checkpoint.h"
 #include "experiments/experiment.h"
 #include "experiments/study.h"
+#include "experiments/report_command.h"
 #include "experiments/tracking.h"
 
 void dr_experiment_free(dr_experiment *e)
@@ -157,6 +158,7 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &dir));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &name));
     DR_TRY(dr_config_bool(e->cfg, "output.features", false, &e->write_features));
+    DR_TRY(dr_config_bool(e->cfg, "output.report", false, &e->make_report));
     DR_TRY(dr_experiment_device(e->cfg, &e->be, note, sizeof note));
     if (resume_dir) {
         DR_TRY(dr_run_open(&e->run, resume_dir));
@@ -217,6 +219,8 @@ dr_status dr_experiment_run_in(const char *config_path, const char *const *overr
     }
     if (s == DR_OK) {
         dr_run_log(&e.run, "\nresults in %s\n", e.run.dir);
+        if (e.make_report)
+            dr_make_report(&e.run);
     } else if (e.run.created && !e.checked) {
         /* nothing trained yet: a mistake in the file or an override leaves no
          * folder behind (most keys are only read by the stages, so the folder
@@ -237,6 +241,7 @@ dr_status dr_experiment_trial(dr_experiment *e, const char *trial_dir)
     DR_TRY(dr_config_string(e->cfg, "output.dir", "runs", NULL, &unused));
     DR_TRY(dr_config_string(e->cfg, "output.name", "", NULL, &unused));
     DR_TRY(dr_config_bool(e->cfg, "output.features", false, &e->write_features)); /* a trial writes no files */
+    DR_TRY(dr_config_bool(e->cfg, "output.report", false, &e->make_report));
     DR_TRY(dr_experiment_device(e->cfg, &e->be, note, sizeof note));
     DR_TRY(dr_run_open(&e->run, trial_dir));
     if (*note)

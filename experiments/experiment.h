@@ -51,6 +51,7 @@ typedef struct dr_experiment {
     dr_run run;
     int checked; /* every key read and known (dr_model_stage): a failure from here on keeps a new run folder */
     bool write_features; /* output.features: the model inputs of every split in features.h5 */
+    bool make_report;    /* output.report: report.html and figures/ at the end of the run */
     dr_backend *be;
     /* data */
     dr_table table;

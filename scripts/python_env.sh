@@ -16,7 +16,7 @@ dr_python_env() {
     fi
     # reinstall only when the pins changed since the last install
     if ! cmp -s "$req" "$venv/installed.txt"; then
-        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2 || return 1
         cp "$req" "$venv/installed.txt"
     fi
     DR_PYTHON=$venv/bin/python

@@ -230,6 +230,7 @@ dr_status dr_tfevents_open(dr_tfevents **out, const char *path, int *created)
             free(w);
             return s;
         }
+        exists = valid > 0; /* torn inside its first record: begins again with the header */
     }
     w->f = fopen(path, "ab");
     if (!w->f) {

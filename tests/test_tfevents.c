@@ -159,6 +159,30 @@ static void test_torn_tail(void **state)
     remove(path);
 }
 
+/* Torn inside the header itself: the file begins again, header first. */
+static void test_torn_header(void **state)
+{
+    (void)state;
+    set_path("head");
+    FILE *f = fopen(path, "wb");
+    fwrite("\x18\x00\x00", 1, 3, f);
+    fclose(f);
+    dr_tfevents *w;
+    int created = 0;
+    assert_int_equal(dr_tfevents_open(&w, path, &created), DR_OK);
+    assert_int_equal(created, 1);
+    assert_int_equal(dr_tfevents_scalar(w, "lr", 1, 1e-3), DR_OK);
+    assert_int_equal(dr_tfevents_close(w), DR_OK);
+    long n, end, size[4];
+    const unsigned char *data[4];
+    unsigned char *p = slurp(&n);
+    assert_int_equal(parse(p, n, &end, data, size, 4), 2);
+    assert_int_equal(end, n);
+    assert_int_equal(data[0][9], 0x1a); /* file_version */
+    free(p);
+    remove(path);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -174,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_encoding),
         cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_torn_header),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

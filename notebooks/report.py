@@ -1,6 +1,6 @@
 """Executes the notebook that matches a folder (run, study or sensitivity grid)
 with the folder as its parameter, and writes FOLDER/report.html (figures
-embedded, code hidden) beside the figures the notebook saved in FOLDER/figures/.
+embedded, code hidden, nothing loaded from the network) beside the figures the notebook saved in FOLDER/figures/.
     python notebooks/report.py FOLDER
 A figure whose input is missing becomes a sentence; a failing cell fails the
 report with its error."""
@@ -41,7 +41,9 @@ def main():
     inject(nb, folder)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": HERE}}).execute()
-    html, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    exporter = HTMLExporter(template_name="template", extra_template_basedirs=[HERE], exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
+    html, _ = exporter.from_notebook_node(nb)
     out = os.path.join(folder, "report.html")
     with open(out + ".tmp", "w") as f:
         f.write(html)

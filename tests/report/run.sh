@@ -3,6 +3,7 @@
 #   - a run killed with SIGKILL after two epochs, a torn record appended to its
 #     event file, resumed: TensorBoard's reader shows each epoch once, equal to
 #     metrics.jsonl, and every test metric (tensorboard_events.py);
+#   - the quickstart with output.report = true, its event file read the same way;
 #   - every notebook executed on a run (with explanations), a small study, a small
 #     sensitivity grid and a folder that is not a run; any cell error fails;
 #   - the run's report.html rendered by headless Chromium (Debian package): every
@@ -35,6 +36,15 @@ wait "$pid" || true
 printf '\x30\x00\x00\x00\x00\x00\x00\x00\x11' >> "$run/events.out.tfevents.defrisk" # a torn record
 "$DEFRISK" --resume "$run" > "$T/resume.out" 2>&1 || { tail -20 "$T/resume.out"; exit 1; }
 "$DR_PYTHON" tests/report/tensorboard_events.py "$run"
+
+# the quickstart as the README runs it, with its report at the end
+"$DEFRISK" exp/quickstart.toml output.report=true train.progress=false "output.dir=\"$T/quickstart\"" \
+    > "$T/quickstart.out" 2>&1 || { tail -20 "$T/quickstart.out"; exit 1; }
+quick=$(ls -d "$T"/quickstart/quickstart-*)
+grep -q "^report: $quick/report.html in" "$quick/log" && [ -s "$quick/report.html" ] ||
+    { echo "FAIL: output.report = true made no report"; tail -5 "$quick/log"; exit 1; }
+echo "ok: the quickstart's report ($(grep "^report: $quick/report.html in" "$quick/log" | sed 's/.* in //'))"
+"$DR_PYTHON" tests/report/tensorboard_events.py "$quick"
 
 # the notebooks, on every kind of folder
 "$DEFRISK" "tests/report/study.toml" "output.dir=\"$T/study\"" > "$T/study.out" 2>&1 || { tail -20 "$T/study.out"; exit 1; }

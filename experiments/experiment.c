@@ -7,8 +7,8 @@
 #include "data/csv.h"
 #include "experiments/checkpoint.h"
 #include "experiments/experiment.h"
-#include "experiments/study.h"
 #include "experiments/report_command.h"
+#include "experiments/study.h"
 #include "experiments/tracking.h"
 
 void dr_experiment_free(dr_experiment *e)

@@ -1,5 +1,6 @@
 #include "experiments/report_command.h"
 
+#include <errno.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +19,7 @@ void dr_make_report(dr_run *run)
     double t0 = dr_now();
     int status = 0, err = posix_spawn(&pid, script, NULL, NULL, argv, environ);
     if (err == 0 && waitpid(pid, &status, 0) < 0)
-        err = 1;
+        err = errno;
     if (err != 0)
         dr_run_log(run, "report: cannot start %s: %s\n", script, strerror(err));
     else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -53,6 +53,12 @@ uint32_t dr_crc32c_masked(const void *data, size_t n)
 
 /* --- protocol buffer encoding ------------------------------------------------------ */
 
+static void dr_le(unsigned char *out, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        out[i] = (unsigned char)(v >> (8 * i));
+}
+
 /* A message being encoded; a failed allocation is remembered and reported once. */
 typedef struct pb {
     unsigned char *p;
@@ -100,26 +106,27 @@ static void pb_int(pb *b, int field, int64_t v)
     pb_varint(b, (uint64_t)v);
 }
 
-static void pb_double(pb *b, int field, double v)
+/* bits as `bytes` little-endian bytes: a fixed64 / fixed32 field */
+static void pb_fixed(pb *b, int field, int wire, uint64_t bits, int bytes)
 {
     unsigned char le[8];
+    dr_le(le, bits, bytes);
+    pb_key(b, field, wire);
+    pb_raw(b, le, (size_t)bytes);
+}
+
+static void pb_double(pb *b, int field, double v)
+{
     uint64_t u;
     memcpy(&u, &v, 8);
-    for (int i = 0; i < 8; i++)
-        le[i] = (unsigned char)(u >> (8 * i));
-    pb_key(b, field, WIRE_FIXED64);
-    pb_raw(b, le, 8);
+    pb_fixed(b, field, WIRE_FIXED64, u, 8);
 }
 
 static void pb_float(pb *b, int field, float v)
 {
-    unsigned char le[4];
     uint32_t u;
     memcpy(&u, &v, 4);
-    for (int i = 0; i < 4; i++)
-        le[i] = (unsigned char)(u >> (8 * i));
-    pb_key(b, field, WIRE_FIXED32);
-    pb_raw(b, le, 4);
+    pb_fixed(b, field, WIRE_FIXED32, u, 4);
 }
 
 static void pb_bytes(pb *b, int field, const void *data, size_t n)
@@ -148,12 +155,6 @@ static double dr_wall_time(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void dr_le(unsigned char *out, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        out[i] = (unsigned char)(v >> (8 * i));
 }
 
 static uint64_t dr_le_read(const unsigned char *in, int bytes)

@@ -20,7 +20,7 @@
  * sync's own latency, ~10 us, is then under 1 %). Two modes:
  *   eager:  the N calls launched from the host, as op-by-op training runs them;
  *           a small kernel's figure is then mostly its launch cost (~2-5 us).
- *   graph:  the same N calls captured once as a step graph (kernels/step.h) and
+ *   graph:  the same N calls captured once as a step graph (core/ops/step.h) and
  *           replayed, as training steps run from the second step on: the kernels'
  *           own time plus the gaps between graph nodes. An op that cannot be
  *           captured says why and is rated from its eager time (marked "e").
@@ -64,6 +64,7 @@
 #include "bench/bench_clock.h"
 #include "bench/gpu_ceilings.h"
 #include "bench/gpu_ops_cases.h"
+#include "kernels/backends.h"
 
 #ifndef DR_HAVE_CUDA
 #error "gpu_ops_bench needs a build with the CUDA backend (CMakeLists.txt builds it only then)"

@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "core/philox.h"
+#include "kernels/backends.h"
 #include "kernels/cuda_backend.h"
 #include "models/hybrid.h"
 

@@ -36,21 +36,22 @@
 #include <omp.h>
 
 #include "core/philox.h"
-#include "kernels/activation.h"
-#include "kernels/adam.h"
-#include "kernels/attention.h"
-#include "kernels/batchnorm.h"
-#include "kernels/conv1d.h"
-#include "kernels/linear.h"
-#include "kernels/loss.h"
-#include "kernels/lstm.h"
-#include "kernels/maxpool1d.h"
+#include "core/ops/activation.h"
+#include "core/ops/adam.h"
+#include "core/ops/attention.h"
+#include "core/ops/batchnorm.h"
+#include "core/ops/conv1d.h"
+#include "core/ops/linear.h"
+#include "core/ops/loss.h"
+#include "core/ops/lstm.h"
+#include "core/ops/maxpool1d.h"
 
 #include "conv1d_lab.c" /* the lab variant of conv1d: the previous kernel */
+#include "kernels/cpu/ops.h"
 
 enum { BATCH = 256, SEQ_L = 20 };
 
-static dr_backend cpu_be = {.kind = DR_DEVICE_CPU};
+static dr_backend cpu_be = {.iface = &dr_cpu_backend, .ops = &dr_cpu_ops};
 
 static float *falloc(size_t n, float lo, float hi, uint32_t stream)
 {

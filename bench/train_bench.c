@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/philox.h"
+#include "kernels/backends.h"
 #include "models/hybrid.h"
 #include "bench/bench_clock.h"
 

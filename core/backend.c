@@ -1,99 +1,67 @@
 #include "core/backend.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "core/op_table.h"
-#ifdef DR_HAVE_CUDA
-#include "kernels/cuda_backend.h"
-#endif
 
-static dr_status dr_parse_device(const char *device, dr_device_kind *kind, int *index)
-{
-    *index = 0;
-    if (strcmp(device, "cpu") == 0) {
-        *kind = DR_DEVICE_CPU;
-        return DR_OK;
-    }
-    if (strncmp(device, "cuda", 4) == 0) {
-        *kind = DR_DEVICE_CUDA;
-        if (device[4] == '\0')
-            return DR_OK;
-        char *end;
-        long i = device[4] == ':' ? strtol(device + 5, &end, 10) : -1;
-        if (device[4] == ':' && end != device + 5 && *end == '\0' && i >= 0 && i < 1024) {
-            *index = (int)i;
-            return DR_OK;
-        }
-    }
-    return dr_error(DR_ERR_INVALID, "device '%s': expected \"cpu\", \"cuda\" or \"cuda:N\"", device);
-}
-
-dr_status dr_backend_create(dr_backend **out, const char *device)
+dr_status dr_backend_open(dr_backend **out, const dr_backend_iface *iface, int device_index)
 {
     *out = NULL;
-    dr_device_kind kind;
-    int index;
-    DR_TRY(dr_parse_device(device, &kind, &index));
     dr_backend *be = calloc(1, sizeof *be);
     if (!be)
-        return dr_error(DR_ERR_NOMEM, "dr_backend_create: out of host memory");
-    be->kind = kind;
-    be->device_index = index;
-    if (kind == DR_DEVICE_CPU) {
-        be->ops = &dr_cpu_ops;
-        *out = be;
-        return DR_OK;
-    }
-#ifdef DR_HAVE_CUDA
-    dr_status s = dr_cuda_backend_init(be, index);
+        return dr_error(DR_ERR_NOMEM, "dr_backend_open: out of host memory");
+    be->iface = iface;
+    be->ops = iface->ops;
+    be->device_index = device_index;
+    dr_status s = iface->init ? iface->init(be, device_index) : DR_OK;
     if (s != DR_OK) {
         free(be);
         return s;
     }
-    be->ops = &dr_cuda_ops;
     *out = be;
     return DR_OK;
-#else
-    free(be);
-    return dr_error(DR_ERR_DEVICE, "device '%s': this build has no CUDA backend (nvcc was not found when "
-                    "it was configured); use device = \"cpu\"", device);
-#endif
 }
 
 void dr_backend_free(dr_backend *be)
 {
     if (!be)
         return;
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        dr_cuda_backend_release(be);
-#endif
+    if (be->iface->release)
+        be->iface->release(be);
     free(be);
 }
 
 dr_status dr_backend_sync(dr_backend *be)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_backend_sync(be);
-#endif
-    (void)be;
-    return DR_OK;
+    return be->iface->sync ? be->iface->sync(be) : DR_OK;
+}
+
+const char *dr_backend_describe(const dr_backend *be)
+{
+    return be->iface->describe ? be->iface->describe(be) : be->iface->name;
 }
 
 const char *dr_backend_kernels(const dr_backend *be)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_backend_kernels(be);
-#endif
-    return be->ops->impl;
+    return be->iface->kernels ? be->iface->kernels(be) : be->ops->impl;
 }
 
+int dr_backend_async_copies(const dr_backend *be)
+{
+    return be->iface->async_copies;
+}
+
+int dr_backend_threads(const dr_backend *be)
+{
+    return be->iface->threads ? be->iface->threads(be) : 1;
+}
+
+/* The implementation choices and the GEMM arithmetic are the experiment file's
+ * vocabulary (cuda.conv1d, cuda.lstm, cuda.math), known whatever backends this
+ * build has, so a file written for a GPU is still checked on a CPU-only build. */
 const char *const dr_backend_impl_ops[] = {"conv1d", "lstm", NULL};
 
 const char *const *dr_backend_impl_names(const char *op)
@@ -109,26 +77,22 @@ const char *const *dr_backend_impl_names(const char *op)
 
 dr_status dr_backend_set_impl(dr_backend *be, const char *op, const char *impl)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_backend_set_impl(be, op, impl);
-#endif
+    if (be->iface->set_impl)
+        return be->iface->set_impl(be, op, impl);
     if (!dr_backend_impl_names(op))
         return dr_error(DR_ERR_INVALID,
                         "implementation choice: unknown op \"%s\" (expected \"conv1d\" or \"lstm\")",
                         op ? op : "(null)");
     if (impl && strcmp(impl, "custom") == 0)
         return DR_OK;
-    return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": the CPU backend has only \"custom\"", op,
-                    impl ? impl : "(null)");
+    return dr_error(DR_ERR_INVALID, "%s implementation \"%s\": the %s backend has only \"custom\"", op,
+                    impl ? impl : "(null)", be->iface->name);
 }
 
 const char *dr_backend_get_impl(const dr_backend *be, const char *op)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_backend_get_impl(be, op);
-#endif
+    if (be->iface->get_impl)
+        return be->iface->get_impl(be, op);
     return dr_backend_impl_names(op) ? "custom" : NULL;
 }
 
@@ -136,24 +100,17 @@ const char *const dr_backend_math_names[] = {"fp32", "tf32", "bf16", NULL};
 
 dr_status dr_backend_set_math(dr_backend *be, const char *math)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_backend_set_math(be, math);
-#endif
+    if (be->iface->set_math)
+        return be->iface->set_math(be, math);
     if (math && strcmp(math, "fp32") == 0)
         return DR_OK;
-    return dr_error(DR_ERR_INVALID, "math \"%s\": the CPU backend has only \"fp32\"",
-                    math ? math : "(null)");
+    return dr_error(DR_ERR_INVALID, "math \"%s\": the %s backend has only \"fp32\"", math ? math : "(null)",
+                    be->iface->name);
 }
 
 const char *dr_backend_get_math(const dr_backend *be)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_backend_get_math(be);
-#endif
-    (void)be;
-    return "fp32";
+    return be->iface->get_math ? be->iface->get_math(be) : "fp32";
 }
 
 int dr_backend_has_step_graphs(const dr_backend *be)
@@ -163,10 +120,8 @@ int dr_backend_has_step_graphs(const dr_backend *be)
 
 void *dr_backend_host_alloc(dr_backend *be, size_t bytes)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_host_alloc(be, bytes);
-#endif
+    if (be->iface->host_alloc)
+        return be->iface->host_alloc(be, bytes);
     void *p = malloc(bytes ? bytes : 1);
     if (!p)
         dr_error(DR_ERR_NOMEM, "out of host memory (%zu bytes)", bytes);
@@ -175,22 +130,30 @@ void *dr_backend_host_alloc(dr_backend *be, size_t bytes)
 
 void dr_backend_host_free(dr_backend *be, void *p)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA) {
-        dr_cuda_host_free(be, p);
-        return;
-    }
-#endif
-    free(p);
+    if (be->iface->host_free)
+        be->iface->host_free(be, p);
+    else
+        free(p);
 }
 
-const char *dr_backend_describe(const dr_backend *be)
+int dr_backend_supports_op(const dr_backend *be, const char *op, const char **why)
 {
-#ifdef DR_HAVE_CUDA
-    if (be->kind == DR_DEVICE_CUDA)
-        return dr_cuda_backend_describe(be);
-#endif
-    static _Thread_local char buf[160];
-    snprintf(buf, sizeof buf, "cpu (%d OpenBLAS threads; %s)", openblas_get_num_threads(), openblas_get_config());
-    return buf;
+    static _Thread_local char reason[160];
+    const dr_op_kernels *k = dr_op_kernels_find(op);
+    if (!k) {
+        snprintf(reason, sizeof reason, "no graph op is named \"%s\"", op ? op : "(null)");
+        *why = reason;
+        return 0;
+    }
+    for (int i = 0; i < DR_OP_MAX_KERNELS && k->kernel[i].name; i++) {
+        void (*fn)(void);
+        memcpy(&fn, (const char *)be->ops + k->kernel[i].offset, sizeof fn);
+        if (!fn) {
+            snprintf(reason, sizeof reason, "the %s backend has no %s kernel", be->iface->name,
+                     k->kernel[i].name);
+            *why = reason;
+            return 0;
+        }
+    }
+    return be->iface->supports_op ? be->iface->supports_op(be, op, why) : 1;
 }

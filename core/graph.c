@@ -144,6 +144,11 @@ int dr_g_buffer(dr_graph *g, const char *node_name, const char *suffix, int ndim
 
 dr_node *dr_g_node(dr_graph *g, const dr_node_class *cls)
 {
+    const char *why;
+    if (!dr_backend_supports_op(g->be, cls->name, &why)) {
+        dr_error(DR_ERR_DEVICE, "%s: %s", cls->name, why);
+        return NULL;
+    }
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? 2 * g->cap_nodes : 32;
         dr_node *n = realloc(g->nodes, (size_t)cap * sizeof *n);
@@ -387,7 +392,7 @@ dr_status dr_graph_forward(dr_graph *g, dr_mode mode)
     dr_g_forward_nodes(g, mode);
     if (mode == DR_MODE_TRAIN)
         g->step++;
-    return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
+    return dr_backend_sync(g->be);
 }
 
 /* The last node whose output is value id, or -1. */
@@ -443,7 +448,7 @@ dr_status dr_graph_backward(dr_graph *g, dr_value loss)
     if (from < 0)
         return DR_ERR_INVALID;
     dr_g_backward_nodes(g, from, NULL);
-    return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
+    return dr_backend_sync(g->be);
 }
 
 dr_status dr_graph_backward_output(dr_graph *g, dr_value out)
@@ -492,7 +497,7 @@ dr_status dr_graph_adam_step(dr_graph *g, const dr_adam_params *hp)
     if (hp->step < 1)
         return dr_error(DR_ERR_INVALID, "dr_graph_adam_step: step %ld (counts from 1)", hp->step);
     dr_g_adam(g, hp);
-    return g->be->kind == DR_DEVICE_CPU ? DR_OK : dr_backend_sync(g->be);
+    return dr_backend_sync(g->be);
 }
 
 dr_status dr_graph_read(dr_graph *g, dr_value v, float *host)

@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 #include "core/backend.h"
-#include "kernels/adam.h"
-#include "kernels/loss.h"
-#include "kernels/step.h"
+#include "core/ops/adam.h"
+#include "core/ops/loss.h"
+#include "core/ops/step.h"
 
 typedef struct dr_graph dr_graph;
 

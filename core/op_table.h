@@ -1,22 +1,24 @@
 /* The op table: one function pointer per kernel. Each backend fills one
  * (kernels/cpu/op_table.c, kernels/cuda/op_table.cu); graph nodes call through it
  * and never name a backend. The contract of each op (shapes, which gradients are
- * accumulated) is in its header under kernels/. */
+ * accumulated) is in its header under core/ops/. */
 #ifndef DR_OP_TABLE_H
 #define DR_OP_TABLE_H
 
-#include "kernels/activation.h"
-#include "kernels/adam.h"
-#include "kernels/attention.h"
-#include "kernels/batchnorm.h"
-#include "kernels/conv1d.h"
-#include "kernels/linear.h"
-#include "kernels/loss.h"
-#include "kernels/lstm.h"
-#include "kernels/maxpool1d.h"
-#include "kernels/memory.h"
-#include "kernels/step.h"
-#include "kernels/tensor_ops.h"
+#include <stddef.h>
+
+#include "core/ops/activation.h"
+#include "core/ops/adam.h"
+#include "core/ops/attention.h"
+#include "core/ops/batchnorm.h"
+#include "core/ops/conv1d.h"
+#include "core/ops/linear.h"
+#include "core/ops/loss.h"
+#include "core/ops/lstm.h"
+#include "core/ops/maxpool1d.h"
+#include "core/ops/memory.h"
+#include "core/ops/step.h"
+#include "core/ops/tensor_ops.h"
 
 struct dr_op_table {
     const char *name;
@@ -61,11 +63,22 @@ struct dr_op_table {
     dr_adam_update_fn *adam_update;
 
     /* Whole training steps without host waits, captured and replayed
-     * (kernels/step.h); NULL where steps run op by op from the host (the CPU). */
+     * (core/ops/step.h); NULL where steps run op by op from the host (the CPU). */
     const dr_step_ops *step;
 };
 
-extern const dr_op_table dr_cpu_ops;
-extern const dr_op_table dr_cuda_ops; /* only in builds with CUDA (DR_HAVE_CUDA) */
+/* Which table entries each graph op (a node's name) runs on: a backend supports
+ * the op when all of them are filled in (dr_backend_supports_op). */
+enum { DR_OP_MAX_KERNELS = 4 };
+typedef struct dr_op_kernels {
+    const char *op;
+    struct {
+        const char *name;
+        size_t offset; /* into dr_op_table */
+    } kernel[DR_OP_MAX_KERNELS];
+} dr_op_kernels;
+
+/* NULL for a name no graph op has. */
+const dr_op_kernels *dr_op_kernels_find(const char *op);
 
 #endif

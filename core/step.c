@@ -1,4 +1,4 @@
-/* Whole training steps (graph.h, kernels/step.h): forward, backward and Adam
+/* Whole training steps (graph.h, core/ops/step.h): forward, backward and Adam
  * queued with no host wait, the batch loss summed where the step runs, and on a
  * backend with step graphs one captured graph per batch size, replayed.
  *

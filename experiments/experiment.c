@@ -10,6 +10,7 @@
 #include "experiments/report_command.h"
 #include "experiments/study.h"
 #include "experiments/tracking.h"
+#include "kernels/backends.h"
 
 void dr_experiment_free(dr_experiment *e)
 {
@@ -100,7 +101,7 @@ static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
         const char *impl;
         DR_TRY(dr_config_string(cfg, key, dr_backend_get_impl(be, *op), dr_backend_impl_names(*op),
                                 &impl));
-        if (be->kind != DR_DEVICE_CUDA)
+        if (strcmp(be->iface->name, "cuda") != 0)
             continue;
         dr_status s = dr_backend_set_impl(be, *op, impl);
         if (s != DR_OK)
@@ -108,7 +109,7 @@ static dr_status dr_read_impl_keys(dr_config *cfg, dr_backend *be)
     }
     const char *math;
     DR_TRY(dr_config_string(cfg, "cuda.math", dr_backend_get_math(be), dr_backend_math_names, &math));
-    if (be->kind != DR_DEVICE_CUDA)
+    if (strcmp(be->iface->name, "cuda") != 0)
         return DR_OK;
     dr_status s = dr_backend_set_math(be, math);
     return s == DR_OK ? s : dr_error_context(s, "%s: cuda.math: ", dr_config_where(cfg, "cuda.math"));

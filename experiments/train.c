@@ -347,10 +347,11 @@ dr_status dr_train(const dr_model_io *m, const dr_train_config *tc, const dr_row
     float *vprob = malloc((size_t)val->n * sizeof *vprob);
     dr_batch_buf b = {0};
     dr_backend *be = dr_graph_backend(m->g);
-    int on_cpu = be->kind == DR_DEVICE_CPU; /* copies at once: one batch of rows will do */
+    /* copies done at once: one batch of rows will do */
+    int copies_at_once = !dr_backend_async_copies(be);
     dr_status s = !(idx && vprob) ? dr_error(DR_ERR_NOMEM, "training: out of host memory")
-                  : on_cpu        ? dr_batch_alloc(&b, train, dr_graph_max_batch(m->g), NULL)
-                                  : dr_batch_alloc(&b, train, train->n, be);
+                  : copies_at_once ? dr_batch_alloc(&b, train, dr_graph_max_batch(m->g), NULL)
+                                   : dr_batch_alloc(&b, train, train->n, be);
     dr_graph_use_step_graphs(m->g, tc->cuda_graphs);
     while (s == DR_OK && st->epoch < tc->epochs && !st->stopped) {
         double t0 = dr_now(), train_loss = 0, val_loss = 0, auc = 0;

@@ -9,6 +9,7 @@
 
 #include "core/graph.h"
 #include "core/h5.h"
+#include "models/model_io.h"
 
 /* Rows of one split as the network reads them. */
 typedef struct dr_rows {
@@ -19,12 +20,6 @@ typedef struct dr_rows {
     const float *seq; /* [n, seq_len, seq_channels] or NULL */
     const float *y;   /* [n], 0 or 1 */
 } dr_rows;
-
-/* The graph values training feeds and reads. */
-typedef struct dr_model_io {
-    dr_graph *g;
-    dr_value x, seq, y, logit, prob, loss; /* seq.id < 0 without a sequence */
-} dr_model_io;
 
 typedef struct dr_train_config {
     int epochs;

@@ -4,7 +4,7 @@
  * backend's context (the call as text, file and line) and reported by
  * dr_cuda_backend_sync(), which also clears it. Only built when DR_HAVE_CUDA.
  * All calls on one backend must come from one host thread at a time. The step
- * ops (capture and replay of whole training steps) are in kernels/step.h. */
+ * ops (capture and replay of whole training steps) are in core/ops/step.h. */
 #ifndef DR_KERNELS_CUDA_BACKEND_H
 #define DR_KERNELS_CUDA_BACKEND_H
 
@@ -18,10 +18,10 @@ extern "C" {
 #endif
 
 /* Selects GPU device_index, creates its stream and cuBLAS handle and stores them
- * in be->cuda. Fails with DR_ERR_DEVICE saying why (no driver, no device, index
- * out of range). be->kind and be->ops are the caller's to set. */
+ * in be->ctx. Fails with DR_ERR_DEVICE saying why (no driver, no device, index
+ * out of range). dr_backend_open (core/backend.h) sets be->iface and be->ops. */
 dr_status dr_cuda_backend_init(dr_backend *be, int device_index);
-/* Frees what init created; safe on a half-initialised or NULL be->cuda. */
+/* Frees what init created; safe on a half-initialised or NULL be->ctx. */
 void dr_cuda_backend_release(dr_backend *be);
 /* Waits for the stream, then returns the first error recorded since the last
  * sync (DR_ERR_DEVICE with the failed call as text) and clears it. */
@@ -74,7 +74,7 @@ const char *dr_cuda_backend_kernels(const dr_backend *be);
 int dr_cuda_have_cudnn(void);
 
 /* Waits for the stream, then reads the device-side step state that captured
- * steps use (kernels/step.h): the dropout counter and Adam's step t after the
+ * steps use (core/ops/step.h): the dropout counter and Adam's step t after the
  * last queued replay. For tests. */
 dr_status dr_cuda_backend_step_state(dr_backend *be, uint64_t *counter, long *adam_step);
 

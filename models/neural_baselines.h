@@ -8,7 +8,8 @@
 #ifndef DR_MODELS_NEURAL_BASELINES_H
 #define DR_MODELS_NEURAL_BASELINES_H
 
-#include "experiments/train.h"
+#include "core/ops/loss.h"
+#include "models/model_io.h"
 
 typedef struct dr_mlp_config {
     int n_hidden;   /* 0: logistic regression */

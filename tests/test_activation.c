@@ -17,8 +17,9 @@
 #include <string.h>
 
 #include "core/philox.h"
-#include "kernels/activation.h"
+#include "core/ops/activation.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 #define U (FLT_EPSILON / 2.0)
 
@@ -154,7 +155,7 @@ static void test_sigmoid(void **state)
     }
 }
 
-/* Dropout forward: mask as defined in kernels/activation.h (checked element by
+/* Dropout forward: mask as defined in core/ops/activation.h (checked element by
  * element in test_philox.c; here the kernel's out and backward against it),
  * out = x * mask bit for bit, in place too; backward dx += dout * mask; the
  * gradient by finite differences with the same (seed, stream, counter) on each

@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/adam.h"
+#include "core/ops/adam.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 #define U (FLT_EPSILON / 2.0)
 

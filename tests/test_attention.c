@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/attention.h"
+#include "core/ops/attention.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 /* ---- the slow, obvious version (double accumulation) ----
  *   h [B, T, H], w [A, H], b [A], v [A]

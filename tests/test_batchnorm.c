@@ -12,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/batchnorm.h"
+#include "core/ops/batchnorm.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 #define U (FLT_EPSILON / 2.0)
 #define BN_EPS 1e-5f

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/conv1d.h"
+#include "core/ops/conv1d.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 /* ---- the slow, obvious version (double accumulation) ----
  *   x [B, Cin, L], w [Cout, Cin, K], b [Cout] (may be NULL)  ->  out [B, Cout, L]

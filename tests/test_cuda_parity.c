@@ -115,8 +115,10 @@ int main(void)
 #else /* DR_HAVE_CUDA */
 
 #include "kernels/cuda_backend.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/ops.h"
 
-static dr_backend g_gpu = {.kind = DR_DEVICE_CUDA};
+static dr_backend g_gpu = {.iface = &dr_cuda_backend, .ops = &dr_cuda_ops};
 static int g_ready, g_required;
 static char g_why[600];
 static uint32_t g_stream = 1000; /* a fresh Philox stream for every random array */
@@ -144,7 +146,6 @@ static int group_setup(void **state)
         printf("%s: no usable CUDA device: %s\n", g_required ? "FAILED" : "SKIPPED", g_why);
         return 0; /* the tests skip one by one, so CI stays green */
     }
-    g_gpu.ops = &dr_cuda_ops;
     g_ready = 1;
     printf("device: %s\n", dr_cuda_backend_describe(&g_gpu));
     return 0;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "experiments/expected_gradients.h"
+#include "kernels/backends.h"
 #include "models/neural_baselines.h"
 #include "tests/testutil.h"
 

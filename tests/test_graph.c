@@ -10,6 +10,7 @@
 #include "core/graph.h"
 #include "core/philox.h"
 #include "data/auc.h"
+#include "kernels/backends.h"
 #include "tests/testutil.h"
 
 static dr_backend *cpu_backend(void)

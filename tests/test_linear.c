@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/linear.h"
+#include "core/ops/linear.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 /* ---- the slow, obvious version (double accumulation) ----
  *   x [B, C], w [OC, C], b [OC] (may be NULL)  ->  out [B, OC]

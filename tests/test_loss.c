@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/loss.h"
+#include "core/ops/loss.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 #define U (FLT_EPSILON / 2.0)
 

@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/lstm.h"
+#include "core/ops/lstm.h"
 #include "kernels/math.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 /* ---- the slow, obvious version (double accumulation) ----
  *   x [B, T, I], w_ih [4H, I], w_hh [4H, H], b [4H]

@@ -8,8 +8,9 @@
 #include <string.h>
 
 #include "core/philox.h"
-#include "kernels/maxpool1d.h"
+#include "core/ops/maxpool1d.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 /* ---- the slow, obvious version ----
  *   x [B, C, L] -> out [B, C, Lout], argmax [B, C, Lout], Lout = ceil(L / K)

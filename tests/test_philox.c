@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "core/philox.h"
-#include "kernels/activation.h"
+#include "core/ops/activation.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 /* Random123 (D. E. Shaw Research), tests/kat_vectors, the three "philox4x32 10"
  * lines; columns: counter (4 words), key (2 words), expected output (4 words).

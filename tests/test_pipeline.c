@@ -14,6 +14,7 @@
 #include "data/csv.h"
 #include "data/synth.h"
 #include "experiments/experiment.h"
+#include "kernels/backends.h"
 #include "tests/testutil.h"
 
 static const char *const small[] = {

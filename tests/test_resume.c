@@ -15,6 +15,7 @@
 #include "core/h5.h"
 #include "core/philox.h"
 #include "experiments/checkpoint.h"
+#include "kernels/backends.h"
 #include "models/hybrid.h"
 #include "tests/testutil.h"
 

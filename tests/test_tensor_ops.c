@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/tensor_ops.h"
+#include "core/ops/tensor_ops.h"
 #include "tests/testutil.h"
+#include "kernels/cpu/ops.h"
 
 #define U (FLT_EPSILON / 2.0)
 

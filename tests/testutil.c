@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/philox.h"
+#include "kernels/cpu/ops.h"
 
 uint64_t tu_seed(void)
 {
@@ -20,7 +21,7 @@ uint64_t tu_seed(void)
 
 dr_backend *tu_cpu(void)
 {
-    static dr_backend be = {.kind = DR_DEVICE_CPU};
+    static dr_backend be = {.iface = &dr_cpu_backend, .ops = &dr_cpu_ops};
     return &be;
 }
 

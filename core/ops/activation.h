@@ -5,10 +5,10 @@
  *             stream, counter, i); out = x * mask. Both backends draw the same
  *             mask. backward dx += dout * mask. 0 <= p <= 1; computed as
  *             mask = u_i >= p ? 1 / (1 - p) : 0, and p = 1 gives mask 0 (not 0/0).
- *             In a captured step the counter is the step state's (kernels/step.h).
+ *             In a captured step the counter is the step state's (core/ops/step.h).
  * out may alias x for the forward ops. */
-#ifndef DR_KERNELS_ACTIVATION_H
-#define DR_KERNELS_ACTIVATION_H
+#ifndef DR_CORE_OPS_ACTIVATION_H
+#define DR_CORE_OPS_ACTIVATION_H
 
 #include <stdint.h>
 
@@ -23,11 +23,5 @@ typedef void dr_dropout_forward_fn(dr_backend *be, float *out, float *mask, cons
                                    uint64_t counter);
 typedef void dr_dropout_backward_fn(dr_backend *be, float *dx, const float *dout,
                                     const float *mask, long n);
-
-dr_relu_forward_fn dr_cpu_relu_forward, dr_cuda_relu_forward;
-dr_relu_backward_fn dr_cpu_relu_backward, dr_cuda_relu_backward;
-dr_sigmoid_forward_fn dr_cpu_sigmoid_forward, dr_cuda_sigmoid_forward;
-dr_dropout_forward_fn dr_cpu_dropout_forward, dr_cuda_dropout_forward;
-dr_dropout_backward_fn dr_cpu_dropout_backward, dr_cuda_dropout_backward;
 
 #endif

@@ -3,9 +3,9 @@
  * graph keeps all parameters, gradients and moments in single blocks, so one call
  * updates the whole model. Per-element math: dr_adam_element in kernels/math.h.
  * step is the 1-based step number t. In a captured step the hyperparameters
- * and t are the step state's (kernels/step.h), read at each replay. */
-#ifndef DR_KERNELS_ADAM_H
-#define DR_KERNELS_ADAM_H
+ * and t are the step state's (core/ops/step.h), read at each replay. */
+#ifndef DR_CORE_OPS_ADAM_H
+#define DR_CORE_OPS_ADAM_H
 
 #include "core/backend.h"
 
@@ -16,7 +16,5 @@ typedef struct dr_adam_params {
 
 typedef void dr_adam_update_fn(dr_backend *be, float *p, const float *g, float *m, float *v, long n,
                                const dr_adam_params *hp);
-
-dr_adam_update_fn dr_cpu_adam_update, dr_cuda_adam_update;
 
 #endif

@@ -6,8 +6,8 @@
  *   ctx[n,:] = sum_t alpha[n,t] h[n,t,:]     [B, H]
  * Backward adds (+=) into dh (may be NULL), dw, db and dv.
  * scratch holds dr_attention_scratch_floats(...) floats. */
-#ifndef DR_KERNELS_ATTENTION_H
-#define DR_KERNELS_ATTENTION_H
+#ifndef DR_CORE_OPS_ATTENTION_H
+#define DR_CORE_OPS_ATTENTION_H
 
 #include <stddef.h>
 
@@ -27,8 +27,5 @@ typedef void dr_attention_backward_fn(dr_backend *be, float *dh, float *dw, floa
                                       float *scratch, const float *dctx, const float *h,
                                       const float *w, const float *v, const float *u,
                                       const float *alpha, int B, int T, int H, int A);
-
-dr_attention_forward_fn dr_cpu_attention_forward, dr_cuda_attention_forward;
-dr_attention_backward_fn dr_cpu_attention_backward, dr_cuda_attention_backward;
 
 #endif

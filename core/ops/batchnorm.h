@@ -13,8 +13,8 @@
  * dout gamma / sqrt(running_var + eps) into dx only; it serves gradients with
  * respect to the inputs of a trained model (explanations), which need no
  * parameter gradients. */
-#ifndef DR_KERNELS_BATCHNORM_H
-#define DR_KERNELS_BATCHNORM_H
+#ifndef DR_CORE_OPS_BATCHNORM_H
+#define DR_CORE_OPS_BATCHNORM_H
 
 #include "core/backend.h"
 
@@ -31,10 +31,5 @@ typedef void dr_batchnorm_backward_fn(dr_backend *be, float *dx, float *dgamma, 
                                       const float *rstd, const float *gamma, int B, int C, int L);
 typedef void dr_batchnorm_backward_eval_fn(dr_backend *be, float *dx, const float *dout, const float *gamma,
                                            const float *running_var, int B, int C, int L, float eps);
-
-dr_batchnorm_forward_train_fn dr_cpu_batchnorm_forward_train, dr_cuda_batchnorm_forward_train;
-dr_batchnorm_forward_eval_fn dr_cpu_batchnorm_forward_eval, dr_cuda_batchnorm_forward_eval;
-dr_batchnorm_backward_fn dr_cpu_batchnorm_backward, dr_cuda_batchnorm_backward;
-dr_batchnorm_backward_eval_fn dr_cpu_batchnorm_backward_eval, dr_cuda_batchnorm_backward_eval;
 
 #endif

@@ -6,8 +6,8 @@
  * kernel may use freely; its contents are undefined on entry and exit.
  * Backward adds (+=) into dx [B, Cin, L] (may be NULL), dw [Cout, Cin, K] and
  * db [Cout] (may be NULL). */
-#ifndef DR_KERNELS_CONV1D_H
-#define DR_KERNELS_CONV1D_H
+#ifndef DR_CORE_OPS_CONV1D_H
+#define DR_CORE_OPS_CONV1D_H
 
 #include <stddef.h>
 
@@ -21,9 +21,5 @@ typedef void dr_conv1d_forward_fn(dr_backend *be, float *out, float *scratch, co
 typedef void dr_conv1d_backward_fn(dr_backend *be, float *dx, float *dw, float *db,
                                    float *scratch, const float *dout, const float *x,
                                    const float *w, int B, int Cin, int Cout, int L, int K);
-
-dr_conv1d_scratch_fn dr_cpu_conv1d_scratch, dr_cuda_conv1d_scratch;
-dr_conv1d_forward_fn dr_cpu_conv1d_forward, dr_cuda_conv1d_forward;
-dr_conv1d_backward_fn dr_cpu_conv1d_backward, dr_cuda_conv1d_backward;
 
 #endif

@@ -2,8 +2,8 @@
  *   x [B, C], w [OC, C], b [OC] (may be NULL)  ->  out [B, OC] = x w^T + b
  * Backward adds (+=) into dx [B, C] (may be NULL), dw [OC, C] and db [OC]
  * (may be NULL); it never overwrites them. */
-#ifndef DR_KERNELS_LINEAR_H
-#define DR_KERNELS_LINEAR_H
+#ifndef DR_CORE_OPS_LINEAR_H
+#define DR_CORE_OPS_LINEAR_H
 
 #include "core/backend.h"
 
@@ -12,8 +12,5 @@ typedef void dr_linear_forward_fn(dr_backend *be, float *out, const float *x, co
 typedef void dr_linear_backward_fn(dr_backend *be, float *dx, float *dw, float *db,
                                    const float *dout, const float *x, const float *w, int B,
                                    int C, int OC);
-
-dr_linear_forward_fn dr_cpu_linear_forward, dr_cuda_linear_forward;
-dr_linear_backward_fn dr_cpu_linear_backward, dr_cuda_linear_backward;
 
 #endif

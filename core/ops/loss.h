@@ -5,8 +5,8 @@
  *                   (dr_hinge_loss(z_i, y_i) when p.hinge is set)
  *   loss[0]       = (1 / B) * sum_i per_sample[i]
  * Backward adds (+=) scale * (1 / B) * w_{y_i} * dL_i/dz_i into dz [B]. */
-#ifndef DR_KERNELS_LOSS_H
-#define DR_KERNELS_LOSS_H
+#ifndef DR_CORE_OPS_LOSS_H
+#define DR_CORE_OPS_LOSS_H
 
 #include "core/backend.h"
 
@@ -22,8 +22,5 @@ typedef void dr_loss_forward_fn(dr_backend *be, float *loss, float *per_sample, 
                                 const float *y, int B, dr_loss_params p);
 typedef void dr_loss_backward_fn(dr_backend *be, float *dz, const float *z, const float *y, int B,
                                  dr_loss_params p, float scale);
-
-dr_loss_forward_fn dr_cpu_loss_forward, dr_cuda_loss_forward;
-dr_loss_backward_fn dr_cpu_loss_backward, dr_cuda_loss_backward;
 
 #endif

@@ -8,8 +8,8 @@
  * Backward (backpropagation through time) takes dh [B, T, H], the gradient with
  * respect to every step's output, and adds (+=) into dx (may be NULL), dw_ih,
  * dw_hh and db. scratch holds dr_lstm_scratch_floats(...) floats. */
-#ifndef DR_KERNELS_LSTM_H
-#define DR_KERNELS_LSTM_H
+#ifndef DR_CORE_OPS_LSTM_H
+#define DR_CORE_OPS_LSTM_H
 
 #include <stddef.h>
 
@@ -29,8 +29,5 @@ typedef void dr_lstm_backward_fn(dr_backend *be, float *dx, float *dw_ih, float 
                                  float *scratch, const float *dh, const float *x, const float *h,
                                  const float *c, const float *gates, const float *w_ih,
                                  const float *w_hh, int B, int T, int In, int H);
-
-dr_lstm_forward_fn dr_cpu_lstm_forward, dr_cuda_lstm_forward;
-dr_lstm_backward_fn dr_cpu_lstm_backward, dr_cuda_lstm_backward;
 
 #endif

@@ -2,8 +2,8 @@
  * window may be shorter (so L = 1 works).
  *   x [B, C, L]  ->  out [B, C, Lout], argmax [B, C, Lout] (int32 index into L)
  * Backward adds (+=) dout into dx [B, C, L] at the argmax positions. */
-#ifndef DR_KERNELS_MAXPOOL1D_H
-#define DR_KERNELS_MAXPOOL1D_H
+#ifndef DR_CORE_OPS_MAXPOOL1D_H
+#define DR_CORE_OPS_MAXPOOL1D_H
 
 #include <stdint.h>
 
@@ -15,8 +15,5 @@ typedef void dr_maxpool1d_forward_fn(dr_backend *be, float *out, int32_t *argmax
                                      const float *x, int B, int C, int L, int K);
 typedef void dr_maxpool1d_backward_fn(dr_backend *be, float *dx, const float *dout,
                                       const int32_t *argmax, int B, int C, int L, int K);
-
-dr_maxpool1d_forward_fn dr_cpu_maxpool1d_forward, dr_cuda_maxpool1d_forward;
-dr_maxpool1d_backward_fn dr_cpu_maxpool1d_backward, dr_cuda_maxpool1d_backward;
 
 #endif

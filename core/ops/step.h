@@ -16,14 +16,14 @@
  *
  * The CPU has no step ops (dr_op_table.step is NULL): core runs its steps op by
  * op and keeps the metrics on the host. */
-#ifndef DR_KERNELS_STEP_H
-#define DR_KERNELS_STEP_H
+#ifndef DR_CORE_OPS_STEP_H
+#define DR_CORE_OPS_STEP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/backend.h"
-#include "kernels/adam.h"
+#include "core/ops/adam.h"
 
 /* Sums over the training steps since the last reset (device memory). */
 typedef struct dr_step_metrics {
@@ -68,14 +68,5 @@ typedef struct dr_step_ops {
     dr_step_replay_fn *replay;
     dr_step_graph_free_fn *graph_free;
 } dr_step_ops;
-
-dr_to_device_async_fn dr_cuda_to_device_async;
-dr_step_metrics_add_fn dr_cuda_step_metrics_add;
-dr_step_capture_begin_fn dr_cuda_step_capture_begin;
-dr_step_capture_end_fn dr_cuda_step_capture_end;
-dr_step_replay_fn dr_cuda_step_replay;
-dr_step_graph_free_fn dr_cuda_step_graph_free;
-
-extern const dr_step_ops dr_cuda_step_ops; /* only in builds with CUDA */
 
 #endif

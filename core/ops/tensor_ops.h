@@ -7,8 +7,8 @@
  *   axpy:      y[i] += alpha * x[i]
  *   transpose: out [B, N, M] (= or +=) x [B, M, N] transposed per batch row
  *              ([B, C, L] conv layout <-> [B, T, C] sequence layout). */
-#ifndef DR_KERNELS_TENSOR_OPS_H
-#define DR_KERNELS_TENSOR_OPS_H
+#ifndef DR_CORE_OPS_TENSOR_OPS_H
+#define DR_CORE_OPS_TENSOR_OPS_H
 
 #include "core/backend.h"
 
@@ -18,10 +18,5 @@ typedef void dr_add_fn(dr_backend *be, float *out, const float *a, const float *
 typedef void dr_axpy_fn(dr_backend *be, float *y, float alpha, const float *x, long n);
 typedef void dr_transpose_fn(dr_backend *be, float *out, const float *x, int B, int M, int N,
                              int accumulate);
-
-dr_copy2d_fn dr_cpu_copy2d, dr_cuda_copy2d;
-dr_add_fn dr_cpu_add, dr_cuda_add;
-dr_axpy_fn dr_cpu_axpy, dr_cuda_axpy;
-dr_transpose_fn dr_cpu_transpose, dr_cuda_transpose;
 
 #endif

@@ -1,12 +1,13 @@
 /* Element-wise activations and dropout on the CPU (contract in
- * kernels/activation.h). All ops are over n contiguous floats; OpenMP splits the
+ * core/ops/activation.h). All ops are over n contiguous floats; OpenMP splits the
  * range only when it is long enough to pay for waking the threads.
  * NaN handling follows PyTorch: relu and sigmoid pass a NaN through, and
  * dropout multiplies, so a NaN upstream stays visible. */
-#include "kernels/activation.h"
+#include "core/ops/activation.h"
 
 #include "core/philox.h"
 #include "kernels/math.h"
+#include "kernels/cpu/ops.h"
 
 /* Below this many elements one thread is faster than a parallel region (a few
  * microseconds to start against ~1 ns per element). */

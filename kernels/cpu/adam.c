@@ -1,11 +1,12 @@
-/* Adam on the CPU (contract in kernels/adam.h): one pass over the model's n
+/* Adam on the CPU (contract in core/ops/adam.h): one pass over the model's n
  * parameters, per-element math dr_adam_element from kernels/math.h (shared with
  * the CUDA kernel). The bias corrections 1 - beta^t are computed once per call,
  * in double, by dr_adam_bias_correction, so both backends use the same floats.
  * Memory-bound (4 streams read, 3 written): OpenMP for large models. */
-#include "kernels/adam.h"
+#include "core/ops/adam.h"
 
 #include "kernels/math.h"
+#include "kernels/cpu/ops.h"
 
 #define DR_ADAM_PAR_MIN 16384L
 

@@ -1,5 +1,5 @@
 /* Additive attention forward and backward on the CPU (contract in
- * kernels/attention.h). The projections w h and its transposes are GEMMs over all
+ * core/ops/attention.h). The projections w h and its transposes are GEMMs over all
  * B*T rows at once (OpenBLAS, its own threads); the softmax over time and the
  * weighted sums are short vectorised per-sample loops on the calling thread (no
  * OpenMP team, which would spin on the cores OpenBLAS needs; see lstm.c). */
@@ -11,12 +11,13 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
-#include "kernels/attention.h"
+#include "core/ops/attention.h"
 
 #include <cblas.h>
 #include <math.h>
 
 #include "kernels/math.h"
+#include "kernels/cpu/ops.h"
 
 void dr_cpu_attention_forward(dr_backend *be, float *ctx, float *alpha, float *u, const float *h,
                               const float *w, const float *b, const float *v, int B, int T, int H,

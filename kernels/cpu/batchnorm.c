@@ -1,4 +1,4 @@
-/* Batch normalisation on the CPU (contract in kernels/batchnorm.h).
+/* Batch normalisation on the CPU (contract in core/ops/batchnorm.h).
  *   x [B, C, L], gamma [C], beta [C] -> out [B, C, L]; mean [C], rstd [C] saved
  * Channel c owns the n = B*L values x[b, c, l].
  *
@@ -21,11 +21,12 @@
  * updated): one value says nothing about the spread, and pulling the running
  * variance towards 0 would make eval mode divide by sqrt(eps). The output is
  * then beta (x - mean = 0) and the gradient to x is 0, as the formulas give. */
-#include "kernels/batchnorm.h"
+#include "core/ops/batchnorm.h"
 
 #include <math.h>
 
 #include "kernels/cpu/threads.h"
+#include "kernels/cpu/ops.h"
 
 /* Threads only when there is enough work to pay for waking them. */
 static int dr_bn_threads(long elements)

@@ -1,4 +1,4 @@
-/* 1-D convolution on the CPU (contract in kernels/conv1d.h): three products on
+/* 1-D convolution on the CPU (contract in core/ops/conv1d.h): three products on
  * our own register tile (kernels/cpu/microkernel.h), none through an im2col in
  * memory.
  *
@@ -21,12 +21,13 @@
  * samples of dst, are split between threads for the implicit GEMMs, columns of
  * dw for dw, and output channels for db, so every result is the same for any
  * thread count. */
-#include "kernels/conv1d.h"
+#include "core/ops/conv1d.h"
 
 #include <stddef.h>
 
 #include "kernels/cpu/microkernel.h"
 #include "kernels/cpu/threads.h"
+#include "kernels/cpu/ops.h"
 
 enum {
     KC = 256, /* rows of a packed panel: 256 x 16 floats = 16 KB, half of L1 */

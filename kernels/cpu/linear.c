@@ -1,4 +1,4 @@
-/* Fully connected layer on the CPU (contract in kernels/linear.h).
+/* Fully connected layer on the CPU (contract in core/ops/linear.h).
  *   x [B, C], w [OC, C], b [OC]  ->  out [B, OC] = x w^T + b
  * The products go to OpenBLAS:
  *   forward   out  = x w^T (+ b, pre-filled so the GEMM adds onto it)
@@ -9,9 +9,10 @@
  * (kernels/cpu/threads.h): each thread takes a range of batch rows (out, dx) and
  * a range of output features (dw, db), so no two threads write the same entry.
  * The caller's OpenBLAS thread count is restored on return. */
-#include "kernels/linear.h"
+#include "core/ops/linear.h"
 
 #include "kernels/cpu/threads.h"
+#include "kernels/cpu/ops.h"
 
 void dr_cpu_linear_forward(dr_backend *be, float *out, const float *x, const float *w,
                            const float *b, int B, int C, int OC)

@@ -1,4 +1,4 @@
-/* Composite BCE + focal loss on the CPU (contract in kernels/loss.h).
+/* Composite BCE + focal loss on the CPU (contract in core/ops/loss.h).
  *   z [B] logits, y [B] labels in {0, 1}  ->  per_sample [B], loss [1]
  *   per_sample[i] = w_{y_i} L(z_i, y_i),   loss = (1/B) sum_i per_sample[i]
  * The per-sample math is dr_composite_loss(_grad) in kernels/math.h, shared with
@@ -6,9 +6,10 @@
  * loops. The batch sum is taken in double so the mean does not depend on the
  * order of summation to float precision (a CUDA reduction in float differs by
  * about B u relative at most). */
-#include "kernels/loss.h"
+#include "core/ops/loss.h"
 
 #include "kernels/math.h"
+#include "kernels/cpu/ops.h"
 
 /* Labels are compared with 0.5 exactly as dr_composite_loss does, so the class
  * weight and the sign s always agree. */

@@ -1,4 +1,4 @@
-/* LSTM forward and backward on the CPU (contract in kernels/lstm.h).
+/* LSTM forward and backward on the CPU (contract in core/ops/lstm.h).
  *
  * Nearly all the work is matrix products, so they go to OpenBLAS in the largest
  * pieces the recurrence allows (per thread: see below):
@@ -26,13 +26,14 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
-#include "kernels/lstm.h"
+#include "core/ops/lstm.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "kernels/cpu/threads.h"
 #include "kernels/math.h"
+#include "kernels/cpu/ops.h"
 
 /* One sample's cell update at one step. g [4H] holds the pre-activations without
  * bias on entry and the activated gates on return; cp is c_{t-1} (NULL at t = 0).

@@ -1,10 +1,11 @@
-/* 1-D max pooling on the CPU (contract in kernels/maxpool1d.h).
+/* 1-D max pooling on the CPU (contract in core/ops/maxpool1d.h).
  *   x [B, C, L]  ->  out [B, C, Lout], argmax [B, C, Lout], Lout = ceil(L / K)
  * Window j covers x[j*K .. min(j*K + K, L) - 1]; the last one may be shorter.
  * Ties go to the first index. A NaN in a window wins (as in PyTorch), so a
  * NaN upstream is not hidden by the pooling.
  * Rows (n, c) are independent: OpenMP over them. Memory-bound; no BLAS. */
-#include "kernels/maxpool1d.h"
+#include "core/ops/maxpool1d.h"
+#include "kernels/cpu/ops.h"
 
 #include <math.h>
 

@@ -1,6 +1,7 @@
-/* Host memory for the CPU backend (contract in kernels/memory.h). The "device" is
+/* Host memory for the CPU backend (contract in core/ops/memory.h). The "device" is
  * the host, so transfers are plain copies. */
-#include "kernels/memory.h"
+#include "core/ops/memory.h"
+#include "kernels/cpu/ops.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* The CPU backend's op table. */
-#include "core/op_table.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/microkernel.h"
 
 const dr_op_table dr_cpu_ops = {

@@ -1,10 +1,11 @@
-/* Data movement and sums on the CPU (contract in kernels/tensor_ops.h).
+/* Data movement and sums on the CPU (contract in core/ops/tensor_ops.h).
  *   copy2d:    dst[r * ld_dst + c] (= or +=) src[r * ld_src + c]
  *   add:       out = a + b;  axpy: y += alpha x
  *   transpose: out [B, N, M] (= or +=) x [B, M, N] per batch row
  * All memory-bound: OpenMP only above a size where the threads pay for their
  * start-up, plain loops the compiler vectorises. */
-#include "kernels/tensor_ops.h"
+#include "core/ops/tensor_ops.h"
+#include "kernels/cpu/ops.h"
 
 #include <string.h>
 

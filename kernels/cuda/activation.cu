@@ -1,5 +1,5 @@
 /* Element-wise activations and dropout on the GPU (contract in
- * kernels/activation.h). The dropout mask comes from the same Philox stream as
+ * core/ops/activation.h). The dropout mask comes from the same Philox stream as
  * on the CPU (core/philox.h): u_i = dr_philox_uniform(seed, stream, counter, i),
  * an exact 24-bit fraction, so both backends keep the same elements and store
  * bit-identical masks. */

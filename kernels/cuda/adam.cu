@@ -1,8 +1,8 @@
-/* Adam on the GPU (contract in kernels/adam.h), per element dr_adam_element from
+/* Adam on the GPU (contract in core/ops/adam.h), per element dr_adam_element from
  * kernels/math.h, the code the CPU runs.
  *
  * The hyperparameters come as a launch argument when the update runs eagerly.
- * Inside a captured step (kernels/step.h) launch arguments are frozen while lr
+ * Inside a captured step (core/ops/step.h) launch arguments are frozen while lr
  * and the step t change, so the kernel reads them from the step state instead,
  * which each replay sets and advances. */
 #include "kernels/cuda/common.cuh"

@@ -1,4 +1,4 @@
-/* Additive attention on the GPU (contract in kernels/attention.h). The
+/* Additive attention on the GPU (contract in core/ops/attention.h). The
  * projections are cuBLAS GEMMs over all B*T rows, as on the CPU; the tanh,
  * scores, softmax over time and weighted sums run in one block per sample (T is
  * the sequence length, tens), with the scores and weights in shared memory. The

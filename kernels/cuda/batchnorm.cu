@@ -1,4 +1,4 @@
-/* Batch normalisation on the GPU (contract in kernels/batchnorm.h): statistics
+/* Batch normalisation on the GPU (contract in core/ops/batchnorm.h): statistics
  * in double with two passes (mean, then squared deviations; accurate when |mean|
  * >> std; the CPU gets the same accuracy from one pass over values shifted by
  * the channel's first value), the output formula in double, and a channel with

@@ -30,6 +30,7 @@ extern "C" {
 #include "core/status.h"
 #include "core/op_table.h"
 #include "kernels/cuda_backend.h"
+#include "kernels/cuda/ops.h"
 #include "kernels/cuda/lstm_plan.h"
 }
 #undef _Noreturn
@@ -42,7 +43,7 @@ typedef struct dr_cuda_adam_hp {
     long long step;
 } dr_cuda_adam_hp;
 
-/* The step state (kernels/step.h): what a captured step reads at replay instead
+/* The step state (core/ops/step.h): what a captured step reads at replay instead
  * of the launch arguments it was captured with. */
 typedef struct dr_cuda_step_state {
     unsigned long long counter; /* dropout's Philox counter: the graph's step */
@@ -126,7 +127,7 @@ int dr_cudnn_check_(dr_cuda_context *ctx, cudnnStatus_t code, const char *call, 
     dr_cudnn_check_((ctx), (call), #call, __FILE__, __LINE__, __func__)
 /* Frees the conv1d plans (conv1d.cu), at release. */
 void dr_cudnn_conv_plans_free(dr_cuda_context *ctx);
-/* The LSTM through cuDNN (lstm_cudnn.cu): the contract of kernels/lstm.h except
+/* The LSTM through cuDNN (lstm_cudnn.cu): the contract of core/ops/lstm.h except
  * that c and gates are not written (gates only names the forward). */
 void dr_cudnn_lstm_forward(dr_cuda_context *ctx, float *h, float *gates, const float *x,
                            const float *w_ih, const float *w_hh, const float *b, int B, int T,
@@ -154,8 +155,8 @@ dr_status dr_cuda_take_error(dr_cuda_context *ctx);
 /* The context of a backend that must be a CUDA one (a broken invariant otherwise). */
 static inline dr_cuda_context *dr_cuda_ctx(dr_backend *be)
 {
-    DR_ASSERT(be && be->kind == DR_DEVICE_CUDA && be->cuda);
-    return be->cuda;
+    DR_ASSERT(be && be->iface == &dr_cuda_backend && be->ctx);
+    return (dr_cuda_context *)be->ctx;
 }
 
 /* Blocks for a grid-stride loop over n elements: enough to fill the card, never

@@ -95,7 +95,7 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
 {
     if (!be)
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_init: be is NULL");
-    be->cuda = NULL;
+    be->ctx = NULL;
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
@@ -113,7 +113,7 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
     dr_cuda_context *ctx = (dr_cuda_context *)calloc(1, sizeof *ctx);
     if (!ctx)
         return dr_error(DR_ERR_NOMEM, "dr_cuda_backend_init: out of host memory");
-    be->cuda = ctx;
+    be->ctx = ctx;
     ctx->device = device_index;
     ctx->err = DR_OK;
     INIT_CUDA(cudaSetDevice(device_index));
@@ -179,9 +179,9 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
 
 extern "C" void dr_cuda_backend_release(dr_backend *be)
 {
-    if (!be || !be->cuda)
+    if (!be || !((dr_cuda_context *)be->ctx))
         return;
-    dr_cuda_context *ctx = be->cuda;
+    dr_cuda_context *ctx = ((dr_cuda_context *)be->ctx);
     /* Errors here have no one left to report to; the calls are still made. */
     cudaSetDevice(ctx->device);
     if (ctx->stream)
@@ -200,7 +200,7 @@ extern "C" void dr_cuda_backend_release(dr_backend *be)
         cudaStreamDestroy(ctx->stream);
     cudaGetLastError();
     free(ctx);
-    be->cuda = NULL;
+    be->ctx = NULL;
 }
 
 dr_status dr_cuda_take_error(dr_cuda_context *ctx)
@@ -219,9 +219,9 @@ dr_status dr_cuda_take_error(dr_cuda_context *ctx)
 
 extern "C" dr_status dr_cuda_backend_sync(dr_backend *be)
 {
-    if (!be || !be->cuda)
+    if (!be || !((dr_cuda_context *)be->ctx))
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_sync: not a CUDA backend");
-    dr_cuda_context *ctx = be->cuda;
+    dr_cuda_context *ctx = ((dr_cuda_context *)be->ctx);
     /* Errors of kernels that ran asynchronously surface here. */
     DR_CUDA_CHECK(ctx, cudaStreamSynchronize(ctx->stream));
     return dr_cuda_take_error(ctx);
@@ -229,9 +229,9 @@ extern "C" dr_status dr_cuda_backend_sync(dr_backend *be)
 
 extern "C" const char *dr_cuda_backend_describe(const dr_backend *be)
 {
-    if (!be || !be->cuda)
+    if (!be || !((dr_cuda_context *)be->ctx))
         return "cuda (not initialised)";
-    return be->cuda->describe;
+    return ((dr_cuda_context *)be->ctx)->describe;
 }
 
 extern "C" dr_status dr_cuda_backend_step_state(dr_backend *be, uint64_t *counter, long *adam_step)
@@ -299,9 +299,9 @@ static dr_status cudnn_handle(dr_cuda_context *ctx)
 
 extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, const char *impl)
 {
-    if (!be || !be->cuda)
+    if (!be || !((dr_cuda_context *)be->ctx))
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_impl: not a CUDA backend");
-    dr_cuda_context *ctx = be->cuda;
+    dr_cuda_context *ctx = ((dr_cuda_context *)be->ctx);
     dr_cuda_impl *slot = impl_slot(ctx, op);
     if (!slot)
         return dr_error(DR_ERR_INVALID, "implementation choice: unknown op \"%s\" (expected "
@@ -341,7 +341,7 @@ extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, co
 
 extern "C" dr_status dr_cuda_backend_set_math(dr_backend *be, const char *math)
 {
-    if (!be || !be->cuda)
+    if (!be || !((dr_cuda_context *)be->ctx))
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_math: not a CUDA backend");
     int i = 0;
     while (dr_backend_math_names[i] && !(math && strcmp(math, dr_backend_math_names[i]) == 0))
@@ -349,21 +349,40 @@ extern "C" dr_status dr_cuda_backend_set_math(dr_backend *be, const char *math)
     if (!dr_backend_math_names[i])
         return dr_error(DR_ERR_INVALID, "math \"%s\": expected \"fp32\", \"tf32\" or \"bf16\"",
                         math ? math : "(null)");
-    if (be->cuda->capturing)
+    if (((dr_cuda_context *)be->ctx)->capturing)
         return dr_error(DR_ERR_INVALID, "math: not changed during a step capture");
-    be->cuda->math = i;
+    ((dr_cuda_context *)be->ctx)->math = i;
     return DR_OK;
 }
 
 extern "C" const char *dr_cuda_backend_get_math(const dr_backend *be)
 {
-    return dr_backend_math_names[be && be->cuda ? be->cuda->math : 0];
+    return dr_backend_math_names[be && ((dr_cuda_context *)be->ctx) ? ((dr_cuda_context *)be->ctx)->math : 0];
 }
 
 extern "C" const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op)
 {
-    if (!be || !be->cuda)
+    if (!be || !((dr_cuda_context *)be->ctx))
         return NULL;
-    dr_cuda_impl *slot = impl_slot(be->cuda, op);
+    dr_cuda_impl *slot = impl_slot(((dr_cuda_context *)be->ctx), op);
     return slot ? impl_names[*slot] : NULL;
 }
+
+extern "C" const dr_backend_iface dr_cuda_backend = {
+    .name = "cuda",
+    .ops = &dr_cuda_ops,
+    .async_copies = 1,
+    .init = dr_cuda_backend_init,
+    .release = dr_cuda_backend_release,
+    .sync = dr_cuda_backend_sync,
+    .describe = dr_cuda_backend_describe,
+    .kernels = dr_cuda_backend_kernels,
+    .threads = NULL,
+    .set_impl = dr_cuda_backend_set_impl,
+    .get_impl = dr_cuda_backend_get_impl,
+    .set_math = dr_cuda_backend_set_math,
+    .get_math = dr_cuda_backend_get_math,
+    .host_alloc = dr_cuda_host_alloc,
+    .host_free = dr_cuda_host_free,
+    .supports_op = NULL,
+};

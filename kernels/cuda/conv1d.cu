@@ -1,4 +1,4 @@
-/* 1-D convolution on the GPU (contract in kernels/conv1d.h), as im2col + one
+/* 1-D convolution on the GPU (contract in core/ops/conv1d.h), as im2col + one
  * cuBLAS GEMM over the whole batch. Channels as rows, like the CPU version, but
  * with row stride B*L (the CPU pads its rows for its caches; here each
  * regrouping pass is one coalesced element-per-thread kernel):
@@ -186,7 +186,7 @@ static void custom_backward(dr_cuda_context *ctx, float *dx, float *dw, float *d
  *
  * Everything that allocates or asks cuDNN to choose is done once per shape, at
  * the shape's first call (a "plan"), which must run outside a step capture: the
- * first step of each batch size is eager (kernels/step.h), so it is. Each plan
+ * first step of each batch size is eager (core/ops/step.h), so it is. Each plan
  * owns its workspace and lives until the backend is released, so a captured
  * step never sees it moved.
  *

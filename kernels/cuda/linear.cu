@@ -1,4 +1,4 @@
-/* Fully connected layer on the GPU (contract in kernels/linear.h): the products
+/* Fully connected layer on the GPU (contract in core/ops/linear.h): the products
  * go to cuBLAS, the bias and its gradient are small kernels.
  * Also home of dr_cuda_gemm_rm, the row-major GEMM every op file uses. */
 #include "kernels/cuda/common.cuh"

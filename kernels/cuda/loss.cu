@@ -1,4 +1,4 @@
-/* Composite BCE + focal loss on the GPU (contract in kernels/loss.h). The
+/* Composite BCE + focal loss on the GPU (contract in core/ops/loss.h). The
  * per-sample formula is dr_composite_loss / dr_composite_loss_grad from
  * kernels/math.h, the same code the CPU runs, and the batch mean is summed in
  * double as on the CPU; only the device libm (expf, log1pf, powf: within 2 ulp of

@@ -1,4 +1,4 @@
-/* LSTM forward and backward on the GPU (contract in kernels/lstm.h).
+/* LSTM forward and backward on the GPU (contract in core/ops/lstm.h).
  *
  * The input products (x w_ih^T for all steps) and, after the recurrence, the
  * weight gradients are one cuBLAS GEMM or reduction each. The op has three

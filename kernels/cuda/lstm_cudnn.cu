@@ -1,5 +1,5 @@
 /* The LSTM through cuDNN's RNN API (cuda.lstm = "cudnn"), for comparison with
- * the project's kernels. Contract: kernels/lstm.h, with one difference: c and
+ * the project's kernels. Contract: core/ops/lstm.h, with one difference: c and
  * gates are not written, because cuDNN keeps what its backward needs in an
  * opaque reserve space. That space belongs to the shape's plan, so the
  * backward must follow the forward whose gates buffer it names, with no other

@@ -1,5 +1,5 @@
 /* The LSTM recurrence in one launch per direction, with w_hh on chip for the
- * whole sequence (cuda.lstm = "custom"; the contract is kernels/lstm.h).
+ * whole sequence (cuda.lstm = "custom"; the contract is core/ops/lstm.h).
  *
  * w_hh (4H x H floats, 256 KiB at H = 128) is larger than one SM's shared
  * memory, so a thread-block cluster (Hopper, sm_90) shares it: each of the C

@@ -1,4 +1,4 @@
-/* 1-D max pooling on the GPU (contract in kernels/maxpool1d.h). One thread per
+/* 1-D max pooling on the GPU (contract in core/ops/maxpool1d.h). One thread per
  * output. Windows do not overlap (stride = window), so in the backward pass each
  * input position has at most one writer and no atomics are needed. Ties keep the
  * first maximum; a NaN in a window is taken as its maximum (the first NaN). */

@@ -1,11 +1,11 @@
-/* Device memory for the CUDA backend (contract in kernels/memory.h).
+/* Device memory for the CUDA backend (contract in core/ops/memory.h).
  *
  * Copies to and from the host are synchronous when run eagerly, like the CPU
  * versions: the caller may reuse or read its host buffer on return. Inside a
  * graph capture they are recorded as copy nodes instead (no synchronisation is
  * allowed there); the host buffer must then be pinned (cudaMallocHost) and stay
  * valid for every replay. Also pinned host memory and the queued copy from it
- * that feeds training steps (kernels/step.h). */
+ * that feeds training steps (core/ops/step.h). */
 #include "kernels/cuda/common.cuh"
 
 static int capturing(dr_cuda_context *ctx)

@@ -1,4 +1,4 @@
-/* Whole training steps on the GPU (contract in kernels/step.h): the loss metrics
+/* Whole training steps on the GPU (contract in core/ops/step.h): the loss metrics
  * summed on the device, and one step captured as a CUDA graph and replayed.
  *
  * Capture runs on the backend's one non-blocking stream in thread-local mode: a

@@ -1,4 +1,4 @@
-/* Data movement and sums on the GPU (contract in kernels/tensor_ops.h), plus the
+/* Data movement and sums on the GPU (contract in core/ops/tensor_ops.h), plus the
  * column-sum helper the bias gradients use. All memory-bound: one pass, grid-
  * stride loops, coalesced along the contiguous dimension. */
 #include "kernels/cuda/common.cuh"

@@ -7,7 +7,7 @@
  * in cache: numbers by a fast exact decimal parser, dates, or categorical levels
  * through a hash table. Conversion errors are collected per column and the
  * earliest (by row, then by column) is reported. */
-#include "data/csv.h"
+#include "data/csv_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,28 +16,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
-typedef struct field_ref {
-    uint32_t off, len;
-} field_ref;
-
-typedef struct parser {
-    const char *name;
-    char *b; /* owned copy, NUL-terminated */
-    size_t len;
-    char delim;
-    unsigned char stop[256]; /* 1 for the delimiter, CR and LF: ends an unquoted field */
-    int n_cols;
-    char **header;
-    size_t pos; /* tokeniser position and line */
-    long line;
-    long n_rows, cap_rows;
-    field_ref *f; /* column-major: f[j * cap_rows + row] */
-    int32_t *row_line;
-} parser;
 
 static const char *kind_name(dr_col_kind k)
 {
@@ -50,389 +28,6 @@ static const char *kind_name(dr_col_kind k)
     case DR_COL_IGNORE: return "ignore";
     }
     return "?";
-}
-
-/* ---- values ---- */
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n && (**s == ' ' || **s == '\t')) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-        (*n)--;
-}
-
-static int is_missing(const char *s, size_t n)
-{
-    trim(&s, &n);
-    return n == 0 || (n == 2 && memcmp(s, "NA", 2) == 0) || (n == 3 && memcmp(s, "NaN", 3) == 0) ||
-           (n == 4 && memcmp(s, "null", 4) == 0);
-}
-
-static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* Strict decimal: [+-] digits [. digits] [(e|E) [+-] digits], at least one
- * mantissa digit, surrounding spaces allowed, nothing else (no inf, nan, hex).
- * Clinger's fast path is exact: a mantissa below 2^53 times or divided by an
- * exactly representable power of ten (<= 1e22) is one correctly rounded
- * operation. Anything else goes to strtod, so results always equal strtod's. */
-int dr_csv_parse_number(const char *s, size_t n, double *out)
-{
-    trim(&s, &n);
-    size_t i = 0;
-    int neg = 0;
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-        neg = s[i++] == '-';
-    uint64_t m = 0;
-    int sig = 0, digits = 0;
-    long e10 = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
-        if (sig < 19) {
-            m = m * 10 + (uint64_t)(s[i] - '0');
-            sig += m != 0;
-        } else {
-            e10++;
-            sig++;
-        }
-    }
-    if (i < n && s[i] == '.') {
-        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
-            if (sig < 19) {
-                m = m * 10 + (uint64_t)(s[i] - '0');
-                sig += m != 0;
-                e10--;
-            } else {
-                sig++;
-            }
-        }
-    }
-    if (digits == 0)
-        return 0;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        int eneg = 0;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            eneg = s[i++] == '-';
-        if (i >= n || s[i] < '0' || s[i] > '9')
-            return 0;
-        long ex = 0;
-        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            if (ex < 100000)
-                ex = ex * 10 + (s[i] - '0');
-        e10 += eneg ? -ex : ex;
-    }
-    if (i != n)
-        return 0;
-    double v;
-    if (m == 0) {
-        v = 0.0;
-    } else if (sig <= 19 && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
-        v = e10 >= 0 ? (double)m * pow10_tab[e10] : (double)m / pow10_tab[-e10];
-    } else {
-        char small[128];
-        char *tmp = n < sizeof small ? small : malloc(n + 1);
-        if (!tmp)
-            return 0;
-        memcpy(tmp, s, n);
-        tmp[n] = '\0';
-        errno = 0;
-        v = strtod(tmp, NULL);
-        if (tmp != small)
-            free(tmp);
-        if (!isfinite(v))
-            return 0;
-        *out = v; /* strtod applied the sign */
-        return 1;
-    }
-    *out = neg ? -v : v;
-    return 1;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static long days_from_civil(long y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void dr_date_from_days(double days, int *year, int *month, int *day)
-{
-    long z = (long)floor(days) + 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long y = yoe + era * 400;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *year = (int)(y + (m <= 2));
-    *month = m;
-    *day = d;
-}
-
-static int digits_at(const char *s, int n, int *v)
-{
-    int x = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        x = x * 10 + (s[i] - '0');
-    }
-    *v = x;
-    return 1;
-}
-
-int dr_parse_date(const char *s, size_t n, double *days)
-{
-    trim(&s, &n);
-    int y, m, d = 1;
-    if (n != 7 && n != 10)
-        return 0;
-    if (!digits_at(s, 4, &y) || s[4] != '-' || !digits_at(s + 5, 2, &m) || m < 1 || m > 12)
-        return 0;
-    if (n == 10) {
-        static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        if (s[7] != '-' || !digits_at(s + 8, 2, &d) || d < 1 || d > mdays[m - 1] ||
-            (m == 2 && d == 29 && !leap))
-            return 0;
-    }
-    *days = (double)days_from_civil(y, m, d);
-    return 1;
-}
-
-/* ---- phase 1: tokenising (interleaved with phase 2, one block at a time) ---- */
-
-/* Reads one field at *pos; on return *pos is at the delimiter, line end or end
- * of buffer. Unescapes a quoted field in place. */
-static dr_status read_field(parser *p, size_t *pos, long *line, int field_no, field_ref *out)
-{
-    char *b = p->b;
-    size_t i = *pos, n = p->len;
-    if (i < n && b[i] == '"') {
-        long open_line = *line;
-        size_t w = i + 1, q = i + 1;
-        for (;;) {
-            if (q >= n)
-                return dr_error(DR_ERR_PARSE,
-                                "%s:%ld:%d: unterminated quoted field (the quote opened here "
-                                "is never closed)",
-                                p->name, open_line, field_no);
-            char c = b[q];
-            if (c == '"') {
-                if (q + 1 < n && b[q + 1] == '"') {
-                    b[w++] = '"';
-                    q += 2;
-                    continue;
-                }
-                q++;
-                break;
-            }
-            if (c == '\n')
-                (*line)++;
-            b[w++] = c;
-            q++;
-        }
-        out->off = (uint32_t)(i + 1);
-        out->len = (uint32_t)(w - (i + 1));
-        if (q < n && b[q] != p->delim && b[q] != '\n' && b[q] != '\r')
-            return dr_error(DR_ERR_PARSE,
-                            "%s:%ld:%d: unexpected character '%c' after a closing quote "
-                            "(a quote inside a quoted field is written \"\")",
-                            p->name, *line, field_no, b[q]);
-        *pos = q;
-        return DR_OK;
-    }
-    size_t s = i;
-    const unsigned char *stop = p->stop;
-    while (i < n && !stop[(unsigned char)b[i]])
-        i++;
-    out->off = (uint32_t)s;
-    out->len = (uint32_t)(i - s);
-    *pos = i;
-    return DR_OK;
-}
-
-/* Skips a line end at *pos (CRLF, LF or a lone CR) and counts it. */
-static void skip_eol(const parser *p, size_t *pos, long *line)
-{
-    size_t i = *pos;
-    if (i < p->len && p->b[i] == '\r') {
-        i++;
-        if (i < p->len && p->b[i] == '\n')
-            i++;
-        (*line)++;
-    } else if (i < p->len && p->b[i] == '\n') {
-        i++;
-        (*line)++;
-    }
-    *pos = i;
-}
-
-static void skip_blank_lines(const parser *p, size_t *pos, long *line)
-{
-    while (*pos < p->len && (p->b[*pos] == '\n' || p->b[*pos] == '\r'))
-        skip_eol(p, pos, line);
-}
-
-static dr_status read_header(parser *p, size_t *pos, long *line)
-{
-    int cap = 16, n = 0;
-    field_ref *h = malloc((size_t)cap * sizeof *h);
-    if (!h)
-        return dr_error(DR_ERR_NOMEM, "%s: out of memory", p->name);
-    for (;;) {
-        if (n == cap) {
-            field_ref *g = realloc(h, (size_t)(cap *= 2) * sizeof *h);
-            if (!g) {
-                free(h);
-                return dr_error(DR_ERR_NOMEM, "%s: out of memory", p->name);
-            }
-            h = g;
-        }
-        dr_status s = read_field(p, pos, line, n + 1, &h[n]);
-        if (s != DR_OK) {
-            free(h);
-            return s;
-        }
-        n++;
-        if (*pos < p->len && p->b[*pos] == p->delim) {
-            (*pos)++;
-            continue;
-        }
-        break;
-    }
-    skip_eol(p, pos, line);
-    p->header = calloc((size_t)n, sizeof *p->header);
-    if (!p->header) {
-        free(h);
-        return dr_error(DR_ERR_NOMEM, "%s: out of memory", p->name);
-    }
-    p->n_cols = n;
-    for (int j = 0; j < n; j++) {
-        char *nm = malloc(h[j].len + 24);
-        if (!nm) {
-            free(h);
-            return dr_error(DR_ERR_NOMEM, "%s: out of memory", p->name);
-        }
-        if (h[j].len == 0) /* R's write.csv(row.names = TRUE) leaves the first name empty */
-            snprintf(nm, h[j].len + 24, "column_%d", j + 1);
-        else {
-            memcpy(nm, p->b + h[j].off, h[j].len);
-            nm[h[j].len] = '\0';
-        }
-        p->header[j] = nm;
-    }
-    free(h);
-    for (int j = 0; j < n; j++)
-        for (int k = 0; k < j; k++)
-            if (strcmp(p->header[j], p->header[k]) == 0)
-                return dr_error(DR_ERR_PARSE, "%s:1:%d: column name '%s' repeats column %d",
-                                p->name, j + 1, p->header[j], k + 1);
-    return DR_OK;
-}
-
-/* End of an unquoted field starting at i: the first delimiter, CR or LF, or the
- * end of the buffer. SSE2 (x86-64 baseline) tests 16 bytes per step, so a
- * typical short field costs one compare-and-branch instead of one per byte. */
-static size_t scan_unquoted(const parser *p, size_t i)
-{
-    const unsigned char *b = (const unsigned char *)p->b;
-#ifdef __SSE2__
-    const __m128i vd = _mm_set1_epi8(p->delim), vn = _mm_set1_epi8('\n'),
-                  vr = _mm_set1_epi8('\r');
-    while (i + 16 <= p->len) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)),
-                                   _mm_cmpeq_epi8(x, vr));
-        unsigned m = (unsigned)_mm_movemask_epi8(hit);
-        if (m)
-            return i + (size_t)__builtin_ctz(m);
-        i += 16;
-    }
-#endif
-    while (i < p->len && !p->stop[b[i]])
-        i++;
-    return i;
-}
-
-/* BOM, blank lines, the header; then room for every row the file can hold. */
-static dr_status tokenise_header(parser *p)
-{
-    p->pos = 0;
-    p->line = 1;
-    if (p->len >= 3 && memcmp(p->b, "\xEF\xBB\xBF", 3) == 0)
-        p->pos = 3;
-    skip_blank_lines(p, &p->pos, &p->line);
-    if (p->pos >= p->len)
-        return dr_error(DR_ERR_PARSE, "%s:%ld:1: empty file (no header row)", p->name, p->line);
-    DR_TRY(read_header(p, &p->pos, &p->line));
-    /* Each row but the last ends with LF, CRLF or a lone CR, so line ends + 1
-     * bounds the row count: arrays are allocated once and never grow. */
-    long nl = 1;
-    const char *end = p->b + p->len;
-    for (const char *c = p->b + p->pos; (c = memchr(c, '\n', (size_t)(end - c))); c++)
-        nl++;
-    for (const char *c = p->b + p->pos; (c = memchr(c, '\r', (size_t)(end - c))); c++)
-        nl += c + 1 == end || c[1] != '\n';
-    p->cap_rows = nl;
-    p->f = malloc((size_t)p->cap_rows * (size_t)p->n_cols * sizeof *p->f);
-    p->row_line = malloc((size_t)p->cap_rows * sizeof *p->row_line);
-    if (!p->f || !p->row_line)
-        return dr_error(DR_ERR_NOMEM, "%s: out of memory for %ld rows x %d columns", p->name,
-                        p->cap_rows, p->n_cols);
-    return DR_OK;
-}
-
-/* Splits up to max_rows more rows into fields; stops early at the end. */
-static dr_status tokenise_rows(parser *p, long max_rows)
-{
-    const int nc = p->n_cols;
-    const size_t cap = (size_t)p->cap_rows;
-    for (long k = 0; k < max_rows; k++) {
-        skip_blank_lines(p, &p->pos, &p->line);
-        if (p->pos >= p->len)
-            return DR_OK;
-        DR_ASSERT(p->n_rows < p->cap_rows);
-        long row = p->n_rows, row_line = p->line;
-        int j = 0;
-        for (;;) {
-            field_ref fr;
-            size_t i = p->pos;
-            if (i < p->len && p->b[i] != '"') { /* unquoted: the common case, inline */
-                size_t e = scan_unquoted(p, i);
-                fr.off = (uint32_t)i;
-                fr.len = (uint32_t)(e - i);
-                p->pos = e;
-            } else {
-                DR_TRY(read_field(p, &p->pos, &p->line, j + 1, &fr));
-            }
-            if (j < nc)
-                p->f[(size_t)j * cap + (size_t)row] = fr;
-            j++;
-            if (p->pos < p->len && p->b[p->pos] == p->delim) {
-                p->pos++;
-                continue;
-            }
-            break;
-        }
-        if (j != nc)
-            return dr_error(DR_ERR_PARSE, "%s:%ld:%d: ragged row: %d fields, the header has %d",
-                            p->name, row_line, j < nc ? j + 1 : nc + 1, j, nc);
-        skip_eol(p, &p->pos, &p->line);
-        p->row_line[row] = (int32_t)(row_line < INT32_MAX ? row_line : INT32_MAX);
-        p->n_rows++;
-    }
-    return DR_OK;
 }
 
 /* ---- phase 2: columns ---- */
@@ -509,7 +104,7 @@ static int cat_range(const parser *p, const field_ref *f, dr_column *c, col_stat
     for (long i = r0; i < r1; i++) {
         const char *s = p->b + f[i].off;
         uint32_t len = f[i].len;
-        if (is_missing(s, len)) {
+        if (csv_is_missing(s, len)) {
             c->cat[i] = -1;
             continue;
         }
@@ -583,7 +178,7 @@ static int doubles_range(const parser *p, const field_ref *f, dr_column *c, int 
         double v;
         int ok = date ? dr_parse_date(s, len, &v) : dr_csv_parse_number(s, len, &v);
         if (!ok) {
-            if (!is_missing(s, len)) {
+            if (!csv_is_missing(s, len)) {
                 *bad_row = i;
                 return date ? CE_NOT_DATE : CE_NOT_NUMBER;
             }
@@ -665,7 +260,7 @@ static dr_status convert_all(parser *p, dr_table *t, const dr_csv_options *opt)
     dr_status s = DR_OK;
     while (worst < 0) {
         long r0 = p->n_rows;
-        s = tokenise_rows(p, BLOCK_ROWS);
+        s = csv_tokenise_rows(p, BLOCK_ROWS);
         long r1 = p->n_rows;
         if (s != DR_OK || r1 == r0)
             break;
@@ -783,7 +378,7 @@ static dr_status parse_owned(dr_table *out, char *buf, size_t len, int mapped, c
     } else if (p.delim == '"' || p.delim == '\n' || p.delim == '\r') {
         s = dr_error(DR_ERR_INVALID, "%s: delimiter cannot be a quote or line end", name);
     } else {
-        s = tokenise_header(&p);
+        s = csv_tokenise_header(&p);
         if (s == DR_OK)
             s = check_options(&p, opt);
         if (s == DR_OK)

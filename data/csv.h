@@ -56,8 +56,6 @@ int dr_csv_parse_number(const char *s, size_t n, double *out);
 /* Parses "YYYY-MM-DD" or "YYYY-MM" (n bytes) into days since 1970-01-01.
  * Returns 1 on success, 0 if it is not such a date (month 1-12, day valid). */
 int dr_parse_date(const char *s, size_t n, double *days);
-/* Inverse of the day count: year, month (1-12), day (1-31). */
-void dr_date_from_days(double days, int *year, int *month, int *day);
 
 /* Loads a table through an HDF5 cache at cache_path. The cache records the CSV's
  * size and modification time and a hash of opt; when they match, the table is

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "data/csv.h"
+#include "data/dates.h"
 
 /* RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
 static void put_field(FILE *f, const char *s)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data/csv.h"
+#include "data/dates.h"
 #include "data/history.h"
 
 enum { SEQ_H5_VERSION = 1 };

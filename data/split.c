@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/philox.h"
+#include "core/random.h"
 
 void dr_split_free(dr_split *s)
 {
@@ -104,20 +104,6 @@ dr_status dr_split_by_time(dr_split *out, const double *date, long n, double tra
 
 /* ---- stratified random ---- */
 
-/* Fisher-Yates with Philox: draw k uses element k of stream (seed, stream,
- * counter). A 64-bit draw reduced modulo (i + 1) has bias below n / 2^64. */
-static void shuffle(long *a, long n, uint64_t seed, uint32_t stream, uint64_t counter)
-{
-    for (long i = n - 1; i > 0; i--) {
-        dr_philox_u4 r = dr_philox_block(seed, stream, counter, (uint32_t)i);
-        uint64_t x = ((uint64_t)r.v[0] << 32) | r.v[1];
-        long j = (long)(x % (uint64_t)(i + 1));
-        long tmp = a[i];
-        a[i] = a[j];
-        a[j] = tmp;
-    }
-}
-
 static int cmp_long(const void *a, const void *b)
 {
     long x = *(const long *)a, y = *(const long *)b;
@@ -166,7 +152,7 @@ dr_status dr_split_stratified(dr_split *out, const float *label, long n, double 
                               cnt[0][2] + cnt[1][2]);
     for (int c = 0; c < 2 && s == DR_OK; c++) {
         class_rows(label, n, c, idx);
-        shuffle(idx, m[c], seed, DR_SPLIT_STREAM, (uint64_t)c);
+        dr_philox_shuffle(idx, m[c], seed, DR_SPLIT_STREAM, (uint64_t)c);
         for (long k = 0; k < m[c]; k++) {
             if (k < cnt[c][0])
                 out->train[out->n_train++] = idx[k];
@@ -222,7 +208,7 @@ dr_status dr_kfold_assign(int *fold, const float *label, long n, int k, uint64_t
     long next = 0;
     for (int c = 0; c < 2; c++) {
         long m = class_rows(label, n, c, idx);
-        shuffle(idx, m, seed, DR_KFOLD_STREAM, (uint64_t)c);
+        dr_philox_shuffle(idx, m, seed, DR_KFOLD_STREAM, (uint64_t)c);
         for (long r = 0; r < m; r++)
             fold[idx[r]] = (int)(next++ % k);
     }

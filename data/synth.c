@@ -12,8 +12,9 @@
 
 #include <omp.h>
 
-#include "core/philox.h"
+#include "core/random.h"
 #include "data/auc.h"
+#include "data/dates.h"
 
 /* Philox streams: one per purpose, so adding draws to one part (say, the
  * missingness) leaves the others' numbers unchanged. The counter is the loan. */
@@ -27,34 +28,21 @@ enum {
 /* ---- random numbers for one loan ---- */
 
 typedef struct srng {
-    uint64_t seed;
-    uint32_t stream;
-    uint64_t ctr;
-    uint32_t blk;
-    int k;
-    dr_philox_u4 b;
+    dr_philox_stream s;
     int has_spare;
     double spare; /* the second normal of the last Box-Muller pair */
 } srng;
 
 static void srng_init(srng *r, uint64_t seed, uint32_t stream, uint64_t ctr)
 {
-    r->seed = seed;
-    r->stream = stream;
-    r->ctr = ctr;
-    r->blk = 0;
-    r->k = 4;
+    dr_philox_stream_init(&r->s, seed, stream, ctr);
     r->has_spare = 0;
 }
 
 /* Uniform in (0, 1), never 0 or 1: safe for logs. */
 static double ru(srng *r)
 {
-    if (r->k == 4) {
-        r->b = dr_philox_block(r->seed, r->stream, r->ctr, r->blk++);
-        r->k = 0;
-    }
-    return ((double)r->b.v[r->k++] + 0.5) * (1.0 / 4294967296.0);
+    return ((double)dr_philox_stream_word(&r->s) + 0.5) * (1.0 / 4294967296.0);
 }
 
 /* Standard normal (Box-Muller; both of the pair are used: normals are most of
@@ -104,17 +92,6 @@ static int rcat(srng *r, const double *w, int k)
 static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 static double pos(double x) { return x > 0 ? x : 0; }
-
-/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
-static long days_from_civil(long y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 /* ---- the schema ---- */
 
@@ -616,11 +593,11 @@ static dr_status draw_dates(uint64_t seed, long n, double *day)
     cum[0] = 0;
     for (int m = 0; m < 60; m++) {
         int y = 2018 + m / 12, mo = m % 12 + 1;
-        start[m] = days_from_civil(y, mo, 1);
+        start[m] = dr_days_from_civil(y, mo, 1);
         double wgt = exp(0.025 * m) * (m >= 27 && m <= 29 ? 0.55 : 1.0);
         cum[m + 1] = cum[m] + wgt;
     }
-    start[60] = days_from_civil(2023, 1, 1);
+    start[60] = dr_days_from_civil(2023, 1, 1);
     long span = start[60] - start[0];
     long *count = calloc((size_t)span, sizeof *count);
     if (!count)
@@ -692,7 +669,7 @@ dr_status dr_synth_generate(uint64_t seed, long n_loans, const dr_synth_options 
         dr_table_free(out);
         return dst;
     }
-    const double day0 = (double)days_from_civil(2018, 1, 1);
+    const double day0 = (double)dr_days_from_civil(2018, 1, 1);
     int nt = o.n_threads > 0 ? o.n_threads : omp_get_max_threads();
 
 #pragma omp parallel for schedule(static) num_threads(nt)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "data/csv.h"
+#include "data/dates.h"
 #include "experiments/checkpoint.h"
 #include "experiments/experiment.h"
 #include "experiments/report_command.h"

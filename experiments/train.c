@@ -7,27 +7,19 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "core/philox.h"
+#include "core/random.h"
 #include "data/auc.h"
 #include "experiments/checkpoint.h"
 #include "experiments/tracking.h"
 
 enum { DR_SHUFFLE_STREAM = 0x20000 };
 
-/* Fisher-Yates keyed by (seed, epoch): epoch e's order does not depend on how
- * many epochs ran before in this process, so a resumed run sees the same order. */
+/* Epoch e's order, keyed by (seed, e) alone. */
 static void dr_shuffle(long *idx, long n, uint64_t seed, int epoch)
 {
     for (long i = 0; i < n; i++)
         idx[i] = i;
-    for (long i = n - 1; i > 0; i--) {
-        dr_philox_u4 b = dr_philox_block(seed, DR_SHUFFLE_STREAM, (uint64_t)epoch, (uint32_t)i);
-        uint64_t r = ((uint64_t)b.v[0] << 32) | b.v[1];
-        long j = (long)(r % (uint64_t)(i + 1));
-        long t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
+    dr_philox_shuffle(idx, n, seed, DR_SHUFFLE_STREAM, (uint64_t)epoch);
 }
 
 /* Host rows that feed the graph. Prediction, and training on the CPU, gather

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/blocks.h"
+
 /* conv -> BN -> ReLU, plus the block's input (projected by a 1x1 conv when the
  * channel count changes). */
 static dr_status dr_residual_block(dr_graph *g, dr_value *out, dr_value x, int in_ch, int out_ch, int k,
@@ -95,13 +97,8 @@ static dr_status dr_hybrid_graph(dr_hybrid *m, const dr_hybrid_config *c)
     DR_TRY(dr_graph_concat(g, &z, summaries, c->n_groups + 1));
     for (int l = 0; l < c->n_fc; l++) {
         char nm[48];
-        dr_value a, b, r;
         snprintf(nm, sizeof nm, "fc%d", l + 1);
-        DR_TRY(dr_graph_linear(g, &a, z, c->fc[l], nm));
-        snprintf(nm, sizeof nm, "fc%d.bn", l + 1);
-        DR_TRY(dr_graph_batchnorm(g, &b, a, nm));
-        DR_TRY(dr_graph_relu(g, &r, b));
-        DR_TRY(dr_graph_dropout(g, &z, r, c->dropout));
+        DR_TRY(dr_fc_block(g, &z, z, c->fc[l], c->dropout, nm));
     }
     DR_TRY(dr_graph_linear(g, &m->logit, z, 1, "head"));
     DR_TRY(dr_graph_loss(g, &m->loss, m->logit, m->y, c->loss));

@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "models/blocks.h"
+
 static dr_status dr_mlp_graph(dr_model_io *io, const dr_mlp_config *c, int n_features)
 {
     dr_graph *g = io->g;
@@ -15,13 +17,8 @@ static dr_status dr_mlp_graph(dr_model_io *io, const dr_mlp_config *c, int n_fea
     z = io->x;
     for (int l = 0; l < c->n_hidden; l++) {
         char nm[32];
-        dr_value a, b, r;
         snprintf(nm, sizeof nm, "hidden%d", l + 1);
-        DR_TRY(dr_graph_linear(g, &a, z, c->hidden[l], nm));
-        snprintf(nm, sizeof nm, "hidden%d.bn", l + 1);
-        DR_TRY(dr_graph_batchnorm(g, &b, a, nm));
-        DR_TRY(dr_graph_relu(g, &r, b));
-        DR_TRY(dr_graph_dropout(g, &z, r, c->dropout));
+        DR_TRY(dr_fc_block(g, &z, z, c->hidden[l], c->dropout, nm));
     }
     DR_TRY(dr_graph_linear(g, &logit, z, 1, "head"));
     DR_TRY(dr_graph_loss(g, &io->loss, logit, io->y, c->loss));

@@ -10,7 +10,7 @@ mkdir -p "$dir/corpus"
 cc=${CC_FUZZ:-clang}
 $cc -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -Wno-unknown-pragmas \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$root" "$root/tests/fuzz_csv.c" "$root/data/csv.c" "$root/data/table.c" \
+    -I"$root" "$root/tests/fuzz_csv.c" "$root"/data/csv*.c "$root/data/dates.c" "$root/data/table.c" \
     "$root/core/status.c" -lm -o "$dir/fuzz_csv"
 # Seeds: the bundled sample's head and a few hand-made edge cases.
 head -c 4000 "$root/data/lending_club.csv" > "$dir/corpus/seed_lc.csv"

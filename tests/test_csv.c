@@ -12,6 +12,7 @@
 
 #include "core/philox.h"
 #include "data/csv.h"
+#include "data/dates.h"
 #include "tests/testutil.h"
 
 static char tmp_path[256];

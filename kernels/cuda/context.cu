@@ -179,9 +179,9 @@ extern "C" dr_status dr_cuda_backend_init(dr_backend *be, int device_index)
 
 extern "C" void dr_cuda_backend_release(dr_backend *be)
 {
-    if (!be || !((dr_cuda_context *)be->ctx))
+    if (!be || !be->ctx)
         return;
-    dr_cuda_context *ctx = ((dr_cuda_context *)be->ctx);
+    dr_cuda_context *ctx = (dr_cuda_context *)be->ctx;
     /* Errors here have no one left to report to; the calls are still made. */
     cudaSetDevice(ctx->device);
     if (ctx->stream)
@@ -219,9 +219,9 @@ dr_status dr_cuda_take_error(dr_cuda_context *ctx)
 
 extern "C" dr_status dr_cuda_backend_sync(dr_backend *be)
 {
-    if (!be || !((dr_cuda_context *)be->ctx))
+    if (!be || !be->ctx)
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_sync: not a CUDA backend");
-    dr_cuda_context *ctx = ((dr_cuda_context *)be->ctx);
+    dr_cuda_context *ctx = (dr_cuda_context *)be->ctx;
     /* Errors of kernels that ran asynchronously surface here. */
     DR_CUDA_CHECK(ctx, cudaStreamSynchronize(ctx->stream));
     return dr_cuda_take_error(ctx);
@@ -229,7 +229,7 @@ extern "C" dr_status dr_cuda_backend_sync(dr_backend *be)
 
 extern "C" const char *dr_cuda_backend_describe(const dr_backend *be)
 {
-    if (!be || !((dr_cuda_context *)be->ctx))
+    if (!be || !be->ctx)
         return "cuda (not initialised)";
     return ((dr_cuda_context *)be->ctx)->describe;
 }
@@ -299,9 +299,9 @@ static dr_status cudnn_handle(dr_cuda_context *ctx)
 
 extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, const char *impl)
 {
-    if (!be || !((dr_cuda_context *)be->ctx))
+    if (!be || !be->ctx)
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_impl: not a CUDA backend");
-    dr_cuda_context *ctx = ((dr_cuda_context *)be->ctx);
+    dr_cuda_context *ctx = (dr_cuda_context *)be->ctx;
     dr_cuda_impl *slot = impl_slot(ctx, op);
     if (!slot)
         return dr_error(DR_ERR_INVALID, "implementation choice: unknown op \"%s\" (expected "
@@ -341,7 +341,7 @@ extern "C" dr_status dr_cuda_backend_set_impl(dr_backend *be, const char *op, co
 
 extern "C" dr_status dr_cuda_backend_set_math(dr_backend *be, const char *math)
 {
-    if (!be || !((dr_cuda_context *)be->ctx))
+    if (!be || !be->ctx)
         return dr_error(DR_ERR_INVALID, "dr_cuda_backend_set_math: not a CUDA backend");
     int i = 0;
     while (dr_backend_math_names[i] && !(math && strcmp(math, dr_backend_math_names[i]) == 0))
@@ -362,7 +362,7 @@ extern "C" const char *dr_cuda_backend_get_math(const dr_backend *be)
 
 extern "C" const char *dr_cuda_backend_get_impl(const dr_backend *be, const char *op)
 {
-    if (!be || !((dr_cuda_context *)be->ctx))
+    if (!be || !be->ctx)
         return NULL;
     dr_cuda_impl *slot = impl_slot(((dr_cuda_context *)be->ctx), op);
     return slot ? impl_names[*slot] : NULL;

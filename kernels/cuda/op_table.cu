@@ -23,9 +23,9 @@
 
 extern "C" const char *dr_cuda_backend_kernels(const dr_backend *be)
 {
-    if (!be || !((dr_cuda_context *)be->ctx))
+    if (!be || !be->ctx)
         return dr_cuda_ops.impl;
-    dr_cuda_context *ctx = ((dr_cuda_context *)be->ctx);
+    dr_cuda_context *ctx = (dr_cuda_context *)be->ctx;
     char conv[256] = IMPL_CONV1D_CUSTOM;
 #ifdef DR_HAVE_CUDNN
     if (ctx->conv1d_impl == DR_CUDA_IMPL_CUDNN) {

@@ -106,15 +106,20 @@ static dr_journal_trial *dr_trial(const dr_journal *j, long id)
     return id >= 0 && id < j->n ? &j->t[id] : NULL;
 }
 
-static int dr_param_index(dr_journal *j, const char *name, const char *dist_json)
+/* Takes dist (deleted when the name is known already). */
+static int dr_param_index(dr_journal *j, const char *name, cJSON *dist)
 {
     for (int k = 0; k < j->n_params; k++)
-        if (strcmp(j->param[k], name) == 0)
+        if (strcmp(j->param[k], name) == 0) {
+            cJSON_Delete(dist);
             return k;
-    if (j->n_params == DR_TPE_MAX_PARAMS || strlen(name) >= DR_TPE_NAME_CAP)
+        }
+    if (j->n_params == DR_TPE_MAX_PARAMS || strlen(name) >= DR_TPE_NAME_CAP) {
+        cJSON_Delete(dist);
         return -1;
+    }
     snprintf(j->param[j->n_params], DR_TPE_NAME_CAP, "%s", name);
-    j->dist[j->n_params] = cJSON_Parse(dist_json);
+    j->dist[j->n_params] = dist;
     return j->n_params++;
 }
 
@@ -174,7 +179,7 @@ static dr_status dr_apply_create_trial(dr_journal *j, const cJSON *op)
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(op, "params"))
     {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(dists, p->string);
-        int k = cJSON_IsString(d) && cJSON_IsNumber(p) ? dr_param_index(j, p->string, d->valuestring) : -1;
+        int k = cJSON_IsString(d) && cJSON_IsNumber(p) ? dr_param_index(j, p->string, cJSON_Parse(d->valuestring)) : -1;
         if (k < 0)
             return dr_error(DR_ERR_FORMAT, "%s: trial %ld: parameter '%s' without a distribution, or too many parameters",
                             j->path, t->number, p->string ? p->string : "?");
@@ -185,13 +190,19 @@ static dr_status dr_apply_create_trial(dr_journal *j, const cJSON *op)
         if (sj < 0)
             return dr_error(DR_ERR_FORMAT, "%s: trial %ld sets '%s', which the experiment file does not search: "
                             "a journal of another study", j->path, t->number, p->string);
-        char mine[2048];
-        cJSON *ours = cJSON_Parse(dr_search_distribution_json(j->sp, sj, mine, sizeof mine));
-        int same = cJSON_Compare(ours, j->dist[k], 1);
+        cJSON *ours = dr_search_distribution(j->sp, sj);
+        if (!ours)
+            return dr_error(DR_ERR_NOMEM, "out of memory");
+        if (!cJSON_Compare(ours, j->dist[k], 1)) {
+            char *mine = cJSON_PrintUnformatted(ours);
+            dr_status s = dr_error(DR_ERR_FORMAT, "%s: '%s' has the distribution %s in the journal but %s in the "
+                                   "experiment file: a journal of another study", j->path, p->string,
+                                   d->valuestring, mine ? mine : "?");
+            cJSON_free(mine);
+            cJSON_Delete(ours);
+            return s;
+        }
         cJSON_Delete(ours);
-        if (!same)
-            return dr_error(DR_ERR_FORMAT, "%s: '%s' has the distribution %s in the journal but %s in the experiment "
-                            "file: a journal of another study", j->path, p->string, d->valuestring, mine);
         DR_TRY(dr_search_value_from_internal(j->sp, sj, p->valuedouble, &t->v[sj]));
     }
     j->n++;
@@ -316,10 +327,9 @@ dr_status dr_journal_open(dr_journal **out, const char *path, const dr_search_sp
     if (!j)
         return dr_error(DR_ERR_NOMEM, "out of memory");
     j->sp = sp;
-    for (int k = 0; k < sp->n; k++) {
-        char d[2048];
-        dr_param_index(j, sp->p[k].key, dr_search_distribution_json(sp, k, d, sizeof d));
-    }
+    for (int k = 0; k < sp->n; k++)
+        if (dr_param_index(j, sp->p[k].key, dr_search_distribution(sp, k)) < 0 || !j->dist[k])
+            return dr_error(DR_ERR_NOMEM, "out of memory");
     j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (j->fd < 0)
         return dr_error(DR_ERR_IO, "cannot open %s: %s", path, strerror(errno));
@@ -420,7 +430,7 @@ static dr_status dr_do(dr_journal *j, int op, cJSON *o, int sync)
 
 dr_status dr_journal_start(dr_journal *j, long slot, const double *v, long *number)
 {
-    char now[64], d[2048];
+    char now[64];
     dr_now_iso(now, sizeof now);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "study_id", 0);
@@ -433,7 +443,13 @@ dr_status dr_journal_start(dr_journal *j, long slot, const double *v, long *numb
     for (int k = 0; k < j->sp->n; k++) {
         if (isnan(v[k]))
             continue;
-        cJSON_AddStringToObject(dists, j->sp->p[k].key, dr_search_distribution_json(j->sp, k, d, sizeof d));
+        char *dist = cJSON_PrintUnformatted(j->dist[dr_param_index(j, j->sp->p[k].key, NULL)]);
+        if (!dist) {
+            cJSON_Delete(o);
+            return dr_error(DR_ERR_NOMEM, "out of memory");
+        }
+        cJSON_AddStringToObject(dists, j->sp->p[k].key, dist);
+        cJSON_free(dist);
         cJSON_AddItemToObject(params, j->sp->p[k].key, dr_num(dr_search_value_internal(j->sp, k, v[k])));
     }
     cJSON_AddObjectToObject(o, "user_attrs");

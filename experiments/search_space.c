@@ -228,50 +228,46 @@ dr_status dr_search_value_from_internal(const dr_search_space *sp, int j, double
     return DR_OK;
 }
 
-/* a JSON string literal of TOML text (choices such as "[64, 128]" or "\"adam\"") */
-static void dr_json_string(char *buf, size_t cap, const char *s)
-{
-    size_t k = 0;
-    if (cap < 3)
-        return;
-    buf[k++] = '"';
-    for (; *s && k + 3 < cap; s++) {
-        if (*s == '"' || *s == '\\')
-            buf[k++] = '\\';
-        buf[k++] = *s;
-    }
-    buf[k++] = '"';
-    buf[k] = '\0';
-}
-
-const char *dr_search_distribution_json(const dr_search_space *sp, int j, char *buf, size_t cap)
+cJSON *dr_search_distribution(const dr_search_space *sp, int j)
 {
     const dr_search_param *p = &sp->p[j];
-    if (p->kind == DR_SEARCH_FLOAT) {
-        char step[40] = "null";
-        if (p->step > 0)
-            snprintf(step, sizeof step, "%.17g", p->step);
-        snprintf(buf, cap, "{\"name\": \"FloatDistribution\", \"attributes\": {\"step\": %s, \"low\": %.17g, \"high\": %.17g, "
-                 "\"log\": %s}}", step, p->lo, p->hi, p->log ? "true" : "false");
-    } else if (p->kind == DR_SEARCH_INT) {
-        snprintf(buf, cap, "{\"name\": \"IntDistribution\", \"attributes\": {\"log\": %s, \"step\": %.0f, \"low\": %.0f, "
-                 "\"high\": %.0f}}", p->log ? "true" : "false", p->step, p->lo, p->hi);
-    } else {
-        size_t k = (size_t)snprintf(buf, cap, "{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [");
-        for (int c = 0; c < p->n_choices && k < cap; c++) {
-            char one[600];
-            const char *t = p->choice[c];
-            int scalar = p->kind == DR_SEARCH_BOOL || (t[0] != '[' && t[0] != '{');
-            if (scalar) /* TOML scalars are JSON already (numbers, true/false, "strings") */
-                snprintf(one, sizeof one, "%s", t);
-            else
-                dr_json_string(one, sizeof one, t);
-            k += (size_t)snprintf(buf + k, cap - k, "%s%s", c ? ", " : "", one);
-        }
-        if (k < cap)
-            snprintf(buf + k, cap - k, "]}}");
+    cJSON *d = cJSON_CreateObject(), *a = cJSON_CreateObject();
+    if (!d || !a) {
+        cJSON_Delete(d);
+        cJSON_Delete(a);
+        return NULL;
     }
-    return buf;
+    const char *name = p->kind == DR_SEARCH_FLOAT ? "FloatDistribution"
+                       : p->kind == DR_SEARCH_INT ? "IntDistribution"
+                                                  : "CategoricalDistribution";
+    int ok = cJSON_AddStringToObject(d, "name", name) != NULL;
+    cJSON_AddItemToObject(d, "attributes", a);
+    if (p->kind == DR_SEARCH_FLOAT) {
+        ok &= (p->step > 0 ? cJSON_AddNumberToObject(a, "step", p->step) : cJSON_AddNullToObject(a, "step")) != NULL;
+        ok &= cJSON_AddNumberToObject(a, "low", p->lo) && cJSON_AddNumberToObject(a, "high", p->hi) &&
+              cJSON_AddBoolToObject(a, "log", p->log);
+    } else if (p->kind == DR_SEARCH_INT) {
+        ok &= cJSON_AddBoolToObject(a, "log", p->log) && cJSON_AddNumberToObject(a, "step", p->step) &&
+              cJSON_AddNumberToObject(a, "low", p->lo) && cJSON_AddNumberToObject(a, "high", p->hi);
+    } else {
+        cJSON *choices = cJSON_AddArrayToObject(a, "choices");
+        ok &= choices != NULL;
+        for (int c = 0; ok && c < p->n_choices; c++) {
+            /* TOML scalars that are JSON too (numbers, true/false, "strings") as
+             * themselves; lists, tables and TOML-only spellings (inf, 1_000) as
+             * their TOML text, since Optuna's choices must be scalars */
+            const char *t = p->choice[c];
+            cJSON *one = p->kind == DR_SEARCH_BOOL || (t[0] != '[' && t[0] != '{') ? cJSON_Parse(t) : NULL;
+            if (!one)
+                one = cJSON_CreateString(t);
+            ok &= one != NULL && cJSON_AddItemToArray(choices, one);
+        }
+    }
+    if (!ok) {
+        cJSON_Delete(d);
+        return NULL;
+    }
+    return d;
 }
 
 dr_status dr_search_space_read_grid(dr_config *cfg, const char *section, dr_search_space *sp)

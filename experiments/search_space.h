@@ -22,6 +22,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/config.h"
 #include "experiments/tpe.h"
 
@@ -63,7 +65,8 @@ const char *dr_search_value_toml(const dr_search_space *sp, int j, double v, cha
  * (optuna.distributions.distribution_to_json). List choices appear to Optuna
  * as their TOML text, since its categorical choices must be scalars. */
 double dr_search_value_internal(const dr_search_space *sp, int j, double v);
-const char *dr_search_distribution_json(const dr_search_space *sp, int j, char *buf, size_t cap);
+/* A new cJSON object (NULL when out of memory); the caller deletes it. */
+cJSON *dr_search_distribution(const dr_search_space *sp, int j);
 /* The sampler coordinate of Optuna's internal value (the inverse of the above),
  * for a journal read back; DR_ERR_FORMAT when it lies outside the space. */
 dr_status dr_search_value_from_internal(const dr_search_space *sp, int j, double internal, double *v);

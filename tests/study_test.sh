@@ -172,5 +172,22 @@ else
         fail "another study: $(tail -1 "$T/other.out")"
 fi
 
+# 32 long categorical choices: a distribution of 3.7 kB in each journal line, whole
+choices=$(for i in $(seq 0 31); do printf '"%s%s", ' "$(printf './%.0s' $(seq 1 $((30 + i))))" data/lending_club.csv; done)
+{ cat "$T/base.toml"; printf '[search]\nmodel = "logistic"\ntrials = 2\nseed = 1\nthreads_per_trial = 1\n'
+  printf '[search.space]\n"data.path" = { type = "categorical", choices = [%s] }\n' "${choices%, }"; } > "$T/long.toml"
+if "$DEFRISK" "$T/long.toml" output.dir=\"$T/long.out\" > "$T/long.log" 2>&1 &&
+    python3 - "$(study_dir "$T/long.log")/journal.jsonl" <<'PY'
+import json, sys
+n = [len(json.loads(v)["attributes"]["choices"]) for line in open(sys.argv[1])
+     for v in json.loads(line).get("distributions", {}).values()]
+sys.exit(0 if n == [32, 32] else f"distributions with {n} choices")
+PY
+then
+    ok "32 long categorical choices: every journal line whole"
+else
+    fail "long categorical choices: $(tail -1 "$T/long.log")"
+fi
+
 [ $fails -eq 0 ] && echo "all study checks passed" || echo "$fails study checks failed"
 exit $((fails > 0))

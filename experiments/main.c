@@ -7,7 +7,8 @@
  *                                               the ensemble stage alone over earlier runs
  *   defrisk study ls|trials|best|export DIR     a study's trials
  * An experiment file with [search] or [sensitivity] runs a study; --resume
- * continues a study folder as it does a run folder. "trial" is the study's own
+ * continues a study folder as it does a run folder. Under mpirun or srun a
+ * study spreads its trials over the ranks (experiments/study_mpi.h). "trial" is the study's own
  * subcommand for one trial process (experiments/trial.c).
  */
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "core/config.h"
 #include "experiments/experiment.h"
 #include "experiments/study.h"
+#include "experiments/study_mpi.h"
 
 static int dr_usage(void)
 {
@@ -46,6 +48,44 @@ static int dr_is_study(const char *path, const char *const *overrides, int n)
     return study;
 }
 
+/* A study, on the MPI ranks when a launcher started us: rank 0 coordinates, the
+ * others run trials. */
+static dr_status dr_study_main(const char *path, const char *const *overrides, int n, const char *resume_dir)
+{
+    if (!dr_mpi_launched())
+        return dr_study_run(path, overrides, n, resume_dir);
+    int rank, size;
+    DR_TRY(dr_mpi_begin(&rank, &size));
+    if (rank > 0) {
+        int rc = dr_mpi_relay_main();
+        dr_mpi_end();
+        exit(rc);
+    }
+    if (size == 1)
+        fprintf(stderr, "warning: MPI with one rank: the study runs its trials in this process (search.workers); "
+                        "mpirun -np N uses N-1 ranks for trials\n");
+    dr_status s = dr_study_run(path, overrides, n, resume_dir);
+    dr_mpi_stop_ranks();
+    dr_mpi_end();
+    return s;
+}
+
+/* A run under a launcher of several ranks would repeat itself on each. */
+static dr_status dr_single_run(const char *path, const char *const *overrides, int n, const char *resume_dir)
+{
+    if (dr_mpi_launched()) {
+        int rank, size;
+        DR_TRY(dr_mpi_begin(&rank, &size));
+        dr_mpi_end();
+        if (rank > 0)
+            exit(1);
+        if (size > 1)
+            return dr_error(DR_ERR_INVALID, "mpirun spreads studies ([search] or [sensitivity]) over ranks; this "
+                            "experiment is a single run: start it without mpirun");
+    }
+    return dr_experiment_run(path, overrides, n, resume_dir);
+}
+
 int main(int argc, char **argv)
 {
     /* The conv kernels' OpenMP threads and OpenBLAS's own threads (LSTM) take
@@ -66,7 +106,7 @@ int main(int argc, char **argv)
             return dr_usage();
         char journal[1100];
         snprintf(journal, sizeof journal, "%s/journal.jsonl", argv[2]);
-        s = access(journal, F_OK) == 0 ? dr_study_run(NULL, NULL, 0, argv[2]) : dr_experiment_run(NULL, NULL, 0, argv[2]);
+        s = access(journal, F_OK) == 0 ? dr_study_main(NULL, NULL, 0, argv[2]) : dr_single_run(NULL, NULL, 0, argv[2]);
     } else if (!strcmp(argv[1], "predict")) {
         if (argc != 4 && argc != 5)
             return dr_usage();
@@ -100,8 +140,8 @@ int main(int argc, char **argv)
                 return dr_usage();
             }
         s = dr_is_study(argv[1], (const char *const *)argv + 2, argc - 2)
-                ? dr_study_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL)
-                : dr_experiment_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL);
+                ? dr_study_main(argv[1], (const char *const *)argv + 2, argc - 2, NULL)
+                : dr_single_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL);
     }
     if (s != DR_OK) {
         fprintf(stderr, "\nerror: %s\n", dr_last_error());

@@ -2,42 +2,32 @@
  * up to `workers` trial processes (experiments/trial.c) at once, answers their
  * pruning questions, and records everything in the journal. See study.h for the
  * rule that makes the study independent of the number of workers. */
-#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "experiments/experiment.h"
 #include "experiments/journal.h"
 #include "experiments/study.h"
+#include "experiments/study_mpi.h"
 #include "experiments/study_report.h"
+#include "experiments/trial_process.h"
 
-extern char **environ;
-
-enum { DR_LINE_CAP = 4096 };
-
-/* one running trial process */
+/* one running trial: a process of ours, or one that an MPI rank runs */
 typedef struct dr_worker {
-    pid_t pid;
-    int from;  /* the trial's reports */
-    FILE *to;  /* the study's answers */
+    dr_trial_proc proc;
+    int rank; /* 0: the process is ours */
     long number, slot;
     int told_prune, done;
     double value;
     char reason[1024];
-    size_t len;
-    char line[DR_LINE_CAP];
 } dr_worker;
 
 typedef struct dr_study {
@@ -54,6 +44,7 @@ typedef struct dr_study {
     long prefix;      /* slots 0 .. prefix-1 are all settled */
     dr_worker *w;
     int n_running;
+    int mpi;          /* the workers are MPI ranks 1 .. workers */
     double t0;
     long n_settled_here; /* slots settled by this process (for the ETA) */
 } dr_study;
@@ -187,73 +178,30 @@ static void dr_free_argv(char **argv)
     free(argv);
 }
 
-/* The environment of a trial: ours, with the thread counts of one trial. */
-static char **dr_trial_env(int threads, char *omp, char *blas, size_t cap)
-{
-    long n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc((size_t)n + 3, sizeof *env);
-    if (!env)
-        return NULL;
-    long k = 0;
-    for (long i = 0; i < n; i++)
-        if (strncmp(environ[i], "OMP_NUM_THREADS=", 16) != 0 && strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) != 0)
-            env[k++] = environ[i];
-    snprintf(omp, cap, "OMP_NUM_THREADS=%d", threads);
-    snprintf(blas, cap, "OPENBLAS_NUM_THREADS=%d", threads);
-    env[k++] = omp;
-    env[k++] = blas;
-    return env;
-}
-
-/* Starts a trial process; its stdout and stderr go to output_path. */
+/* Starts a trial, in a process of ours or on the worker's MPI rank; its stdout
+ * and stderr go to output_path. */
 static dr_status dr_spawn(dr_study *S, dr_worker *w, const char *number, const double *v, long slot,
                           const char *output_path)
 {
-    int up[2], down[2];
-    if (pipe2(up, O_CLOEXEC) != 0)
-        return dr_error(DR_ERR_IO, "pipe: %s", strerror(errno));
-    if (pipe2(down, O_CLOEXEC) != 0) {
-        close(up[0]), close(up[1]);
-        return dr_error(DR_ERR_IO, "pipe: %s", strerror(errno));
-    }
-    int out = open(output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    char omp[64], blas[64];
     char **argv = dr_trial_argv(S, number, v, slot);
-    char **env = dr_trial_env(S->st.threads, omp, blas, sizeof omp);
-    pid_t parent = getpid();
-    pid_t pid = out >= 0 && argv && env ? fork() : -2;
-    if (pid == 0) {
-        /* a killed study takes its trials with it (no orphan keeps training) */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        int a = fcntl(up[1], F_DUPFD, 10), b = fcntl(down[0], F_DUPFD, 10);
-        if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-            _exit(127);
-        execve("/proc/self/exe", argv, env);
-        _exit(127);
-    }
-    int err = errno;
-    close(up[1]);
-    close(down[0]);
-    if (out >= 0)
-        close(out);
-    dr_free_argv(argv);
-    free(env);
-    if (pid < 0) {
-        close(up[0]);
-        close(down[1]);
-        return dr_error(DR_ERR_IO, pid == -2 ? "cannot start a trial (writing %s)" : "cannot start a trial: %s",
-                        pid == -2 ? output_path : strerror(err));
-    }
+    if (!argv)
+        return dr_error(DR_ERR_NOMEM, "out of memory");
+    int rank = w->rank;
     memset(w, 0, sizeof *w);
-    w->pid = pid;
-    w->from = up[0];
-    w->to = fdopen(down[1], "w");
+    w->rank = rank;
     w->slot = slot;
-    return DR_OK;
+    dr_status s = rank ? dr_mpi_send_trial(rank, argv, S->st.threads, output_path)
+                       : dr_trial_proc_start(&w->proc, argv, S->st.threads, output_path);
+    dr_free_argv(argv);
+    return s;
+}
+
+static void dr_answer(dr_worker *w, const char *answer)
+{
+    if (w->rank)
+        dr_mpi_send_answer(w->rank, answer);
+    else
+        dr_trial_proc_answer(&w->proc, answer);
 }
 
 /* Reference slots of slot k's pruning decisions: the settled slots 0 .. k-lag-1. */
@@ -273,8 +221,7 @@ static dr_status dr_answer_step(dr_study *S, dr_worker *w, int step, double auc)
         free(refs);
     }
     w->told_prune |= prune;
-    fprintf(w->to, prune ? "prune\n" : "go\n");
-    fflush(w->to);
+    dr_answer(w, prune ? "prune" : "go");
     return DR_OK;
 }
 
@@ -296,45 +243,32 @@ static dr_status dr_handle_line(dr_study *S, dr_worker *w, char *line)
     return DR_OK;
 }
 
-/* Reads what the trial sent; *eof when it has closed its end. */
-static dr_status dr_read_worker(dr_study *S, dr_worker *w, int *eof)
+typedef struct dr_line_ctx {
+    dr_study *S;
+    dr_worker *w;
+} dr_line_ctx;
+
+static dr_status dr_on_line(void *ctx, char *line)
 {
-    ssize_t got = read(w->from, w->line + w->len, sizeof w->line - 1 - w->len);
-    if (got < 0 && errno == EINTR)
-        return DR_OK;
-    *eof = got <= 0;
-    if (got > 0)
-        w->len += (size_t)got;
-    w->line[w->len] = '\0';
-    char *nl;
-    while ((nl = strchr(w->line, '\n'))) {
-        *nl = '\0';
-        DR_TRY(dr_handle_line(S, w, w->line));
-        w->len -= (size_t)(nl + 1 - w->line);
-        memmove(w->line, nl + 1, w->len + 1);
-    }
-    if (w->len == sizeof w->line - 1)
-        w->len = 0; /* a line longer than any report: dropped */
-    return DR_OK;
+    dr_line_ctx *c = ctx;
+    return dr_handle_line(c->S, c->w, line);
 }
 
-/* Waits for the process and sets w->reason when it ended without an answer
- * (the check answers nothing but its exit status). */
+/* The trial ended (how, when not with status 0: why); sets w->reason when it
+ * gave no answer (the check answers nothing but its exit status). */
+static void dr_ended(dr_worker *w, int exited_0, const char *why, int check)
+{
+    if (w->done || w->told_prune || w->reason[0] || (check && exited_0))
+        return;
+    snprintf(w->reason, sizeof w->reason, "%s", exited_0 ? "the trial process exited with status 0 without a result"
+                                                         : why);
+}
+
 static void dr_reap(dr_worker *w, int check)
 {
-    int status = 0;
-    close(w->from);
-    fclose(w->to);
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (w->done || w->told_prune || w->reason[0] || (check && WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        return;
-    if (WIFSIGNALED(status))
-        snprintf(w->reason, sizeof w->reason, "the trial process was killed by signal %d (%s)%s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), WTERMSIG(status) == SIGKILL ? ", perhaps for lack of memory" : "");
-    else
-        snprintf(w->reason, sizeof w->reason, "the trial process exited with status %d without a result",
-                 WEXITSTATUS(status));
+    char why[1024] = "";
+    int exited_0 = dr_trial_proc_wait(&w->proc, why, sizeof why);
+    dr_ended(w, exited_0, why, check);
 }
 
 /* --- progress ----------------------------------------------------------------- */
@@ -430,33 +364,83 @@ static dr_status dr_start_slot(dr_study *S, dr_worker *w, long slot)
     return DR_OK;
 }
 
+/* The first MPI rank that runs no trial now. */
+static int dr_free_rank(const dr_study *S)
+{
+    for (int r = 1;; r++) {
+        int busy = 0;
+        for (int i = 0; i < S->n_running; i++)
+            busy |= S->w[i].rank == r;
+        if (!busy)
+            return r;
+    }
+}
+
+static dr_status dr_finish_worker(dr_study *S, int i)
+{
+    DR_TRY(dr_settle(S, &S->w[i]));
+    S->w[i] = S->w[--S->n_running];
+    return DR_OK;
+}
+
+/* Waits for what the trial processes of ours send (a second at most with a timeout). */
+static dr_status dr_wait_local(dr_study *S)
+{
+    struct pollfd fds[256];
+    for (int i = 0; i < S->n_running; i++)
+        fds[i] = (struct pollfd){.fd = S->w[i].proc.from, .events = POLLIN};
+    int r = poll(fds, (nfds_t)S->n_running, S->st.timeout > 0 ? 1000 : -1);
+    if (r < 0 && errno != EINTR)
+        return dr_error(DR_ERR_IO, "poll: %s", strerror(errno));
+    for (int i = S->n_running - 1; r > 0 && i >= 0; i--) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        int eof = 0;
+        dr_line_ctx c = {S, &S->w[i]};
+        DR_TRY(dr_trial_proc_read(&S->w[i].proc, dr_on_line, &c, &eof));
+        if (eof) {
+            dr_reap(&S->w[i], 0);
+            DR_TRY(dr_finish_worker(S, i));
+        }
+    }
+    return DR_OK;
+}
+
+/* Waits for the next message of a rank's trial. */
+static dr_status dr_wait_ranks(dr_study *S)
+{
+    int rank = 0;
+    dr_mpi_event ev;
+    char text[DR_TRIAL_LINE_CAP];
+    DR_TRY(dr_mpi_next(S->st.timeout > 0 ? 1.0 : -1.0, &rank, &ev, text, sizeof text));
+    if (ev == DR_MPI_NOTHING)
+        return DR_OK;
+    int i = 0;
+    while (i < S->n_running && S->w[i].rank != rank)
+        i++;
+    if (i == S->n_running)
+        return dr_error(DR_ERR_IO, "MPI: a message from rank %d, which runs no trial", rank);
+    if (ev == DR_MPI_LINE)
+        return dr_handle_line(S, &S->w[i], text);
+    dr_ended(&S->w[i], text[0] == '\0', text, 0);
+    return dr_finish_worker(S, i);
+}
+
 static dr_status dr_loop(dr_study *S)
 {
     int timed_out = 0;
     for (;;) {
         timed_out |= S->st.timeout > 0 && dr_now() - S->t0 > S->st.timeout;
         long slot;
-        while (!timed_out && S->n_running < S->st.workers && (slot = dr_next_slot(S)) >= 0)
-            DR_TRY(dr_start_slot(S, &S->w[S->n_running++], slot));
+        while (!timed_out && S->n_running < S->st.workers && (slot = dr_next_slot(S)) >= 0) {
+            dr_worker *w = &S->w[S->n_running];
+            w->rank = S->mpi ? dr_free_rank(S) : 0;
+            DR_TRY(dr_start_slot(S, w, slot));
+            S->n_running++;
+        }
         if (S->n_running == 0)
             break;
-        struct pollfd fds[256];
-        for (int i = 0; i < S->n_running; i++)
-            fds[i] = (struct pollfd){.fd = S->w[i].from, .events = POLLIN};
-        int r = poll(fds, (nfds_t)S->n_running, S->st.timeout > 0 ? 1000 : -1);
-        if (r < 0 && errno != EINTR)
-            return dr_error(DR_ERR_IO, "poll: %s", strerror(errno));
-        for (int i = S->n_running - 1; r > 0 && i >= 0; i--) {
-            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            int eof = 0;
-            DR_TRY(dr_read_worker(S, &S->w[i], &eof));
-            if (!eof)
-                continue;
-            dr_reap(&S->w[i], 0);
-            DR_TRY(dr_settle(S, &S->w[i]));
-            S->w[i] = S->w[--S->n_running];
-        }
+        DR_TRY(S->mpi ? dr_wait_ranks(S) : dr_wait_local(S));
     }
     if (timed_out && S->prefix < S->st.trials)
         dr_run_log(&S->run, "%s.timeout (%.0f s) reached: no new trial started; --resume %s continues\n",
@@ -474,14 +458,15 @@ static dr_status dr_check(dr_study *S, const char *config_path)
         v[j] = j < sp->n ? sp->tpe.p[j].kind == DR_TPE_CATEGORICAL ? 0.0 : sp->tpe.p[j].lo : NAN;
     char path[1100];
     snprintf(path, sizeof path, "%s/check.output", S->run.dir);
-    dr_worker w;
+    dr_worker w = {.rank = 0};
     DR_TRY(dr_spawn(S, &w, "check", v, -1, path));
     w.number = -1;
     dr_run_log(&S->run, "checking the experiment with the search keys set (data stage, then every key read)\n");
     int eof = 0;
     dr_status s = DR_OK;
+    dr_line_ctx c = {S, &w};
     while (!eof && s == DR_OK)
-        s = dr_read_worker(S, &w, &eof);
+        s = dr_trial_proc_read(&w.proc, dr_on_line, &c, &eof);
     dr_reap(&w, 1);
     DR_TRY(s);
     if (!w.reason[0])
@@ -531,6 +516,10 @@ static dr_status dr_study_open(dr_study *S, const char *config_path, const char 
             DR_TRY(dr_config_override(S->cfg, overrides[i]));
     }
     DR_TRY(dr_study_settings_read(S->cfg, &S->st));
+    if (dr_mpi_ranks() > 1) { /* one trial at a time on each rank but rank 0 */
+        S->mpi = 1;
+        S->st.workers = dr_mpi_ranks() - 1;
+    }
     if (resume_dir) {
         DR_TRY(dr_run_open(&S->run, resume_dir));
     } else {
@@ -580,7 +569,8 @@ static dr_status dr_study_open(dr_study *S, const char *config_path, const char 
 static void dr_study_free(dr_study *S)
 {
     for (int i = 0; i < S->n_running; i++)
-        kill(S->w[i].pid, SIGKILL), dr_reap(&S->w[i], 0);
+        if (!S->w[i].rank) /* a rank's trial stops with the rank (dr_mpi_end) */
+            kill(S->w[i].proc.pid, SIGKILL), dr_reap(&S->w[i], 0);
     dr_tpe_free(S->tpe);
     dr_journal_close(S->j);
     free(S->v);
@@ -663,10 +653,18 @@ dr_status dr_study_run(const char *config_path, const char *const *overrides, in
     S.t0 = dr_now();
     dr_status s = dr_study_open(&S, config_path, overrides, n_overrides, resume_dir);
     if (s == DR_OK)
-        dr_run_log(&S.run, "%s study %s: %d trials of %s, %s %s on validation, %d worker%s x %d thread%s\n",
+        dr_run_log(&S.run, "%s study %s: %d trials of %s, %s %s on validation, %d%s x %d thread%s\n",
                    resume_dir ? "resuming" : "running", S.run.dir, S.st.trials, S.st.model,
-                   S.st.maximize ? "maximizing" : "minimizing", S.st.metric, S.st.workers, S.st.workers > 1 ? "s" : "",
+                   S.st.maximize ? "maximizing" : "minimizing", S.st.metric, S.st.workers,
+                   S.mpi ? S.st.workers > 1 ? " MPI ranks" : " MPI rank" : S.st.workers > 1 ? " workers" : " worker",
                    S.st.threads, S.st.threads > 1 ? "s" : "");
+    if (s == DR_OK && S.mpi && S.st.workers > S.st.trials)
+        dr_run_log(&S.run, "warning: %d ranks run trials, but the study has %d: %d of them stay idle\n", S.st.workers,
+                   S.st.trials, S.st.workers - S.st.trials);
+    else if (s == DR_OK && S.mpi && !S.st.grid && S.st.workers > S.st.lag + 1)
+        dr_run_log(&S.run, "warning: search.lag = %d lets at most %d trials run at once: %d of the %d ranks stay "
+                   "idle (a larger lag uses them, at some cost to the sampler)\n", S.st.lag, S.st.lag + 1,
+                   S.st.workers - S.st.lag - 1, S.st.workers);
     if (s == DR_OK && !resume_dir) {
         s = dr_check(&S, config_path);
         if (s != DR_OK) {

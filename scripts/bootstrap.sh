@@ -8,7 +8,7 @@ set -euo pipefail
 DR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DR_BUILD=${DR_BUILD:-$DR_ROOT/build}
 DR_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev libcjson-dev
-             libcmocka-dev libxgboost-dev libtomlplusplus-dev curl ca-certificates unzip)
+             libcmocka-dev libxgboost-dev libtomlplusplus-dev libopenmpi-dev openmpi-bin curl ca-certificates unzip)
 
 dr_install_missing() {
     local missing=()

@@ -5,7 +5,11 @@
 #   - a torn last journal line is cut with a warning;
 #   - a trial whose values the model refuses fails alone, with its reason;
 #   - a sensitivity grid gives its table;
-#   - bad [search] input stops before any trial, naming the key and its position.
+#   - bad [search] input stops before any trial, naming the key and its position;
+#   - under mpirun (a build with MPI): the search and the grid with 3 ranks equal
+#     the one-process ones; a rank killed with SIGKILL ends the job, and the study
+#     resumed under mpirun equals the uninterrupted one; one rank, more ranks than
+#     trials and a single run under mpirun are told apart.
 #   tests/study_test.sh PATH/TO/defrisk
 set -uo pipefail
 DEFRISK=$1
@@ -187,6 +191,69 @@ then
     ok "32 long categorical choices: every journal line whole"
 else
     fail "long categorical choices: $(tail -1 "$T/long.log")"
+fi
+
+# --- MPI ranks ---------------------------------------------------------------------
+mpi() { OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "$@"; }
+if ! ldd "$DEFRISK" | grep -q libmpi; then
+    if command -v mpirun > /dev/null; then
+        mpi -np 2 "$DEFRISK" "$T/search.toml" "output.dir=\"$T/nompi\"" > "$T/nompi.out" 2>&1
+        grep -q "built without MPI" "$T/nompi.out" && ok "a build without MPI refuses mpirun" ||
+            fail "a build without MPI under mpirun: $(tail -2 "$T/nompi.out")"
+    fi
+    echo "note: $DEFRISK has no MPI: the MPI checks did not run"
+elif ! command -v mpirun > /dev/null; then
+    fail "$DEFRISK has MPI but mpirun is missing (scripts/bootstrap.sh installs openmpi-bin)"
+else
+    mpi -np 3 "$DEFRISK" "$T/search.toml" "output.dir=\"$T/mpi\"" > "$T/mpi.out" 2>&1 || fail "mpirun -np 3: $(tail -3 "$T/mpi.out")"
+    if grep -q "2 MPI ranks" "$T/mpi.out" && settled "$(study_dir "$T/mpi.out")" > "$T/mpi.csv" && cmp -s "$T/w1.csv" "$T/mpi.csv"; then
+        ok "mpirun -np 3: the same 14 trials as one process"
+    else
+        fail "mpirun -np 3 differs from one process"; diff "$T/w1.csv" "$T/mpi.csv" | head -5
+    fi
+    mpi -np 3 "$DEFRISK" "$T/grid.toml" "output.dir=\"$T/mgrid\"" > "$T/mgrid.out" 2>&1 || fail "grid under mpirun: $(tail -3 "$T/mgrid.out")"
+    cmp -s "$gdir/sensitivity.csv" "$(study_dir "$T/mgrid.out")/sensitivity.csv" &&
+        ok "mpirun -np 3: the same sensitivity table as one process" || fail "the grid under mpirun differs"
+
+    # rank 2 killed with SIGKILL while trials run: the job ends; resumed under mpirun
+    mpi -np 3 "$DEFRISK" "$T/hybrid.toml" "output.dir=\"$T/mkill\"" > "$T/mkill.out" 2>&1 &
+    job=$!
+    victim=""
+    for _ in $(seq 600); do
+        j=$(ls "$T"/mkill/*/journal.jsonl 2>/dev/null | head -1)
+        if [ -n "$j" ] && [ "$(grep -c '"op_code":4' "$j")" -ge 3 ]; then
+            # rank 2 itself: OMPI_COMM_WORLD_RANK=2 in its environment, not its trial
+            victim=$(for e in $(grep -l 'OMPI_COMM_WORLD_RANK=2' /proc/[0-9]*/environ 2>/dev/null); do
+                         p=${e#/proc/}; p=${p%/environ}
+                         tr '\0' '\n' < /proc/$p/cmdline 2>/dev/null | sed -n 2p | grep -qx "$T/hybrid.toml" && echo $p
+                     done | head -1)
+            break
+        fi
+        sleep 0.05
+    done
+    [ -n "$victim" ] && kill -9 "$victim"
+    wait $job && fail "mpirun went on after rank 2 was killed"
+    mdir=$(study_dir "$T/mkill.out")
+    mpi -np 3 "$DEFRISK" --resume "$mdir" > "$T/mresume.out" 2>&1 || fail "resume under mpirun: $(tail -3 "$T/mresume.out")"
+    if [ -n "$victim" ] && grep -q "was running when the study stopped" "$T/mresume.out" &&
+       settled "$mdir" > "$T/mkill.csv" && cmp -s "$T/full.csv" "$T/mkill.csv"; then
+        ok "rank 2 killed, resumed under mpirun: the same study as the uninterrupted one"
+    else
+        fail "the study with a killed rank (pid '${victim}') differs after resuming"; diff "$T/full.csv" "$T/mkill.csv" | head -5
+    fi
+
+    mpi -np 1 "$DEFRISK" "$T/grid.toml" "output.dir=\"$T/m1\"" > "$T/m1.out" 2>&1 &&
+        grep -q "MPI with one rank" "$T/m1.out" && ok "mpirun -np 1: a warning, the study runs" || fail "mpirun -np 1: $(tail -2 "$T/m1.out")"
+    sed 's/^trials = 14/trials = 2/' "$T/search.toml" > "$T/two.toml"
+    mpi -np 4 "$DEFRISK" "$T/two.toml" "output.dir=\"$T/m4\"" > "$T/m4.out" 2>&1 &&
+        grep -q "stay idle" "$T/m4.out" && ok "more ranks than trials: $(grep -o 'warning:.*' "$T/m4.out" | head -1)" ||
+        fail "more ranks than trials: $(tail -2 "$T/m4.out")"
+    if mpi -np 2 "$DEFRISK" "$T/base.toml" "output.dir=\"$T/msingle\"" > "$T/msingle.out" 2>&1; then
+        fail "a single run under mpirun was accepted"
+    else
+        grep -q "single run: start it without mpirun" "$T/msingle.out" && ! ls "$T"/msingle/* > /dev/null 2>&1 &&
+            ok "a single run under mpirun: refused, no run folder" || fail "a single run under mpirun: $(tail -2 "$T/msingle.out")"
+    fi
 fi
 
 [ $fails -eq 0 ] && echo "all study checks passed" || echo "$fails study checks failed"

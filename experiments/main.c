@@ -6,6 +6,7 @@
  *   defrisk ensemble RUN_DIR... [ensemble.key=value ...]
  *                                               the ensemble stage alone over earlier runs
  *   defrisk study ls|trials|best|export DIR     a study's trials
+ *   defrisk sweep --slurm [--submit] EXP.toml   a study's Slurm batch script (an MPI job)
  * An experiment file with [search] or [sensitivity] runs a study; --resume
  * continues a study folder as it does a run folder. Under mpirun or srun a
  * study spreads its trials over the ranks (experiments/study_mpi.h). "trial" is the study's own
@@ -29,6 +30,7 @@ static int dr_usage(void)
                     "       run_experiment ensemble RUN_DIR... [ensemble.key=value ...]\n"
                     "       run_experiment explain RUN_DIR [explain.key=value ...]\n"
                     "       run_experiment study ls|trials|best|export DIR [OUT.csv]\n"
+                    "       run_experiment sweep --slurm [--submit] [--ranks N] EXP.toml [section.key=value ...]\n"
                     "An experiment file with [search] or [sensitivity] runs a study (exp/README.md).\n");
     return 2;
 }
@@ -100,6 +102,8 @@ int main(int argc, char **argv)
         return dr_trial_main(argc, argv);
     if (!strcmp(argv[1], "study"))
         return dr_study_command(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sweep"))
+        return dr_sweep_command(argc - 1, argv + 1);
     dr_status s;
     if (!strcmp(argv[1], "--resume")) {
         if (argc != 3)

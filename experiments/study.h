@@ -60,6 +60,8 @@ dr_status dr_study_run(const char *config_path, const char *const *overrides, in
 int dr_trial_main(int argc, char **argv);
 /* run_experiment study ls|best|trials|export STUDY_DIR [OUT.csv] */
 int dr_study_command(int argc, char **argv);
+/* run_experiment sweep --slurm [--submit] [--ranks N] EXP.toml [key=value ...] */
+int dr_sweep_command(int argc, char **argv);
 /* Pruning decision for trial t at step, against the reference trials (see above). */
 struct dr_journal_trial;
 int dr_pruner_prune(const dr_pruner *p, int maximize, const struct dr_journal_trial *const *refs, int n_refs,

@@ -9,7 +9,8 @@
 #   - under mpirun (a build with MPI): the search and the grid with 3 ranks equal
 #     the one-process ones; a rank killed with SIGKILL ends the job, and the study
 #     resumed under mpirun equals the uninterrupted one; one rank, more ranks than
-#     trials and a single run under mpirun are told apart.
+#     trials and a single run under mpirun are told apart;
+#   - sweep --slurm writes an MPI batch script, and --submit without sbatch says so.
 #   tests/study_test.sh PATH/TO/defrisk
 set -uo pipefail
 DEFRISK=$1
@@ -20,61 +21,8 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
-cat > "$T/base.toml" <<'EOF'
-[data]
-source = "csv"
-path = "data/lending_club.csv"
-target = "Class"
-positive = "bad"
-split = [0.70, 0.15]
-
-[features]
-select = false
-
-[model]
-filters = [4, 4, 4]
-lstm_units = 4
-attention_dim = 4
-fc = [8]
-
-[train]
-epochs = 4
-progress = false
-
-[baselines]
-logistic_epochs = 6
-EOF
-
-# the search over the logistic baseline: fast trials, median pruning
-{ cat "$T/base.toml"; cat <<'EOF'
-[search]
-model = "logistic"
-trials = 14
-lag = 3
-seed = 3
-startup_trials = 4
-threads_per_trial = 1
-pruner = "median"
-pruner_startup_trials = 2
-
-[search.space]
-"baselines.neural_lr" = { type = "float", low = 1e-4, high = 1e-1, log = true }
-"baselines.logistic_epochs" = { type = "int", low = 2, high = 6 }
-"train.batch_size" = { type = "categorical", choices = [64, 256] }
-"train.weight_decay" = { type = "float", low = 0.0, high = 0.01, when = "train.batch_size", equals = 64 }
-EOF
-} > "$T/search.toml"
-
-study_dir() { sed -n 's/^running study \([^:]*\):.*/\1/p' "$1" | head -1; }
-
-# One line per slot: the trial that settled it (the last of the slot), without
-# the trial number and folder, which a resumed study numbers on, and the reasons
-# of the interrupted trials.
-settled() {
-    "$DEFRISK" study export "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) skip[i] = $i == "trial_dir" || $i == "fail_reason"; next }
-        { line = ""; for (i = 2; i <= NF; i++) if (!skip[i]) line = line "," $i; last[$2] = line }
-        END { for (s in last) print s last[s] }' | sort -n
-}
+source tests/study_fixtures.sh
+study_fixtures "$T"
 
 for w in 1 3; do
     "$DEFRISK" "$T/search.toml" search.workers=$w "output.dir=\"$T/w$w\"" > "$T/w$w.out" 2>&1 ||
@@ -90,8 +38,6 @@ grep -q ',pruned,' "$T/w1.csv" && ok "median pruning stopped some trials" || fai
 grep -q ',complete,' "$T/w1.csv" || fail "no trial completed"
 
 # kill -9 mid-study, resume, compare with the uninterrupted study
-{ cat "$T/search.toml" | sed 's/^model = "logistic"/model = "hybrid"/; s/^trials = 14/trials = 8/'; } > "$T/hybrid.toml"
-sed -i 's/^"baselines.logistic_epochs".*/"model.dropout" = { type = "float", low = 0.3, high = 0.7 }/' "$T/hybrid.toml"
 "$DEFRISK" "$T/hybrid.toml" search.workers=2 "output.dir=\"$T/full\"" > "$T/full.out" 2>&1 || fail "hybrid study: $(tail -3 "$T/full.out")"
 "$DEFRISK" "$T/hybrid.toml" search.workers=2 "output.dir=\"$T/killed\"" > "$T/killed.out" 2>&1 &
 pid=$!
@@ -129,17 +75,6 @@ else
 fi
 
 # a sensitivity grid: 2 x 2 cells x 2 seeds
-{ cat "$T/base.toml"; cat <<'EOF'
-[sensitivity]
-model = "logistic"
-seeds = [1, 2]
-workers = 2
-
-[sensitivity.grid]
-"baselines.logistic_epochs" = [2, 4]
-"train.batch_size" = [64, 256]
-EOF
-} > "$T/grid.toml"
 "$DEFRISK" "$T/grid.toml" "output.dir=\"$T/grid\"" > "$T/grid.out" 2>&1 || fail "grid: $(tail -3 "$T/grid.out")"
 gdir=$(study_dir "$T/grid.out")
 if [ "$(wc -l < "$gdir/sensitivity.csv")" -eq 5 ] && awk -F, 'NR > 1 && $3 != 2 { bad = 1 } END { exit bad }' "$gdir/sensitivity.csv" &&
@@ -192,6 +127,24 @@ then
 else
     fail "long categorical choices: $(tail -1 "$T/long.log")"
 fi
+
+# the Slurm batch script of a study (tests/slurm/run.sh submits it to a real Slurm)
+if "$DEFRISK" sweep --slurm "$T/search.toml" "output.dir=\"$T/sweep\"" > "$T/sweep.out" 2>&1 &&
+   grep -qx '#SBATCH --ntasks=5' "$T/sweep/search.sbatch" && bash -n "$T/sweep/search.sbatch" &&
+   grep -q "^mpirun '.*defrisk' '$T/search.toml' 'output.dir=\"$T/sweep\"'$" "$T/sweep/search.sbatch"; then
+    ok "sweep --slurm: an MPI job of 5 ranks (lag 3: 4 trials at once, and rank 0)"
+else
+    fail "sweep --slurm: $(cat "$T/sweep.out")"; cat "$T/sweep/search.sbatch"
+fi
+if PATH=/nonexistent "$DEFRISK" sweep --slurm --submit "$T/search.toml" "output.dir=\"$T/sweep\"" > "$T/nosbatch.out" 2>&1; then
+    fail "sweep --submit without sbatch succeeded"
+else
+    grep -q "sbatch is not on the PATH: .*search.sbatch is written" "$T/nosbatch.out" &&
+        ok "sweep --submit without sbatch: $(grep -o 'error:.*' "$T/nosbatch.out" | cut -c1-100)" ||
+        fail "sweep --submit without sbatch: $(cat "$T/nosbatch.out")"
+fi
+"$DEFRISK" sweep --slurm "$T/base.toml" > "$T/nostudy.out" 2>&1 && fail "sweep of a single run accepted"
+grep -q "holds no study" "$T/nostudy.out" || fail "sweep of a single run: $(cat "$T/nostudy.out")"
 
 # --- MPI ranks ---------------------------------------------------------------------
 mpi() { OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "$@"; }

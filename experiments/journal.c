@@ -1,4 +1,5 @@
 #include "experiments/journal.h"
+#include "experiments/file_lock.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -23,7 +24,10 @@ enum {
 
 struct dr_journal {
     char path[1024];
-    int fd; /* -1 when read-only */
+    int fd; /* -1 when read-only, or shared and not locked */
+    int shared, lock_depth;
+    dr_file_lock lock;
+    long offset, lines; /* what is replayed: bytes and lines */
     const dr_search_space *sp;
     char worker_id[64];
     char study_name[256];
@@ -74,6 +78,8 @@ static dr_status dr_append(dr_journal *j, int op, cJSON *obj, int sync)
     cJSON_free(text);
     if (w != (ssize_t)(len + 1))
         return dr_error(DR_ERR_IO, "%s: cannot append to the journal: %s", j->path, w < 0 ? strerror(errno) : "short write");
+    j->offset += w; /* the file's end: we are its only writer now (alone, or holding the lock) */
+    j->lines++;
     if (sync && fsync(j->fd) != 0)
         return dr_error(DR_ERR_IO, "%s: fsync: %s", j->path, strerror(errno));
     return DR_OK;
@@ -174,6 +180,8 @@ static dr_status dr_apply_create_trial(dr_journal *j, const cJSON *op)
     const cJSON *slot = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "system_attrs"),
                                                         "defrisk:slot");
     t->slot = cJSON_IsNumber(slot) ? (long)slot->valuedouble : t->number;
+    const cJSON *worker = cJSON_GetObjectItemCaseSensitive(op, "worker_id");
+    snprintf(t->worker, sizeof t->worker, "%s", cJSON_IsString(worker) ? worker->valuestring : "");
     const cJSON *dists = cJSON_GetObjectItemCaseSensitive(op, "distributions");
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(op, "params"))
@@ -263,37 +271,43 @@ static dr_status dr_apply(dr_journal *j, const cJSON *op, long line)
     return DR_OK;
 }
 
-/* Replays the file; a last line without its newline is a write cut short by a
- * crash: cut off (when writable) with a warning. */
+/* Replays what the file holds past what was replayed; a last line without its
+ * newline is a write cut short by a crash: cut off (when writable) with a
+ * warning. */
 static dr_status dr_replay(dr_journal *j)
 {
     FILE *f = fopen(j->path, "rb");
     if (!f)
         return dr_error(DR_ERR_IO, "cannot read %s: %s", j->path, strerror(errno));
+    if (fseek(f, j->offset, SEEK_SET) != 0) {
+        fclose(f);
+        return dr_error(DR_ERR_IO, "%s: cannot seek to byte %ld: %s", j->path, j->offset, strerror(errno));
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    long no = 0, good_end = 0;
+    long torn = 0;
     dr_status s = DR_OK;
     while (s == DR_OK && (len = getline(&line, &cap, f)) > 0) {
-        no++;
         if (line[len - 1] != '\n') {
             fprintf(stderr, "warning: %s:%ld: a torn last line (%zd bytes, a write cut short) is ignored\n", j->path,
-                    no, len);
+                    j->lines + 1, len);
+            torn = len;
             break;
         }
         cJSON *op = cJSON_ParseWithLength(line, (size_t)len);
         if (!op) {
-            s = dr_error(DR_ERR_FORMAT, "%s:%ld: not a JSON object", j->path, no);
+            s = dr_error(DR_ERR_FORMAT, "%s:%ld: not a JSON object", j->path, j->lines + 1);
             break;
         }
-        s = dr_apply(j, op, no);
+        s = dr_apply(j, op, j->lines + 1);
         cJSON_Delete(op);
-        good_end += len;
+        j->offset += len;
+        j->lines++;
     }
     free(line);
     fclose(f);
-    if (s == DR_OK && j->fd >= 0 && ftruncate(j->fd, good_end) != 0)
+    if (s == DR_OK && torn && j->fd >= 0 && ftruncate(j->fd, j->offset) != 0)
         s = dr_error(DR_ERR_IO, "%s: cannot cut the torn last line: %s", j->path, strerror(errno));
     return s;
 }
@@ -305,7 +319,9 @@ static dr_journal *dr_journal_new(const char *path)
         return NULL;
     snprintf(j->path, sizeof j->path, "%s", path);
     j->fd = -1;
-    snprintf(j->worker_id, sizeof j->worker_id, "defrisk-%ld", (long)getpid());
+    char name[300];
+    dr_process_name(name, sizeof name);
+    snprintf(j->worker_id, sizeof j->worker_id, "defrisk-%.50s", name);
     return j;
 }
 
@@ -320,20 +336,9 @@ dr_status dr_journal_read_only(dr_journal **out, const char *path)
     return DR_OK;
 }
 
-dr_status dr_journal_open(dr_journal **out, const char *path, const dr_search_space *sp, const char *study_name,
-                          int maximize, const char *fingerprint)
+/* The study's creation in a new journal, or the check that an old one holds this study. */
+static dr_status dr_open_study(dr_journal *j, const char *study_name, int maximize, const char *fingerprint)
 {
-    dr_journal *j = *out = dr_journal_new(path);
-    if (!j)
-        return dr_error(DR_ERR_NOMEM, "out of memory");
-    j->sp = sp;
-    for (int k = 0; k < sp->n; k++)
-        if (dr_param_index(j, sp->p[k].key, dr_search_distribution(sp, k)) < 0 || !j->dist[k])
-            return dr_error(DR_ERR_NOMEM, "out of memory");
-    j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (j->fd < 0)
-        return dr_error(DR_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    DR_TRY(dr_replay(j));
     if (!j->has_study) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "study_name", study_name);
@@ -348,9 +353,36 @@ dr_status dr_journal_open(dr_journal **out, const char *path, const dr_search_sp
     const char *fp = dr_journal_get_study_attr(j, "defrisk:fingerprint");
     if (strcmp(j->study_name, study_name) != 0 || j->maximize != maximize || !fp || strcmp(fp, fingerprint) != 0)
         return dr_error(DR_ERR_FORMAT, "%s: the journal of another study (study '%s', %s, fingerprint %s; this "
-                        "experiment: '%s', %s, %s)", path, j->study_name, j->maximize ? "maximize" : "minimize",
+                        "experiment: '%s', %s, %s)", j->path, j->study_name, j->maximize ? "maximize" : "minimize",
                         fp ? fp : "none", study_name, maximize ? "maximize" : "minimize", fingerprint);
     return DR_OK;
+}
+
+dr_status dr_journal_open(dr_journal **out, const char *path, const dr_search_space *sp, const char *study_name,
+                          int maximize, const char *fingerprint, int shared)
+{
+    dr_journal *j = *out = dr_journal_new(path);
+    if (!j)
+        return dr_error(DR_ERR_NOMEM, "out of memory");
+    j->sp = sp;
+    for (int k = 0; k < sp->n; k++)
+        if (dr_param_index(j, sp->p[k].key, dr_search_distribution(sp, k)) < 0 || !j->dist[k])
+            return dr_error(DR_ERR_NOMEM, "out of memory");
+    if (shared) {
+        char lock[1100];
+        snprintf(lock, sizeof lock, "%s.lock", path);
+        DR_TRY(dr_file_lock_init(&j->lock, lock));
+        j->shared = 1;
+        DR_TRY(dr_journal_lock(j));
+    } else {
+        j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (j->fd < 0)
+            return dr_error(DR_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        DR_TRY(dr_replay(j));
+    }
+    dr_status s = dr_open_study(j, study_name, maximize, fingerprint);
+    dr_journal_unlock(j);
+    return s;
 }
 
 void dr_journal_close(dr_journal *j)
@@ -359,6 +391,8 @@ void dr_journal_close(dr_journal *j)
         return;
     if (j->fd >= 0)
         close(j->fd);
+    if (j->shared)
+        dr_file_lock_close(&j->lock);
     for (long i = 0; i < j->n; i++)
         free(j->t[i].steps);
     for (int k = 0; k < j->n_params; k++)
@@ -377,6 +411,7 @@ const char *dr_journal_param_name(const dr_journal *j, int k) { return j->param[
 const char *dr_journal_study_name(const dr_journal *j) { return j->study_name; }
 int dr_journal_maximize(const dr_journal *j) { return j->maximize; }
 const char *dr_journal_path(const dr_journal *j) { return j->path; }
+const char *dr_journal_worker_id(const dr_journal *j) { return j->worker_id; }
 
 const char *dr_journal_param_text(const dr_journal *j, const dr_journal_trial *t, int k, int digits, char *buf,
                                   size_t cap)
@@ -408,23 +443,61 @@ const char *dr_journal_get_study_attr(const dr_journal *j, const char *key)
     return NULL;
 }
 
-/* --- operations ------------------------------------------------------------------- */
+/* --- sharing ------------------------------------------------------------------------- */
 
-static dr_status dr_writable(const dr_journal *j)
+enum { DR_LOCK_STALE_S = 30, DR_LOCK_WAIT_S = 600 };
+
+dr_status dr_journal_lock(dr_journal *j)
 {
-    return j->fd >= 0 ? DR_OK : dr_error(DR_ERR_INVALID, "%s: opened read-only", j->path);
+    if (!j->shared || j->lock_depth++ > 0)
+        return DR_OK;
+    dr_status s = dr_file_lock_acquire(&j->lock, DR_LOCK_STALE_S, DR_LOCK_WAIT_S);
+    if (s == DR_OK) { /* opened afresh: over NFS, close-to-open consistency shows the others' lines */
+        j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (j->fd < 0)
+            s = dr_error(DR_ERR_IO, "cannot open %s: %s", j->path, strerror(errno));
+    }
+    if (s == DR_OK)
+        s = dr_replay(j);
+    if (s != DR_OK) {
+        j->lock_depth = 1;
+        dr_journal_unlock(j);
+    }
+    return s;
 }
+
+void dr_journal_unlock(dr_journal *j)
+{
+    if (!j->shared || --j->lock_depth > 0)
+        return;
+    if (j->fd >= 0)
+        close(j->fd);
+    j->fd = -1;
+    dr_file_lock_release(&j->lock);
+}
+
+/* --- operations ------------------------------------------------------------------- */
 
 /* Writes an operation and replays it into the state, so both always agree. */
 static dr_status dr_do(dr_journal *j, int op, cJSON *o, int sync)
 {
-    DR_TRY(dr_writable(j));
+    if (j->fd < 0 && !j->shared) {
+        cJSON_Delete(o);
+        return dr_error(DR_ERR_INVALID, "%s: opened read-only", j->path);
+    }
+    dr_status s = dr_journal_lock(j);
+    if (s != DR_OK) {
+        cJSON_Delete(o);
+        return s;
+    }
     cJSON *copy = cJSON_Duplicate(o, 1);
     cJSON_AddNumberToObject(copy, "op_code", op);
-    dr_status s = dr_append(j, op, o, sync);
+    cJSON_AddStringToObject(copy, "worker_id", j->worker_id);
+    s = dr_append(j, op, o, sync);
     if (s == DR_OK)
         s = dr_apply(j, copy, -1);
     cJSON_Delete(copy);
+    dr_journal_unlock(j);
     return s;
 }
 
@@ -455,8 +528,15 @@ dr_status dr_journal_start(dr_journal *j, long slot, const double *v, long *numb
     cJSON_AddObjectToObject(o, "user_attrs");
     cJSON_AddNumberToObject(cJSON_AddObjectToObject(o, "system_attrs"), "defrisk:slot", (double)slot);
     cJSON_AddObjectToObject(o, "intermediate_values");
-    *number = j->n;
-    return dr_do(j, OP_CREATE_TRIAL, o, 1);
+    dr_status s = dr_journal_lock(j); /* the number is the count of trials, the others' included */
+    if (s == DR_OK) {
+        *number = j->n;
+        s = dr_do(j, OP_CREATE_TRIAL, o, 1);
+        dr_journal_unlock(j);
+    } else {
+        cJSON_Delete(o);
+    }
+    return s;
 }
 
 dr_status dr_journal_step(dr_journal *j, long number, int step, double value)

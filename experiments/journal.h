@@ -14,7 +14,13 @@
  * Besides Optuna's fields, each trial carries the system attribute
  * "defrisk:slot": the suggestion it runs (a retried trial runs the slot of the
  * failed one again), and the study the user attribute "defrisk:fingerprint",
- * which tells a journal of another study apart. */
+ * which tells a journal of another study apart.
+ *
+ * Shared (several processes on one study, a Slurm job array): every operation
+ * takes the lock file PATH.lock (experiments/file_lock.h), opens the file
+ * afresh, replays what the others appended since, then appends; a caller that
+ * must decide on what it reads (which slot to run) holds the lock across with
+ * dr_journal_lock. */
 #ifndef DR_EXPERIMENTS_JOURNAL_H
 #define DR_EXPERIMENTS_JOURNAL_H
 
@@ -38,6 +44,7 @@ typedef struct dr_journal_attr {
 
 typedef struct dr_journal_trial {
     long number, slot;
+    char worker[64];              /* the worker_id of the process that created it: defrisk-HOST.PID */
     dr_trial_state state;
     double value;                 /* COMPLETE only */
     double v[DR_TPE_MAX_PARAMS];  /* sampler coordinates; NaN where a parameter is absent */
@@ -53,7 +60,7 @@ typedef struct dr_journal dr_journal;
  * direction and fingerprint, else DR_ERR_FORMAT naming the file) or starting it
  * with the study's creation. The space is referenced, not copied. */
 dr_status dr_journal_open(dr_journal **out, const char *path, const dr_search_space *sp, const char *study_name,
-                          int maximize, const char *fingerprint);
+                          int maximize, const char *fingerprint, int shared);
 void dr_journal_close(dr_journal *j);
 /* Opens a journal to read it without knowing its space (study commands): the
  * parameters' names and distributions come from the journal itself. */
@@ -71,6 +78,11 @@ const char *dr_journal_param_text(const dr_journal *j, const dr_journal_trial *t
 const char *dr_journal_study_name(const dr_journal *j);
 int dr_journal_maximize(const dr_journal *j);
 const char *dr_journal_path(const dr_journal *j);
+const char *dr_journal_worker_id(const dr_journal *j);
+/* Shared journals: takes the lock (nested calls count) and replays the others'
+ * lines; a journal that is not shared needs neither (both do nothing). */
+dr_status dr_journal_lock(dr_journal *j);
+void dr_journal_unlock(dr_journal *j);
 
 /* A new RUNNING trial for slot with values v; *number is its trial number. */
 dr_status dr_journal_start(dr_journal *j, long slot, const double *v, long *number);

@@ -554,7 +554,7 @@ static dr_status dr_study_open(dr_study *S, const char *config_path, const char 
     DR_TRY(dr_fingerprint(S->run.dir, fp, sizeof fp));
     const char *base = strrchr(S->run.dir, '/');
     snprintf(path, sizeof path, "%s/journal.jsonl", S->run.dir);
-    DR_TRY(dr_journal_open(&S->j, path, &S->st.space, base ? base + 1 : S->run.dir, S->st.maximize, fp));
+    DR_TRY(dr_journal_open(&S->j, path, &S->st.space, base ? base + 1 : S->run.dir, S->st.maximize, fp, 0));
     if (!S->st.grid) {
         dr_tpe_options o;
         dr_tpe_options_default(&o);

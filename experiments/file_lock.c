@@ -75,16 +75,24 @@ static void dr_holder(const char *path, char *buf, size_t cap)
         fclose(f);
 }
 
-/* Breaks the lock when its holder is gone or it is stale; 1 when broken. */
+/* Breaks the lock when it is stale: older than stale_s, or older than
+ * DR_GONE_S with its holder known to be gone. The age counts from when it was
+ * taken (the holder touches its file first), so a lock taken just now by a new
+ * holder is never broken for the one before. 1 when the lock changed. */
+enum { DR_GONE_S = 2 };
+
 static int dr_break_stale(dr_file_lock *l, double stale_s)
 {
-    struct stat found;
+    struct stat found, again;
     char holder[300];
     if (stat(l->path, &found) != 0)
         return 1; /* released meanwhile */
     dr_holder(l->path, holder, sizeof holder);
+    if (stat(l->path, &again) != 0 || again.st_ino != found.st_ino)
+        return 1; /* the name read may be the next holder's */
     double age = dr_file_age(l->path, l->mine);
-    if (!dr_process_gone(holder) && age < stale_s)
+    int gone = age > DR_GONE_S && dr_process_gone(holder);
+    if (!gone && age < stale_s)
         return 0;
     char away[1300];
     snprintf(away, sizeof away, "%s.broken", l->mine);
@@ -93,7 +101,7 @@ static int dr_break_stale(dr_file_lock *l, double stale_s)
     struct stat moved;
     if (stat(away, &moved) == 0 && moved.st_ino == found.st_ino && moved.st_dev == found.st_dev) {
         fprintf(stderr, "warning: %s: broke the lock of %s (%s)\n", l->path, holder,
-                dr_process_gone(holder) ? "that process is gone" : "older than its time");
+                gone ? "that process is gone" : "older than its time");
         unlink(away);
     } else if (link(away, l->path) == 0) { /* a fresh lock, taken after ours was found: put it back */
         unlink(away);
@@ -105,6 +113,7 @@ dr_status dr_file_lock_acquire(dr_file_lock *l, double stale_s, double wait_s)
 {
     double t0 = dr_now(), nap = 1e-4;
     for (;;) {
+        utimensat(AT_FDCWD, l->mine, NULL, 0); /* the lock's age counts from now */
         int err = link(l->mine, l->path) == 0 ? 0 : errno;
         if (!err || dr_linked(l)) {
             l->held = 1;

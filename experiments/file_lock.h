@@ -4,9 +4,12 @@
  * process writes a file of its own (PATH.HOST.PID) and links it to PATH; the
  * link count of its own file tells whether that worked even when the reply of
  * link(2) was lost. A lock whose holder died (its process is gone, on this
- * host; or the lock is older than stale_s, by the file server's clock) is
- * broken with a warning: renamed away and removed only if it is still the one
- * that was found stale. */
+ * host, and the lock is 2 s old; or the lock is older than stale_s, by the
+ * file server's clock) is broken with a warning: renamed away and removed only
+ * if it is still the one that was found stale. Two processes breaking the same
+ * stale lock while a third takes it could still both hold it: that needs a
+ * holder killed inside its few milliseconds and three processes meeting in a
+ * window of microseconds. */
 #ifndef DR_EXPERIMENTS_FILE_LOCK_H
 #define DR_EXPERIMENTS_FILE_LOCK_H
 

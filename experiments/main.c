@@ -1,7 +1,8 @@
 /* defrisk: the command behind ./run_experiment.
  *
  *   defrisk EXP.toml [section.key=value ...]    run an experiment
- *   defrisk --resume RUN_DIR                    continue a killed run
+ *   defrisk --resume RUN_DIR [--workers N]      continue a killed run, or a study (also
+ *                                               one that other processes run: join it)
  *   defrisk predict RUN_DIR LOANS.csv [OUT.csv] default probabilities for new loans
  *   defrisk ensemble RUN_DIR... [ensemble.key=value ...]
  *                                               the ensemble stage alone over earlier runs
@@ -25,7 +26,7 @@
 static int dr_usage(void)
 {
     fprintf(stderr, "usage: run_experiment EXP.toml [section.key=value ...]\n"
-                    "       run_experiment --resume RUN_DIR\n"
+                    "       run_experiment --resume RUN_DIR [--workers N]\n"
                     "       run_experiment predict RUN_DIR LOANS.csv [OUT.csv]\n"
                     "       run_experiment ensemble RUN_DIR... [ensemble.key=value ...]\n"
                     "       run_experiment explain RUN_DIR [explain.key=value ...]\n"
@@ -52,10 +53,10 @@ static int dr_is_study(const char *path, const char *const *overrides, int n)
 
 /* A study, on the MPI ranks when a launcher started us: rank 0 coordinates, the
  * others run trials. */
-static dr_status dr_study_main(const char *path, const char *const *overrides, int n, const char *resume_dir)
+static dr_status dr_study_main(const dr_study_request *r)
 {
     if (!dr_mpi_launched())
-        return dr_study_run(path, overrides, n, resume_dir);
+        return dr_study_run(r);
     int rank, size;
     DR_TRY(dr_mpi_begin(&rank, &size));
     if (rank > 0) {
@@ -66,7 +67,7 @@ static dr_status dr_study_main(const char *path, const char *const *overrides, i
     if (size == 1)
         fprintf(stderr, "warning: MPI with one rank: the study runs its trials in this process (search.workers); "
                         "mpirun -np N uses N-1 ranks for trials\n");
-    dr_status s = dr_study_run(path, overrides, n, resume_dir);
+    dr_status s = dr_study_run(r);
     dr_mpi_stop_ranks();
     dr_mpi_end();
     return s;
@@ -106,11 +107,20 @@ int main(int argc, char **argv)
         return dr_sweep_command(argc - 1, argv + 1);
     dr_status s;
     if (!strcmp(argv[1], "--resume")) {
-        if (argc != 3)
+        int workers = 0;
+        if (argc == 5 && !strcmp(argv[3], "--workers"))
+            workers = atoi(argv[4]);
+        if ((argc != 3 && argc != 5) || (argc == 5 && (workers < 1 || workers > 256)))
             return dr_usage();
         char journal[1100];
         snprintf(journal, sizeof journal, "%s/journal.jsonl", argv[2]);
-        s = access(journal, F_OK) == 0 ? dr_study_main(NULL, NULL, 0, argv[2]) : dr_single_run(NULL, NULL, 0, argv[2]);
+        dr_study_request r = {.resume_dir = argv[2], .workers = workers};
+        if (access(journal, F_OK) == 0)
+            s = dr_study_main(&r);
+        else if (workers)
+            s = dr_error(DR_ERR_INVALID, "--workers: %s is a run folder, not a study's", argv[2]);
+        else
+            s = dr_single_run(NULL, NULL, 0, argv[2]);
     } else if (!strcmp(argv[1], "predict")) {
         if (argc != 4 && argc != 5)
             return dr_usage();
@@ -143,9 +153,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "error: '%s' is not an override of the form section.key=value\n", argv[i]);
                 return dr_usage();
             }
-        s = dr_is_study(argv[1], (const char *const *)argv + 2, argc - 2)
-                ? dr_study_main(argv[1], (const char *const *)argv + 2, argc - 2, NULL)
-                : dr_single_run(argv[1], (const char *const *)argv + 2, argc - 2, NULL);
+        dr_study_request r = {.config_path = argv[1], .overrides = (const char *const *)argv + 2,
+                              .n_overrides = argc - 2};
+        s = dr_is_study(argv[1], r.overrides, r.n_overrides) ? dr_study_main(&r)
+                                                             : dr_single_run(argv[1], r.overrides, r.n_overrides, NULL);
     }
     if (s != DR_OK) {
         fprintf(stderr, "\nerror: %s\n", dr_last_error());

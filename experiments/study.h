@@ -9,7 +9,8 @@
  * workers give the same study, slot for slot; pruning decisions are taken
  * against the same reference slots. A killed study resumes from its journal
  * (--resume STUDY_DIR): trials left running are marked failed and their slots
- * run again with the same values. */
+ * run again with the same values. Several processes may run one study at
+ * once (experiments/study_internal.h), and MPI ranks (experiments/study_mpi.h). */
 #ifndef DR_EXPERIMENTS_STUDY_H
 #define DR_EXPERIMENTS_STUDY_H
 
@@ -54,8 +55,19 @@ dr_status dr_study_settings_read(dr_config *cfg, dr_study_settings *st);
 /* Whether a metric of the results table is better larger (all but brier, log_loss). */
 int dr_study_metric_maximize(const char *metric);
 
-/* Runs (or, with resume_dir, continues) the study of config_path. */
-dr_status dr_study_run(const char *config_path, const char *const *overrides, int n_overrides, const char *resume_dir);
+typedef struct dr_study_request {
+    const char *config_path;       /* a new study of this experiment file and overrides, */
+    const char *const *overrides;
+    int n_overrides;
+    const char *resume_dir;        /* or this study folder: stopped, or running in other processes */
+    int workers;                   /* trial processes at once in this process; 0: search.workers */
+    int create_only;               /* make the folder and check the experiment; run no trial */
+    char *dir_out;                 /* when not NULL: the study folder */
+    size_t dir_cap;
+} dr_study_request;
+
+/* Runs, continues or joins a study. */
+dr_status dr_study_run(const dr_study_request *r);
 /* The process behind one trial: defrisk trial STUDY_DIR NUMBER OUT_FD IN_FD key=value... */
 int dr_trial_main(int argc, char **argv);
 /* run_experiment study ls|best|trials|export STUDY_DIR [OUT.csv] */

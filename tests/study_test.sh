@@ -10,7 +10,9 @@
 #     the one-process ones; a rank killed with SIGKILL ends the job, and the study
 #     resumed under mpirun equals the uninterrupted one; one rank, more ranks than
 #     trials and a single run under mpirun are told apart;
-#   - sweep --slurm writes an MPI batch script, and --submit without sbatch says so.
+#   - sweep --slurm writes an MPI batch script, and --submit without sbatch says so;
+#   - two processes on one study (a job array's tasks) give the one-process study,
+#     also when one of them is killed with SIGKILL mid-way.
 #   tests/study_test.sh PATH/TO/defrisk
 set -uo pipefail
 DEFRISK=$1
@@ -145,6 +147,41 @@ else
 fi
 "$DEFRISK" sweep --slurm "$T/base.toml" > "$T/nostudy.out" 2>&1 && fail "sweep of a single run accepted"
 grep -q "holds no study" "$T/nostudy.out" || fail "sweep of a single run: $(cat "$T/nostudy.out")"
+
+# a job array on one machine: the study made by sweep --array, two processes
+# continuing it at once, as Slurm's tasks would; then one of them killed mid-way
+"$DEFRISK" sweep --slurm --array 2 "$T/search.toml" "output.dir=\"$T/arr\"" > "$T/arr.out" 2>&1 ||
+    fail "sweep --array: $(tail -3 "$T/arr.out")"
+adir=$(study_dir "$T/arr.out")
+grep -qx '#SBATCH --array=0-1' "$adir/array.sbatch" && grep -q -- "--resume '$adir' --workers 1$" "$adir/array.sbatch" ||
+    fail "the array script: $(cat "$adir/array.sbatch")"
+"$DEFRISK" --resume "$adir" --workers 1 > "$T/arr0.out" 2>&1 & a0=$!
+"$DEFRISK" --resume "$adir" --workers 1 > "$T/arr1.out" 2>&1 & a1=$!
+wait $a0 || fail "array task 0: $(tail -3 "$T/arr0.out")"
+wait $a1 || fail "array task 1: $(tail -3 "$T/arr1.out")"
+if settled "$adir" > "$T/arr.csv" && cmp -s "$T/w1.csv" "$T/arr.csv" && grep -Eq "finish(es|ed) the study" "$T/arr0.out" "$T/arr1.out" &&
+   [ "$(grep -c '"op_code":4' "$adir/journal.jsonl")" -eq 14 ]; then
+    ok "two processes on one journal: the same 14 trials as one process, none run twice"
+else
+    fail "two processes on one journal differ from one process"; diff "$T/w1.csv" "$T/arr.csv" | head -5
+fi
+"$DEFRISK" sweep --slurm --array 2 "$T/hybrid.toml" "output.dir=\"$T/arrk\"" > "$T/arrk.out" 2>&1 ||
+    fail "sweep --array: $(tail -3 "$T/arrk.out")"
+kdir=$(study_dir "$T/arrk.out")
+"$DEFRISK" --resume "$kdir" --workers 1 > "$T/arrk0.out" 2>&1 & a0=$!
+"$DEFRISK" --resume "$kdir" --workers 1 > "$T/arrk1.out" 2>&1 & a1=$!
+for _ in $(seq 600); do
+    [ "$(grep -c '"op_code":4' "$kdir/journal.jsonl")" -ge 3 ] && break
+    sleep 0.05
+done
+kill -9 $a1
+wait $a1 2>/dev/null
+wait $a0 || fail "the array task left: $(tail -3 "$T/arrk0.out")"
+if grep -q "was running when the study stopped" "$T/arrk0.out" && settled "$kdir" > "$T/arrk.csv" && cmp -s "$T/full.csv" "$T/arrk.csv"; then
+    ok "one of two processes killed: the other ran its trial again and finished the same study"
+else
+    fail "a killed process of two: the study differs"; diff "$T/full.csv" "$T/arrk.csv" | head -5
+fi
 
 # --- MPI ranks ---------------------------------------------------------------------
 mpi() { OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "$@"; }

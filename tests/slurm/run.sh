@@ -5,7 +5,9 @@
 #   - sweep --slurm --submit: the search of tests/study_fixtures.sh as an MPI job
 #     of 3 ranks gives the same trials as one process;
 #   - the network's study as an MPI job, cancelled (scancel) while trials run,
-#     continued by sweep --slurm --submit --resume, equals the uninterrupted one.
+#     continued by sweep --slurm --submit --resume, equals the uninterrupted one;
+#   - the search as a job array of 2 tasks sharing the journal (sweep --array)
+#     gives the same trials as one process.
 #   tests/slurm/run.sh PATH/TO/defrisk
 set -euo pipefail
 DEFRISK=$(realpath "$1")
@@ -111,4 +113,14 @@ settled "$(study_dir "$T/full.out")" > "$T/full.csv"
 settled "$dir" > "$T/cut.csv"
 [ "$(wc -l < "$T/full.csv")" -eq 8 ] && cmp -s "$T/full.csv" "$T/cut.csv" || fail "the resumed study differs"
 echo "ok: job $job cancelled while trials ran, job $job2 resumed it: the same 8 trials as the uninterrupted study"
+
+# the search as a job array of 2 tasks, each a process of the study
+job=$(submit --array 2 "$T/search.toml" "output.dir=\"$T/array\"")
+wait_job "$job"
+dir=$(dirname "$(ls "$T"/array/*/array.sbatch)")
+[ "$(ls "$dir"/array-*.out | wc -l)" -eq 2 ] || fail "job array $job: $(ls "$dir")"
+settled "$dir" > "$T/array.csv"
+cmp -s "$T/one.csv" "$T/array.csv" || { diff "$T/one.csv" "$T/array.csv" | head -5; fail "the job array's study differs"; }
+[ "$(grep -c '"op_code":4' "$dir/journal.jsonl")" -eq 14 ] || fail "the job array ran some trials twice"
+echo "ok: sweep --slurm --submit --array 2: job $job, 2 tasks on one journal, the same 14 trials as one process"
 echo "all Slurm checks passed"

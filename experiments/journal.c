@@ -129,20 +129,30 @@ static int dr_param_index(dr_journal *j, const char *name, cJSON *dist)
     return j->n_params++;
 }
 
-static void dr_set_attr(dr_journal_attr *attrs, int *n, const char *key, const cJSON *v)
+/* attrs grows (by doubling) when cap is not NULL; a fixed array of
+ * DR_JOURNAL_MAX_ATTRS otherwise */
+static dr_status dr_set_attr(dr_journal_attr **attrs, int *n, int *cap, const char *key, const cJSON *v)
 {
     int i = 0;
-    while (i < *n && strcmp(attrs[i].key, key) != 0)
+    while (i < *n && strcmp((*attrs)[i].key, key) != 0)
         i++;
     if (i == *n) {
         if (*n == DR_JOURNAL_MAX_ATTRS)
-            return; /* more attributes than the commands show: kept in the file only */
+            return DR_OK; /* more attributes than the commands show: kept in the file only */
+        if (cap && *n == *cap) {
+            int grown = *cap ? 2 * *cap : 8;
+            dr_journal_attr *a = realloc(*attrs, (size_t)grown * sizeof *a);
+            if (!a)
+                return dr_error(DR_ERR_NOMEM, "out of memory for a trial's attributes");
+            *attrs = a, *cap = grown;
+        }
         (*n)++;
     }
-    dr_journal_attr *a = &attrs[i];
+    dr_journal_attr *a = &(*attrs)[i];
     snprintf(a->key, sizeof a->key, "%s", key);
     a->num = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     snprintf(a->str, sizeof a->str, "%s", cJSON_IsString(v) ? v->valuestring : "");
+    return DR_OK;
 }
 
 static dr_status dr_set_step(dr_journal *j, dr_journal_trial *t, int step, double value)
@@ -236,9 +246,12 @@ static dr_status dr_apply(dr_journal *j, const cJSON *op, long line)
         j->has_study = 1;
         return DR_OK;
     case OP_SET_STUDY_USER_ATTR:
+    {
+        dr_journal_attr *study = j->study_attrs;
         cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(op, "user_attr"))
-            dr_set_attr(j->study_attrs, &j->n_study_attrs, v->string, v);
+            DR_TRY(dr_set_attr(&study, &j->n_study_attrs, NULL, v->string, v));
         return DR_OK;
+    }
     case OP_CREATE_TRIAL:
         return dr_apply_create_trial(j, op);
     case OP_SET_TRIAL_STATE_VALUES:
@@ -266,7 +279,7 @@ static dr_status dr_apply(dr_journal *j, const cJSON *op, long line)
         return dr_set_step(j, t, step->valueint, v->valuedouble);
     } else {
         cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(op, "user_attr"))
-            dr_set_attr(t->attrs, &t->n_attrs, v->string, v);
+            DR_TRY(dr_set_attr(&t->attrs, &t->n_attrs, &t->cap_attrs, v->string, v));
     }
     return DR_OK;
 }
@@ -394,7 +407,7 @@ void dr_journal_close(dr_journal *j)
     if (j->shared)
         dr_file_lock_close(&j->lock);
     for (long i = 0; i < j->n; i++)
-        free(j->t[i].steps);
+        free(j->t[i].steps), free(j->t[i].attrs);
     for (int k = 0; k < j->n_params; k++)
         cJSON_Delete(j->dist[k]);
     free(j->t);

@@ -50,8 +50,8 @@ typedef struct dr_journal_trial {
     double v[DR_TPE_MAX_PARAMS];  /* sampler coordinates; NaN where a parameter is absent */
     int n_steps;
     double *steps;                /* intermediate value at each step, NaN where none */
-    int n_attrs;
-    dr_journal_attr attrs[DR_JOURNAL_MAX_ATTRS];
+    int n_attrs, cap_attrs;
+    dr_journal_attr *attrs;       /* at most DR_JOURNAL_MAX_ATTRS */
 } dr_journal_trial;
 
 typedef struct dr_journal dr_journal;

@@ -251,7 +251,9 @@ static dr_status dr_wait_local(dr_study *S)
     struct pollfd fds[256];
     for (int i = 0; i < S->n_running; i++)
         fds[i] = (struct pollfd){.fd = S->w[i].proc.from, .events = POLLIN};
+    double t = dr_now();
     int r = poll(fds, (nfds_t)S->n_running, 1000); /* at least once a second: the heartbeat, others' trials */
+    S->waited_s += dr_now() - t;
     if (r < 0 && errno != EINTR)
         return dr_error(DR_ERR_IO, "poll: %s", strerror(errno));
     for (int i = S->n_running - 1; r > 0 && i >= 0; i--) {
@@ -274,7 +276,10 @@ static dr_status dr_wait_ranks(dr_study *S)
     int rank = 0;
     dr_mpi_event ev;
     char text[DR_TRIAL_LINE_CAP];
-    DR_TRY(dr_mpi_next(1.0, &rank, &ev, text, sizeof text));
+    double t = dr_now();
+    dr_status s = dr_mpi_next(1.0, &rank, &ev, text, sizeof text);
+    S->waited_s += dr_now() - t;
+    DR_TRY(s);
     if (ev == DR_MPI_NOTHING)
         return DR_OK;
     int i = 0;
@@ -291,6 +296,7 @@ static dr_status dr_wait_ranks(dr_study *S)
 dr_status dr_study_loop(dr_study *S)
 {
     int timed_out = 0;
+    double t0 = dr_now();
     for (;;) {
         timed_out |= S->st.timeout > 0 && dr_now() - S->t0 > S->st.timeout;
         dr_study_beat(S);
@@ -308,14 +314,21 @@ dr_status dr_study_loop(dr_study *S)
         DR_TRY(s);
         if (S->n_running == 0 && (timed_out || S->prefix == S->st.trials))
             break;
-        if (S->n_running == 0) /* the slots left run in other processes, or wait for theirs */
+        if (S->n_running == 0) { /* the slots left run in other processes, or wait for theirs */
             nanosleep(&(struct timespec){.tv_nsec = 500000000}, NULL);
-        else
+            S->waited_s += 0.5;
+        } else {
             DR_TRY(S->mpi ? dr_wait_ranks(S) : dr_wait_local(S));
+        }
     }
+    S->loop_s = dr_now() - t0;
     if (timed_out && S->prefix < S->st.trials)
         dr_run_log(&S->run, "%s.timeout (%.0f s) reached: no new trial started; --resume %s continues\n",
                    S->st.section, S->st.timeout, S->run.dir);
+    if (S->n_settled_here)
+        dr_run_log(&S->run, "coordinator: %.0f us per trial (sampler, journal, %s; %ld trials in %.1f s, %.1f s of it "
+                   "waiting for them)\n", 1e6 * (S->loop_s - S->waited_s) / (double)S->n_settled_here,
+                   S->mpi ? "MPI messages" : "starting trial processes", S->n_settled_here, S->loop_s, S->waited_s);
     return DR_OK;
 }
 

@@ -49,6 +49,7 @@ typedef struct dr_study {
     double last_beat;
     double t0;
     long n_settled_here; /* slots settled by this process (for the ETA) */
+    double loop_s, waited_s; /* the loop's time, and how much of it went waiting for trials */
 } dr_study;
 
 /* study_slots.c */

@@ -581,6 +581,17 @@ dr_status dr_journal_attr_str(dr_journal *j, long number, const char *key, const
     return dr_attr(j, number, key, cJSON_CreateString(value));
 }
 
+dr_status dr_journal_attrs_num(dr_journal *j, long number, int n, const char (*keys)[DR_JOURNAL_KEY_CAP],
+                               const double *values)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "trial_id", (double)number);
+    cJSON *attrs = cJSON_AddObjectToObject(o, "user_attr");
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToObject(attrs, keys[i], dr_num(values[i]));
+    return dr_do(j, OP_SET_TRIAL_USER_ATTR, o, 0);
+}
+
 dr_status dr_journal_finish(dr_journal *j, long number, dr_trial_state state, double value)
 {
     char now[64];

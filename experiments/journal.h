@@ -36,8 +36,10 @@ typedef enum dr_trial_state {
 
 enum { DR_JOURNAL_MAX_ATTRS = 40 }; /* 30 metrics, the trial folder, seed, reason */
 
+enum { DR_JOURNAL_KEY_CAP = 40 };
+
 typedef struct dr_journal_attr {
-    char key[40];
+    char key[DR_JOURNAL_KEY_CAP];
     double num;    /* numeric attributes */
     char str[256]; /* string attributes ("" for numeric ones) */
 } dr_journal_attr;
@@ -89,6 +91,9 @@ dr_status dr_journal_start(dr_journal *j, long slot, const double *v, long *numb
 dr_status dr_journal_step(dr_journal *j, long number, int step, double value);
 dr_status dr_journal_attr_num(dr_journal *j, long number, const char *key, double value);
 dr_status dr_journal_attr_str(dr_journal *j, long number, const char *key, const char *value);
+/* n numeric attributes in one operation (a trial's metrics) */
+dr_status dr_journal_attrs_num(dr_journal *j, long number, int n, const char (*keys)[DR_JOURNAL_KEY_CAP],
+                               const double *values);
 /* value is ignored unless state is COMPLETE */
 dr_status dr_journal_finish(dr_journal *j, long number, dr_trial_state state, double value);
 /* A study-level user attribute (e.g. the refit run's folder). */

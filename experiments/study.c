@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "core/clock.h"
@@ -107,8 +108,13 @@ static dr_status dr_handle_line(dr_study *S, dr_worker *w, char *line)
     char name[64];
     if (sscanf(line, "step %d %lf", &step, &x) == 2)
         return w->number >= 0 ? dr_answer_step(S, w, step, x) : DR_OK;
-    if (sscanf(line, "attr %63s %lf", name, &x) == 2)
-        return w->number >= 0 ? dr_journal_attr_num(S->j, w->number, name, x) : DR_OK;
+    if (sscanf(line, "attr %63s %lf", name, &x) == 2) {
+        if (w->number >= 0 && w->n_attrs < 2 * DR_JOURNAL_MAX_ATTRS) {
+            snprintf(w->attr_key[w->n_attrs], DR_JOURNAL_KEY_CAP, "%s", name);
+            w->attr_value[w->n_attrs++] = x;
+        }
+        return DR_OK;
+    }
     if (sscanf(line, "done %lf", &x) == 1) {
         w->done = 1;
         w->value = x;
@@ -137,6 +143,29 @@ static void dr_ended(dr_worker *w, int exited_0, const char *why, int check)
         return;
     snprintf(w->reason, sizeof w->reason, "%s", exited_0 ? "the trial process exited with status 0 without a result"
                                                          : why);
+}
+
+/* Waits for the processes that answered and have exited; blocking waits for all
+ * of them. */
+static void dr_reap_exited(dr_study *S, int blocking)
+{
+    for (int i = S->n_exiting - 1; i >= 0; i--) {
+        pid_t r;
+        while ((r = waitpid(S->exiting[i], NULL, blocking ? 0 : WNOHANG)) < 0 && errno == EINTR)
+            ;
+        if (r != 0)
+            S->exiting[i] = S->exiting[--S->n_exiting];
+    }
+}
+
+/* A trial process that has answered takes a while to exit (its memory, its
+ * thread pools): the study goes on meanwhile, and reaps it later. */
+static void dr_reap_later(dr_study *S, dr_worker *w)
+{
+    dr_trial_proc_close(&w->proc);
+    if (S->n_exiting == (int)(sizeof S->exiting / sizeof S->exiting[0]))
+        dr_reap_exited(S, 1);
+    S->exiting[S->n_exiting++] = w->proc.pid;
 }
 
 static void dr_reap(dr_worker *w, int check)
@@ -186,9 +215,14 @@ static void dr_print_settled(dr_study *S, const dr_journal_trial *t)
 static dr_status dr_settle(dr_study *S, dr_worker *w)
 {
     dr_trial_state state = w->told_prune ? DR_TRIAL_PRUNED : w->done ? DR_TRIAL_COMPLETE : DR_TRIAL_FAIL;
-    if (state == DR_TRIAL_FAIL)
-        DR_TRY(dr_journal_attr_str(S->j, w->number, "fail_reason", w->reason));
-    DR_TRY(dr_journal_finish(S->j, w->number, state, w->value));
+    DR_TRY(dr_journal_lock(S->j)); /* the metrics and the end: one lock */
+    dr_status s = w->n_attrs ? dr_journal_attrs_num(S->j, w->number, w->n_attrs, w->attr_key, w->attr_value) : DR_OK;
+    if (s == DR_OK && state == DR_TRIAL_FAIL)
+        s = dr_journal_attr_str(S->j, w->number, "fail_reason", w->reason);
+    if (s == DR_OK)
+        s = dr_journal_finish(S->j, w->number, state, w->value);
+    dr_journal_unlock(S->j);
+    DR_TRY(s);
     S->final[w->slot] = w->number;
     S->running[w->slot] = 0;
     S->n_settled_here++;
@@ -241,6 +275,7 @@ static int dr_free_rank(const dr_study *S)
 static dr_status dr_finish_worker(dr_study *S, int i)
 {
     DR_TRY(dr_settle(S, &S->w[i]));
+    S->settled_since_scan = 1;
     S->w[i] = S->w[--S->n_running];
     return DR_OK;
 }
@@ -263,7 +298,11 @@ static dr_status dr_wait_local(dr_study *S)
         dr_line_ctx c = {S, &S->w[i]};
         DR_TRY(dr_trial_proc_read(&S->w[i].proc, dr_on_line, &c, &eof));
         if (eof) {
-            dr_reap(&S->w[i], 0);
+            dr_worker *w = &S->w[i];
+            if (w->done || w->told_prune || w->reason[0]) /* answered: its exit needs no waiting for */
+                dr_reap_later(S, w);
+            else
+                dr_reap(w, 0);
             DR_TRY(dr_finish_worker(S, i));
         }
     }
@@ -293,25 +332,39 @@ static dr_status dr_wait_ranks(dr_study *S)
     return dr_finish_worker(S, i);
 }
 
+static double dr_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 dr_status dr_study_loop(dr_study *S)
 {
     int timed_out = 0;
-    double t0 = dr_now();
+    double t0 = dr_now(), cpu0 = dr_cpu_now();
     for (;;) {
         timed_out |= S->st.timeout > 0 && dr_now() - S->t0 > S->st.timeout;
         dr_study_beat(S);
-        /* what to start is decided on the journal as it is now, others' trials included */
-        DR_TRY(dr_journal_lock(S->j));
-        dr_status s = dr_study_scan(S);
-        long slot;
-        while (s == DR_OK && !timed_out && S->n_running < S->st.workers && (slot = dr_study_next_slot(S)) >= 0) {
-            dr_worker *w = &S->w[S->n_running];
-            w->rank = S->mpi ? dr_free_rank(S) : 0;
-            s = dr_start_slot(S, w, slot);
-            S->n_running += s == DR_OK;
+        dr_reap_exited(S, 0);
+        /* what to start is decided on the journal as it is now, others' trials
+         * included: read again when one of ours has settled, or every half second
+         * while a worker is free (each trial's report lines wake the loop too) */
+        if (S->n_running < S->st.workers && (S->settled_since_scan || dr_now() - S->last_scan > 0.5)) {
+            DR_TRY(dr_journal_lock(S->j));
+            dr_status s = dr_study_scan(S);
+            S->settled_since_scan = 0;
+            S->last_scan = dr_now();
+            long slot;
+            while (s == DR_OK && !timed_out && S->n_running < S->st.workers && (slot = dr_study_next_slot(S)) >= 0) {
+                dr_worker *w = &S->w[S->n_running];
+                w->rank = S->mpi ? dr_free_rank(S) : 0;
+                s = dr_start_slot(S, w, slot);
+                S->n_running += s == DR_OK;
+            }
+            dr_journal_unlock(S->j);
+            DR_TRY(s);
         }
-        dr_journal_unlock(S->j);
-        DR_TRY(s);
         if (S->n_running == 0 && (timed_out || S->prefix == S->st.trials))
             break;
         if (S->n_running == 0) { /* the slots left run in other processes, or wait for theirs */
@@ -322,13 +375,15 @@ dr_status dr_study_loop(dr_study *S)
         }
     }
     S->loop_s = dr_now() - t0;
+    S->loop_cpu_s = dr_cpu_now() - cpu0;
     if (timed_out && S->prefix < S->st.trials)
         dr_run_log(&S->run, "%s.timeout (%.0f s) reached: no new trial started; --resume %s continues\n",
                    S->st.section, S->st.timeout, S->run.dir);
     if (S->n_settled_here)
-        dr_run_log(&S->run, "coordinator: %.0f us per trial (sampler, journal, %s; %ld trials in %.1f s, %.1f s of it "
-                   "waiting for them)\n", 1e6 * (S->loop_s - S->waited_s) / (double)S->n_settled_here,
-                   S->mpi ? "MPI messages" : "starting trial processes", S->n_settled_here, S->loop_s, S->waited_s);
+        dr_run_log(&S->run, "coordinator: %.0f us per trial, %.0f us of CPU (sampler, journal, %s; %ld trials in %.1f "
+                   "s, %.1f s of it waiting for them)\n", 1e6 * (S->loop_s - S->waited_s) / (double)S->n_settled_here,
+                   1e6 * S->loop_cpu_s / (double)S->n_settled_here, S->mpi ? "MPI messages" : "starting trial processes",
+                   S->n_settled_here, S->loop_s, S->waited_s);
     return DR_OK;
 }
 
@@ -370,4 +425,5 @@ void dr_study_stop_workers(dr_study *S)
         if (!S->w[i].rank) /* a rank's trial stops with the rank (dr_mpi_end) */
             kill(S->w[i].proc.pid, SIGKILL), dr_reap(&S->w[i], 0);
     S->n_running = 0;
+    dr_reap_exited(S, 1);
 }

@@ -28,6 +28,9 @@ typedef struct dr_worker {
     int told_prune, done;
     double value;
     char reason[1024];
+    int n_attrs; /* the trial's metrics, written with its end: one journal operation */
+    char attr_key[2 * DR_JOURNAL_MAX_ATTRS][DR_JOURNAL_KEY_CAP];
+    double attr_value[2 * DR_JOURNAL_MAX_ATTRS];
 } dr_worker;
 
 typedef struct dr_study {
@@ -44,12 +47,16 @@ typedef struct dr_study {
     long prefix;      /* slots 0 .. prefix-1 are all settled */
     dr_worker *w;
     int n_running;    /* trials of this process */
+    pid_t exiting[64]; /* trial processes that answered and closed their pipes, not yet reaped */
+    int n_exiting;
     int mpi;          /* the workers are MPI ranks 1 .. workers */
     char heartbeat[1200];
-    double last_beat;
+    double last_beat, last_scan;
+    int settled_since_scan;
     double t0;
     long n_settled_here; /* slots settled by this process (for the ETA) */
     double loop_s, waited_s; /* the loop's time, and how much of it went waiting for trials */
+    double loop_cpu_s;       /* the CPU time this process spent in the loop */
 } dr_study;
 
 /* study_slots.c */

@@ -104,11 +104,18 @@ void dr_trial_proc_answer(dr_trial_proc *p, const char *answer)
     fflush(p->to);
 }
 
+void dr_trial_proc_close(dr_trial_proc *p)
+{
+    if (p->from >= 0)
+        close(p->from), fclose(p->to);
+    p->from = -1;
+    p->to = NULL;
+}
+
 int dr_trial_proc_wait(dr_trial_proc *p, char *why, size_t cap)
 {
     int status = 0;
-    close(p->from);
-    fclose(p->to);
+    dr_trial_proc_close(p);
     while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)

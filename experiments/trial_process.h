@@ -29,6 +29,8 @@ dr_status dr_trial_proc_start(dr_trial_proc *p, char *const *argv, int threads, 
 dr_status dr_trial_proc_read(dr_trial_proc *p, dr_status (*on_line)(void *ctx, char *line), void *ctx, int *eof);
 /* One answer line ("go" or "prune"). */
 void dr_trial_proc_answer(dr_trial_proc *p, const char *answer);
+/* Closes the pipes (the process may still be exiting). */
+void dr_trial_proc_close(dr_trial_proc *p);
 /* Closes the pipes and waits for the process: 1 when it exited with status 0;
  * otherwise how it ended (an exit status, or the signal) goes into why. */
 int dr_trial_proc_wait(dr_trial_proc *p, char *why, size_t cap);

@@ -584,12 +584,13 @@ dr_status dr_journal_attr_str(dr_journal *j, long number, const char *key, const
 dr_status dr_journal_attrs_num(dr_journal *j, long number, int n, const char (*keys)[DR_JOURNAL_KEY_CAP],
                                const double *values)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "trial_id", (double)number);
-    cJSON *attrs = cJSON_AddObjectToObject(o, "user_attr");
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToObject(attrs, keys[i], dr_num(values[i]));
-    return dr_do(j, OP_SET_TRIAL_USER_ATTR, o, 0);
+    /* one line each: Optuna's journal takes one attribute per operation */
+    DR_TRY(dr_journal_lock(j));
+    dr_status s = DR_OK;
+    for (int i = 0; s == DR_OK && i < n; i++)
+        s = dr_attr(j, number, keys[i], dr_num(values[i]));
+    dr_journal_unlock(j);
+    return s;
 }
 
 dr_status dr_journal_finish(dr_journal *j, long number, dr_trial_state state, double value)

@@ -91,7 +91,7 @@ dr_status dr_journal_start(dr_journal *j, long slot, const double *v, long *numb
 dr_status dr_journal_step(dr_journal *j, long number, int step, double value);
 dr_status dr_journal_attr_num(dr_journal *j, long number, const char *key, double value);
 dr_status dr_journal_attr_str(dr_journal *j, long number, const char *key, const char *value);
-/* n numeric attributes in one operation (a trial's metrics) */
+/* n numeric attributes under one lock (a trial's metrics; a line each, as Optuna reads them) */
 dr_status dr_journal_attrs_num(dr_journal *j, long number, int n, const char (*keys)[DR_JOURNAL_KEY_CAP],
                                const double *values);
 /* value is ignored unless state is COMPLETE */

@@ -166,14 +166,8 @@ static dr_status dr_setup(dr_experiment *e, const char *config_path, const char 
         DR_TRY(dr_run_open(&e->run, resume_dir));
     } else {
         char stem[256];
-        if (!*name) {
-            const char *base = strrchr(config_path, '/');
-            snprintf(stem, sizeof stem, "%s", base ? base + 1 : config_path);
-            char *dot = strrchr(stem, '.');
-            if (dot)
-                *dot = '\0';
-            name = stem;
-        }
+        if (!*name)
+            name = dr_run_stem(config_path, stem, sizeof stem);
         DR_TRY(dr_run_create(&e->run, dir, name));
         DR_TRY(dr_run_save_inputs(&e->run, config_path, overrides, n_overrides));
     }

@@ -51,6 +51,16 @@ dr_status dr_run_create(dr_run *run, const char *parent, const char *name)
     return dr_error(DR_ERR_IO, "cannot create a run folder under %s", parent);
 }
 
+const char *dr_run_stem(const char *config_path, char *buf, size_t cap)
+{
+    const char *base = strrchr(config_path, '/');
+    snprintf(buf, cap, "%s", base ? base + 1 : config_path);
+    char *dot = strrchr(buf, '.');
+    if (dot)
+        *dot = '\0';
+    return buf;
+}
+
 dr_status dr_run_open(dr_run *run, const char *dir)
 {
     memset(run, 0, sizeof *run);

@@ -14,6 +14,9 @@ typedef struct dr_run {
     int created; /* dir was made by dr_run_create, so dr_run_discard may remove it */
 } dr_run;
 
+/* The name of a run of config_path when output.name gives none: the file's
+ * name without folder and extension (exp/quickstart.toml -> quickstart). */
+const char *dr_run_stem(const char *config_path, char *buf, size_t cap);
 /* Creates parent/<name>-<time>/ (parent created if missing). */
 dr_status dr_run_create(dr_run *run, const char *parent, const char *name);
 /* Opens an existing run folder to continue it. */

@@ -64,14 +64,8 @@ static dr_status dr_study_open(dr_study *S, const dr_study_request *r)
         char stem[256];
         DR_TRY(dr_config_string(S->cfg, "output.dir", "runs", NULL, &dir));
         DR_TRY(dr_config_string(S->cfg, "output.name", "", NULL, &name));
-        if (!*name) {
-            const char *base = strrchr(config_path, '/');
-            snprintf(stem, sizeof stem, "%s", base ? base + 1 : config_path);
-            char *dot = strrchr(stem, '.');
-            if (dot)
-                *dot = '\0';
-            name = stem;
-        }
+        if (!*name)
+            name = dr_run_stem(config_path, stem, sizeof stem);
         DR_TRY(dr_run_create(&S->run, dir, name));
         DR_TRY(dr_run_save_inputs(&S->run, config_path, overrides, n_overrides));
         const char *const folders[] = {"trials", "workers"};

@@ -187,8 +187,7 @@ static dr_status dr_sweep_write(const dr_sweep_args *a, dr_config *cfg, const dr
     if (a->array || a->resume) {
         snprintf(stem, sizeof stem, "%s", a->array ? "array" : "resume");
     } else {
-        const char *base = strrchr(a->config, '/') ? strrchr(a->config, '/') + 1 : a->config;
-        snprintf(stem, sizeof stem, "%.*s", (int)strcspn(base, "."), base);
+        dr_run_stem(a->config, stem, sizeof stem);
     }
     /* MPI: one rank to coordinate, and as many as may train at once */
     int lanes = st->grid ? st->trials : st->lag + 1 < st->trials ? st->lag + 1 : st->trials;

@@ -184,7 +184,13 @@ else
 fi
 
 # --- MPI ranks ---------------------------------------------------------------------
-mpi() { OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "$@"; }
+# Under ASan the ranks do not check for leaks: Open MPI 4 leaves its start-up
+# allocations (about 120 KB, most in plugins it has unloaded, which LeakSanitizer
+# cannot name, so no suppression matches) unfreed after MPI_Finalize, and every
+# rank would exit 1. The same studies without mpirun above are leak-checked.
+mpi_env=()
+ldd "$DEFRISK" | grep -q libasan && mpi_env=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+mpi() { OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "${mpi_env[@]}" "$@"; }
 if ! ldd "$DEFRISK" | grep -q libmpi; then
     if command -v mpirun > /dev/null; then
         mpi -np 2 "$DEFRISK" "$T/search.toml" "output.dir=\"$T/nompi\"" > "$T/nompi.out" 2>&1

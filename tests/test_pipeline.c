@@ -65,6 +65,38 @@ static double result_auc(const char *dir, const char *model)
     return auc;
 }
 
+/* The test AUC that results.csv reports for model, recounted pair by pair (ties
+ * half) from the run's stored test predictions: a check of the evaluation that
+ * shares no code with it. results.csv has 6 decimals. */
+static void check_auc_recounted(const char *dir, const char *model)
+{
+    char path[700], name[64];
+    snprintf(path, sizeof path, "%s/predictions.h5", dir);
+    dr_h5 *h;
+    assert_int_equal(dr_h5_open(&h, path), DR_OK);
+    float *score, *label;
+    int rank;
+    int64_t dims[8], n;
+    snprintf(name, sizeof name, "test/%s", model);
+    assert_int_equal(dr_h5_read_f32(h, name, &score, &rank, dims), DR_OK);
+    n = dims[0];
+    assert_int_equal(dr_h5_read_f32(h, "test/label", &label, &rank, dims), DR_OK);
+    assert_true(dims[0] == n);
+    dr_h5_close(h);
+    double wins = 0, pairs = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; label[i] == 1.0f && j < n; j++)
+            if (label[j] == 0.0f) {
+                wins += score[i] > score[j] ? 1.0 : score[i] == score[j] ? 0.5 : 0.0;
+                pairs++;
+            }
+    double reported = result_auc(dir, model);
+    printf("  %s test AUC: reported %.6f, recounted %.6f over %.0f pairs\n", model, reported, wins / pairs, pairs);
+    assert_true(fabs(wins / pairs - reported) <= 5e-7 + 1e-12);
+    free(score);
+    free(label);
+}
+
 /* Prediction from the run folder on csv (n_rows loans, the file the run read)
  * reproduces the run's own test predictions of the network for the same rows. */
 static void check_predict_matches(const char *dir, const char *csv, long n_rows)
@@ -212,6 +244,8 @@ static void test_quickstart_small(void **state)
         assert_true(dr_h5_exists(h, sets[i]));
     assert_false(dr_h5_exists(h, "calibrated/table"));
     dr_h5_close(h);
+    check_auc_recounted(dir, "hybrid");
+    check_auc_recounted(dir, "ensemble");
     check_predict_matches(dir, "data/lending_club.csv", 9857);
     check_ensemble_alone(dir);
 }

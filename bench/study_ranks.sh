@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEFRISK=${DEFRISK:-build/defrisk}
+source tests/study_fixtures.sh
 T=$(mktemp -d /tmp/defrisk_ranks.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -18,9 +19,7 @@ for ranks in 2 3; do
     wall=$(echo "$(date +%s.%N) - $start" | bc -l)
     printf '%d training rank%s: %.0f s, %.2f trials per minute per core; %s\n' $((ranks - 1)) "$([ $ranks -gt 2 ] && echo s)" \
         "$wall" "$(echo "48 / $wall * 60 / $(nproc)" | bc -l)" "$(grep -o '^coordinator: [0-9]* us per trial' "$T/r$ranks.out")"
-    # every column but the trial folder
-    "$DEFRISK" study export "$(ls -d "$T"/r$ranks/*/)" |
-        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "trial_dir") skip = i } { $skip = ""; print }' > "$T/r$ranks.csv"
+    settled "$(ls -d "$T"/r$ranks/*/)" > "$T/r$ranks.csv"
 done
 cmp -s "$T/r2.csv" "$T/r3.csv" && echo "the same 48 trials (values, states, metrics) with 1 and 2 ranks" ||
     { echo "the two studies differ"; exit 1; }

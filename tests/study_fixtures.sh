@@ -10,10 +10,25 @@ study_dir() { sed -n 's/^running study \([^:]*\):.*/\1/p' "$1" | head -1; }
 
 # One line per slot: the trial that settled it (the last of the slot), without
 # the trial number and folder, which a resumed study numbers on, and the reasons
-# of the interrupted trials.
+# of the interrupted trials. The CSV is split with its quotes (a list choice such
+# as "[32, 64, 128]" holds commas), fields joined by tabs.
 settled() {
-    "$DEFRISK" study export "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) skip[i] = $i == "trial_dir" || $i == "fail_reason"; next }
-        { line = ""; for (i = 2; i <= NF; i++) if (!skip[i]) line = line "," $i; last[$2] = line }
+    "$DEFRISK" study export "$1" | awk '
+        function split_csv(s, f,   n, i, c, q, cur) {
+            n = 0; cur = ""; q = 0
+            for (i = 1; i <= length(s); i++) {
+                c = substr(s, i, 1)
+                if (q && c == "\"" && substr(s, i + 1, 1) == "\"") { cur = cur c; i++ }
+                else if (c == "\"") q = !q
+                else if (c == "," && !q) { f[++n] = cur; cur = "" }
+                else cur = cur c
+            }
+            f[++n] = cur
+            return n
+        }
+        { n = split_csv($0, f) }
+        NR == 1 { for (i = 1; i <= n; i++) skip[i] = f[i] == "trial_dir" || f[i] == "fail_reason"; next }
+        { line = ""; for (i = 2; i <= n; i++) if (!skip[i]) line = line "\t" f[i]; last[f[2]] = line }
         END { for (s in last) print s last[s] }' | sort -n
 }
 

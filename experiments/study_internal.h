@@ -12,6 +12,9 @@
 #ifndef DR_EXPERIMENTS_STUDY_INTERNAL_H
 #define DR_EXPERIMENTS_STUDY_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "experiments/journal.h"
 #include "experiments/run.h"
 #include "experiments/study.h"
@@ -52,6 +55,8 @@ typedef struct dr_study {
     int mpi;          /* the workers are MPI ranks 1 .. workers */
     char heartbeat[1200];
     double last_beat, last_scan;
+    pthread_t beater; /* beats while the loop does not (the refit) */
+    atomic_int stop_beating;
     int settled_since_scan;
     double t0;
     long n_settled_here; /* slots settled by this process (for the ETA) */
@@ -69,6 +74,11 @@ dr_status dr_study_draw(dr_study *S, long slot);
 long dr_study_next_slot(const dr_study *S);
 /* Touches this process's heartbeat (at most once a second). */
 void dr_study_beat(dr_study *S);
+/* A thread that touches it every second until stopped: for the refit, which runs
+ * for minutes outside the loop, so no other process takes the finishing one for
+ * gone and finishes the study a second time. */
+dr_status dr_study_beat_start(dr_study *S);
+void dr_study_beat_stop(dr_study *S);
 /* Whether the process of a journal worker_id still runs (ours does). */
 int dr_study_worker_alive(const dr_study *S, const char *worker_id);
 

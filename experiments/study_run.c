@@ -240,8 +240,12 @@ static dr_status dr_finish(dr_study *S)
         dr_run_log(&S->run, "\nbest: trial %ld, validation %s %.4f\n", best->number, S->st.metric, best->value);
     else
         dr_run_log(&S->run, "\nno trial completed\n");
-    if (mine && best && S->st.refit)
-        DR_TRY(dr_refit(S, best));
+    if (mine && best && S->st.refit) {
+        DR_TRY(dr_study_beat_start(S));
+        dr_status s = dr_refit(S, best);
+        dr_study_beat_stop(S);
+        DR_TRY(s);
+    }
     if (mine)
         DR_TRY(dr_journal_study_attr(S->j, "defrisk:finished", dr_journal_worker_id(S->j)));
     dr_run_log(&S->run, "study in %s (journal.jsonl: optuna.load_study reads it)\n", S->run.dir);

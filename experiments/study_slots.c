@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -21,17 +22,48 @@ static int dr_interrupted(const dr_journal_trial *t)
 
 /* --- liveness ------------------------------------------------------------------ */
 
+static void dr_touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        futimens(fd, NULL);
+        close(fd);
+    }
+}
+
 void dr_study_beat(dr_study *S)
 {
     double now = dr_now();
     if (now - S->last_beat < 1.0)
         return;
-    int fd = open(S->heartbeat, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        futimens(fd, NULL);
-        close(fd);
-    }
+    dr_touch(S->heartbeat);
     S->last_beat = now;
+}
+
+static void *dr_beat_thread(void *arg)
+{
+    dr_study *S = arg;
+    for (int tick = 0; !atomic_load(&S->stop_beating); tick++) {
+        if (tick % 5 == 0)
+            dr_touch(S->heartbeat);
+        nanosleep(&(struct timespec){.tv_nsec = 200000000}, NULL);
+    }
+    return NULL;
+}
+
+dr_status dr_study_beat_start(dr_study *S)
+{
+    atomic_store(&S->stop_beating, 0);
+    int e = pthread_create(&S->beater, NULL, dr_beat_thread, S);
+    if (e != 0)
+        return dr_error(DR_ERR_IO, "cannot start the heartbeat thread: %s", strerror(e));
+    return DR_OK;
+}
+
+void dr_study_beat_stop(dr_study *S)
+{
+    atomic_store(&S->stop_beating, 1);
+    pthread_join(S->beater, NULL);
 }
 
 int dr_study_worker_alive(const dr_study *S, const char *worker_id)

@@ -12,7 +12,8 @@
 #     trials and a single run under mpirun are told apart;
 #   - sweep --slurm writes an MPI batch script, and --submit without sbatch says so;
 #   - two processes on one study (a job array's tasks) give the one-process study,
-#     also when one of them is killed with SIGKILL mid-way.
+#     also when one of them is killed with SIGKILL mid-way;
+#   - the heartbeat stays fresh while the study's refit runs.
 #   tests/study_test.sh PATH/TO/defrisk
 set -uo pipefail
 DEFRISK=$1
@@ -36,8 +37,8 @@ if settled "$(study_dir "$T/w1.out")" > "$T/w1.csv" && settled "$(study_dir "$T/
 else
     fail "1 and 3 workers differ"; diff "$T/w1.csv" "$T/w3.csv" | head -5
 fi
-grep -q ',pruned,' "$T/w1.csv" && ok "median pruning stopped some trials" || fail "no trial was pruned"
-grep -q ',complete,' "$T/w1.csv" || fail "no trial completed"
+grep -q $'\tpruned\t' "$T/w1.csv" && ok "median pruning stopped some trials" || fail "no trial was pruned"
+grep -q $'\tcomplete\t' "$T/w1.csv" || fail "no trial completed"
 
 # kill -9 mid-study, resume, compare with the uninterrupted study
 "$DEFRISK" "$T/hybrid.toml" search.workers=2 "output.dir=\"$T/full\"" > "$T/full.out" 2>&1 || fail "hybrid study: $(tail -3 "$T/full.out")"
@@ -181,6 +182,22 @@ if grep -q "was running when the study stopped" "$T/arrk0.out" && settled "$kdir
     ok "one of two processes killed: the other ran its trial again and finished the same study"
 else
     fail "a killed process of two: the study differs"; diff "$T/full.csv" "$T/arrk.csv" | head -5
+fi
+
+# the refit (about 10 s with 40 epochs) runs outside the study's loop: its heartbeat
+# stays fresh, so a process joining meanwhile does not finish the study again
+"$DEFRISK" "$T/search.toml" search.trials=4 search.refit=true train.epochs=40 "output.dir=\"$T/refit\"" > "$T/refit.out" 2>&1 &
+job=$!
+for _ in $(seq 1 600); do grep -q "^search.refit:" "$T/refit.out" && break; sleep 0.25; done
+sleep 5
+beat=$(ls "$(study_dir "$T/refit.out")"/workers/* 2> /dev/null | head -1)
+age=$(( $(date +%s) - $(stat -c %Y "$beat" 2> /dev/null || echo 0) ))
+grep -q "^refit run:" "$T/refit.out" && refitting=0 || refitting=1
+wait $job || fail "the study with a refit: $(tail -3 "$T/refit.out")"
+if [ $refitting = 1 ] && [ $age -le 2 ]; then
+    ok "5 s into the refit the heartbeat is ${age} s old"
+else
+    fail "the heartbeat during the refit: ${age} s old, still refitting $refitting"
 fi
 
 # --- MPI ranks ---------------------------------------------------------------------

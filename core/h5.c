@@ -143,12 +143,41 @@ int dr_h5_exists(dr_h5 *f, const char *name)
     return 1;
 }
 
-static hid_t link_plist(void)
+/* HDF5 stamps every object with its creation and modification times unless
+ * told not to: without them the same run writes the same bytes. */
+static hid_t untimed(hid_t cls)
 {
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    if (lcpl >= 0)
-        H5Pset_create_intermediate_group(lcpl, 1);
-    return lcpl;
+    hid_t pl = H5Pcreate(cls);
+    if (pl >= 0)
+        H5Pset_obj_track_times(pl, 0);
+    return pl;
+}
+
+/* The groups above name, created untimed where missing. */
+static int make_parents(dr_h5 *f, const char *name)
+{
+    char buf[1024];
+    size_t n = strlen(name);
+    if (n >= sizeof buf)
+        return 0;
+    memcpy(buf, name, n + 1);
+    hid_t gcpl = untimed(H5P_GROUP_CREATE);
+    int ok = gcpl >= 0;
+    for (size_t i = 1; ok && i < n; i++) {
+        if (buf[i] != '/')
+            continue;
+        buf[i] = '\0';
+        if (!dr_h5_exists(f, buf)) {
+            hid_t g = H5Gcreate2(f->file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            ok = g >= 0;
+            if (ok)
+                H5Gclose(g);
+        }
+        buf[i] = '/';
+    }
+    if (gcpl >= 0)
+        H5Pclose(gcpl);
+    return ok;
 }
 
 static dr_status write_any(dr_h5 *f, const char *name, hid_t mem_type, hid_t file_type,
@@ -169,14 +198,14 @@ static dr_status write_any(dr_h5 *f, const char *name, hid_t mem_type, hid_t fil
         hd[i] = (hsize_t)dims[i];
     }
     hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, hd, NULL);
-    hid_t lcpl = link_plist();
-    hid_t ds = H5Dcreate2(f->file, name, file_type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = untimed(H5P_DATASET_CREATE);
+    hid_t ds = make_parents(f, name) ? H5Dcreate2(f->file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
     herr_t w = -1;
     if (ds >= 0)
         w = H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
     if (ds >= 0)
         H5Dclose(ds);
-    H5Pclose(lcpl);
+    H5Pclose(dcpl);
     H5Sclose(space);
     if (ds < 0 || w < 0)
         return dr_error(DR_ERR_IO, "h5: cannot write '%s' to %s", name, f->tmp_path);

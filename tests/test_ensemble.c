@@ -88,25 +88,19 @@ static void print_result(const char *what, const dr_ensemble_result *r)
            r->member_val_auc[r->best_member], r->member_test_auc[r->best_member], r->n_evaluated);
 }
 
-/* The AUC of sum_m w[m] p[m] by counting every (positive, negative) pair, ties
- * half, the blend in double: an implementation independent of the ensemble's
- * sort-based AUC and of its float blend. */
+/* The AUC of sum_m w[m] p[m], the blend in double: independent of the
+ * ensemble's float blend. */
 static double pairwise_auc(const double *w, const set *s)
 {
-    double *b = malloc(N * sizeof *b), wins = 0, pairs = 0;
+    double *b = malloc(N * sizeof *b);
     for (long i = 0; i < N; i++) {
         b[i] = 0;
         for (int m = 0; m < K; m++)
             b[i] += w[m] * s->p[m][i];
     }
-    for (long i = 0; i < N; i++)
-        for (long j = 0; s->y[i] == 1.0f && j < N; j++)
-            if (s->y[j] == 0.0f) {
-                wins += b[i] > b[j] ? 1.0 : b[i] == b[j] ? 0.5 : 0.0;
-                pairs++;
-            }
+    double auc = tu_pairwise_auc(b, s->y, N);
     free(b);
-    return wins / pairs;
+    return auc;
 }
 
 /* The AUCs the result reports are those of its weights and members. The blend is

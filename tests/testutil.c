@@ -105,3 +105,15 @@ double tu_grad_check(const char *what, float *x, long n, const float *analytic,
            worst, worst_i, worst_a, worst_fd);
     return worst;
 }
+
+double tu_pairwise_auc(const double *score, const float *label, long n)
+{
+    double wins = 0, pairs = 0;
+    for (long i = 0; i < n; i++)
+        for (long j = 0; label[i] == 1.0f && j < n; j++)
+            if (label[j] == 0.0f) {
+                wins += score[i] > score[j] ? 1.0 : score[i] == score[j] ? 0.5 : 0.0;
+                pairs++;
+            }
+    return wins / pairs;
+}

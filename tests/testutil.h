@@ -20,6 +20,9 @@ dr_backend *tu_cpu(void);
 void tu_fill_uniform(float *x, long n, float lo, float hi, uint64_t seed, uint32_t stream);
 void tu_fill_nan(float *x, long n);
 float *tu_alloc(long n); /* NaN-filled; free with free() */
+/* AUC by counting every (positive, negative) pair, ties half: a check of the
+ * framework's sort-based AUC that shares no code with it. label in {0, 1}. */
+double tu_pairwise_auc(const double *score, const float *label, long n);
 
 /* Counts entries with |got - want| > atol + rtol * |want| (or a NaN in got),
  * printing the first few; returns the count. */

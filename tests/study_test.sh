@@ -63,15 +63,15 @@ if settled "$(study_dir "$T/full.out")" > "$T/full.csv" && settled "$kdir" > "$T
 else
     fail "the resumed study differs"; diff "$T/full.csv" "$T/killed.csv" | head -5
 fi
-"$DEFRISK" study export "$kdir" | grep -q ',running,' && fail "a trial stays running after the resume"
+grep -q ',running,' <("$DEFRISK" study export "$kdir") && fail "a trial stays running after the resume"
 
 # a refused value fails its trial only
 sed 's/^"train.batch_size".*/"train.batch_size" = { type = "categorical", choices = [64, 0] }/' "$T/search.toml" |
     sed '/^"train.weight_decay"/d; s/^trials = 14/trials = 8/' > "$T/refused.toml"
 "$DEFRISK" "$T/refused.toml" "output.dir=\"$T/refused\"" > "$T/refused.out" 2>&1 || fail "refused: $(tail -3 "$T/refused.out")"
 rdir=$(study_dir "$T/refused.out")
-if "$DEFRISK" study export "$rdir" | grep ',failed,' | grep -q 'train.batch_size' &&
-   "$DEFRISK" study export "$rdir" | grep -q ',complete,'; then
+rexport=$("$DEFRISK" study export "$rdir")
+if grep ',failed,' <<< "$rexport" | grep -q 'train.batch_size' && grep -q ',complete,' <<< "$rexport"; then
     ok "train.batch_size = 0 failed its trials with the reason; the others completed"
 else
     fail "refused values"; "$DEFRISK" study trials "$rdir"
@@ -206,9 +206,10 @@ fi
 # cannot name, so no suppression matches) unfreed after MPI_Finalize, and every
 # rank would exit 1. The same studies without mpirun above are leak-checked.
 mpi_env=()
-ldd "$DEFRISK" | grep -q libasan && mpi_env=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+libs=$(ldd "$DEFRISK")
+grep -q libasan <<< "$libs" && mpi_env=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
 mpi() { OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe "${mpi_env[@]}" "$@"; }
-if ! ldd "$DEFRISK" | grep -q libmpi; then
+if ! grep -q libmpi <<< "$libs"; then
     if command -v mpirun > /dev/null; then
         mpi -np 2 "$DEFRISK" "$T/search.toml" "output.dir=\"$T/nompi\"" > "$T/nompi.out" 2>&1
         grep -q "built without MPI" "$T/nompi.out" && ok "a build without MPI refuses mpirun" ||

@@ -105,7 +105,7 @@ done
 scancel "$job"
 wait_job "$job"
 dir=$(dirname "$(ls "$T"/cut/*/journal.jsonl)")
-"$DEFRISK" study export "$dir" | grep -q ',running,' || fail "no trial was running when job $job was cancelled"
+grep -q ',running,' <("$DEFRISK" study export "$dir") || fail "no trial was running when job $job was cancelled"
 job2=$(submit --resume "$dir")
 wait_job "$job2"
 grep -q "was running when the study stopped" "$dir"/resume-*.out || fail "job $job2: $(tail -5 "$dir"/resume-*.out)"

@@ -10,11 +10,23 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The folder and any missing folders above it, as mkdir -p. */
 static dr_status dr_mkdir(const char *path)
 {
-    if (mkdir(path, 0755) == 0 || errno == EEXIST)
-        return DR_OK;
-    return dr_error(DR_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf)
+        return dr_error(DR_ERR_IO, "cannot create folder %s: the path is too long", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return dr_error(DR_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
+        buf[i] = path[i];
+    }
+    return DR_OK;
 }
 
 static dr_status dr_open_log(dr_run *run)

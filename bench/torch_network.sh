@@ -5,6 +5,10 @@
 #      training row in one batch: up to 8,192) checked by bench/torch_parity.py --gradient
 #      (loss, every gradient, the batch-norm updates, with defrisk's dropout masks
 #      and row order), and a trained run's evaluation forward by torch_parity.py;
+#      and the expected gradients of that run's first 20 test loans against shap's
+#      GradientExplainer on PyTorch's network (bench/gradient_explainer.py; only
+#      where the training split has at most 1,000 rows, the default background,
+#      so that both average over all of them);
 #   2. accuracy: SEEDS runs (split and training seeds 1 .. SEEDS, only the
 #      network) and PyTorch trained as defrisk trains on each run's inputs
 #      (bench/torch_same_rows.py): the paired test AUC difference.
@@ -34,4 +38,7 @@ for s in $(seq 1 "$SEEDS"); do
     run "seed$s" "$@" data.split_seed="$s" train.seed="$s"
 done
 "$DR_PYTHON" bench/torch_parity.py "$OUT"/seed1-* | tail -1
+run explain "$@" data.split_seed=1 train.seed=1 'explain.models=["hybrid"]' explain.rows=20 explain.samples=1000 \
+    explain.lime_rows=0
+"$DR_PYTHON" bench/gradient_explainer.py "$OUT"/explain-* | tail -5 || true
 "$DR_PYTHON" bench/torch_same_rows.py "$OUT"/seed*-*

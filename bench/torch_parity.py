@@ -173,12 +173,8 @@ def gradient_check(run, cfg, model, names, feats):
     return ok
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--gradient", action="store_true")
-    ap.add_argument("run")
-    args = ap.parse_args()
-    run = args.run
+def network_of(run):
+    """PyTorch's network with the run's shapes, its defrisk names, the settings and features.h5."""
     with open(f"{run}/config.toml", "rb") as f:
         cfg = tomllib.load(f)
     m, feats = cfg.get("model", {}), h5py.File(f"{run}/features.h5", "r")
@@ -186,7 +182,11 @@ def main():
     model = Hybrid(feats["group_size"][:].tolist(), filters=m.get("filters", [64, 128, 256]),
                    kernels=m.get("kernel_sizes", [3, 3, 3]), pool=m.get("pool", 2), lstm=m.get("lstm_units", 128),
                    attn=m.get("attention_dim", 128), fc=fc, dropout=m.get("dropout", 0.5))
-    names = torch_names(model, len(fc))
+    return model, torch_names(model, len(fc)), cfg, feats
+
+
+def best_state(run, names):
+    """The run's best weights and batch-norm statistics (checkpoint.h5, best/)."""
     with h5py.File(f"{run}/checkpoint.h5", "r") as ck:
         stored = {}
         ck["best"].visititems(lambda n, o: stored.__setitem__(n.split("/", 1)[1], o[()])
@@ -194,9 +194,27 @@ def main():
     missing = sorted(set(names) - set(stored)) + sorted(set(stored) - set(names))
     if missing:
         sys.exit(f"{run}/checkpoint.h5: names that do not match PyTorch's network: {missing[:8]}")
+    return stored
+
+
+def build_from_run(run):
+    """PyTorch's network holding the run's trained (best) weights."""
+    model, names, _, _ = network_of(run)
+    load_state(model, names, best_state(run, names))
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gradient", action="store_true")
+    ap.add_argument("run")
+    args = ap.parse_args()
+    run = args.run
+    model, names, cfg, feats = network_of(run)
     if args.gradient:
+        best_state(run, names)  # the names match
         sys.exit(0 if gradient_check(run, cfg, model, names, feats) else 1)
-    load_state(model, names, stored)
+    load_state(model, names, best_state(run, names))
     model.eval()
     worst = 0.0
     with h5py.File(f"{run}/predictions.h5", "r") as pr, torch.no_grad():

@@ -61,7 +61,10 @@ class Branch(nn.Module):
 
     def forward(self, x):  # x [B, 1, L]
         p = F.max_pool1d(self.blocks(x), self.pool, self.pool, ceil_mode=True)
-        return p, p.amax(dim=2)
+        # the summary as models/hybrid.c takes it, a max-pool over all positions: at a
+        # tie (frequent with one-hot inputs) its gradient goes to the first maximum,
+        # where amax would split it between the tied positions
+        return p, F.max_pool1d(p, p.shape[2]).squeeze(2)
 
 
 class Attention(nn.Module):

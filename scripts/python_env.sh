@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python of the peers, interop tests and reports: virtual environments with
 # the pinned packages of scripts/python/NAME.txt (Debian's python3 and
-# python3-venv installed when missing): interop -> .venv, report -> .venv-report.
+# python3-venv installed when missing): interop -> .venv, report -> .venv-report,
+# torch -> .venv-torch (the PyTorch peer of bench/, about 4 GB: never in CI).
 # Sourced; dr_python_env [NAME] (default interop) prints nothing and leaves
 # $DR_PYTHON set to the environment's interpreter.
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"

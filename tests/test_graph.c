@@ -115,40 +115,6 @@ static double net_loss(void *ctx)
     return (double)l;
 }
 
-/* The largest error of analytic against central differences of f in each of
- * x[0 .. n), with step h = 1e-2; points where the one-sided slopes disagree by
- * more than 2 % (a kink of ReLU or max-pooling within the step) are skipped
- * and counted. */
-static double fd_worst(float *x, const float *analytic, long n, double (*f)(void *), void *ctx, long *checked,
-                       long *skipped)
-{
-    double worst = 0;
-    for (long j = 0; j < n; j++) {
-        float keep = x[j];
-        float h = 1e-2f;
-        double l0 = f(ctx);
-        x[j] = keep + h;
-        double lp = f(ctx);
-        double hp_ = (double)(keep + h) - (double)keep;
-        x[j] = keep - h;
-        double lm = f(ctx);
-        double hm_ = (double)keep - (double)(keep - h);
-        x[j] = keep;
-        double right = (lp - l0) / hp_, left = (l0 - lm) / hm_;
-        if (fabs(right - left) > 0.02 * (fabs(right) + fabs(left)) + 1e-4) {
-            (*skipped)++;
-            continue;
-        }
-        double fd1 = (lp - lm) / (hp_ + hm_);
-        double a = analytic[j], den = fabs(a) + fabs(fd1);
-        double err = fabs(a - fd1) / (den > 1e-3 ? den : 1e-3);
-        if (!(err <= worst))
-            worst = isnan(err) ? INFINITY : err;
-        (*checked)++;
-    }
-    return worst;
-}
-
 static void test_gradients_through_every_node(void **state)
 {
     (void)state;
@@ -191,7 +157,7 @@ static void test_gradients_through_every_node(void **state)
         dr_state_tensor p, gr;
         assert_int_equal(dr_graph_state_get(n.g, DR_STATE_PARAM, i, &p), DR_OK);
         assert_int_equal(dr_graph_state_get(n.g, DR_STATE_GRAD, i, &gr), DR_OK);
-        double tensor_worst = fd_worst(p.data, gr.data, p.numel, net_loss, &n, &checked, &skipped);
+        double tensor_worst = tu_grad_check_kinks(p.data, gr.data, p.numel, net_loss, &n, 1e-3, &checked, &skipped);
         printf("  grad %-12s n=%-4ld max rel err %.3e\n", p.name, p.numel, tensor_worst);
         if (tensor_worst > worst)
             worst = tensor_worst;
@@ -212,14 +178,7 @@ static float gx_inputs[GC_B * GC_C * GC_L];
 static double net_logit_sum(void *ctx)
 {
     net *n = ctx;
-    assert_int_equal(dr_graph_set_input(n->g, n->x, gx_inputs, GC_B), DR_OK);
-    assert_int_equal(dr_graph_forward(n->g, DR_MODE_EVAL), DR_OK);
-    float z[GC_B];
-    assert_int_equal(dr_graph_read(n->g, n->logit, z), DR_OK);
-    double sum = 0;
-    for (int b = 0; b < GC_B; b++)
-        sum += z[b];
-    return sum;
+    return tu_logit_sum(n->g, n->x, n->logit, gx_inputs, GC_B);
 }
 
 /* After a few training steps (so that the running statistics and the weights
@@ -248,7 +207,7 @@ static void test_input_gradients_eval(void **state)
     float dx[GC_B * GC_C * GC_L];
     assert_int_equal(dr_graph_read_grad(n.g, n.x, dx), DR_OK);
     long checked = 0, skipped = 0;
-    double worst = fd_worst(gx_inputs, dx, GC_B * GC_C * GC_L, net_logit_sum, &n, &checked, &skipped);
+    double worst = tu_grad_check_kinks(gx_inputs, dx, GC_B * GC_C * GC_L, net_logit_sum, &n, 1e-3, &checked, &skipped);
     printf("  d logit / d x: largest relative error %.3e (tolerance 3e-2); %ld points checked, %ld skipped at "
            "kinks\n", worst, checked, skipped);
     assert_true(worst < 3e-2);

@@ -4,9 +4,7 @@
  * of every group, through the slices into the branches, the one-channel first
  * convolutions and their projections, the LSTM over the branches' positions,
  * attention and the FC blocks. */
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "kernels/backends.h"
 #include "models/hybrid.h"
@@ -16,16 +14,10 @@ enum { HB = 6, HF = 4 + 7 + 3 };
 
 static float inputs[HB * HF];
 
-static double logit_sum(dr_hybrid *m)
+static double logit_sum(void *ctx)
 {
-    assert_int_equal(dr_graph_set_input(m->g, m->x, inputs, HB), DR_OK);
-    assert_int_equal(dr_graph_forward(m->g, DR_MODE_EVAL), DR_OK);
-    float z[HB];
-    assert_int_equal(dr_graph_read(m->g, m->logit, z), DR_OK);
-    double s = 0;
-    for (int b = 0; b < HB; b++)
-        s += z[b];
-    return s;
+    dr_hybrid *m = ctx;
+    return tu_logit_sum(m->g, m->x, m->logit, inputs, HB);
 }
 
 static void test_input_gradients(void **state)
@@ -53,36 +45,14 @@ static void test_input_gradients(void **state)
     float dx[HB * HF];
     assert_int_equal(dr_graph_read_grad(m.g, m.x, dx), DR_OK);
 
-    /* Central differences with h = 1e-2; points where the one-sided slopes differ
-     * by more than 2 % sit at a kink (ReLU, max-pooling) and are skipped. The
-     * error |a - fd| / max(|a| + |fd|, 1e-2) must stay under 3e-2: the float32
-     * forward's rounding over a step of 1e-2 leaves about 5e-5 of absolute noise
-     * in fd, which over seeds 1-6 reached 4e-2 relative on gradients under 1e-3
-     * with a floor of 1e-3 (typical gradients here are 1e-2 to 1e-1). A gradient
-     * that lands on a neighbouring input gives errors of order 1. */
-    double worst = 0;
+    /* The error must stay under 3e-2, as in test_graph.c, but with a floor of
+     * 1e-2 on the denominator: the float32 forward's rounding over a step of 1e-2
+     * leaves about 5e-5 of absolute noise in the differences, which over seeds
+     * 1-6 reached 4e-2 relative on gradients under 1e-3 with test_graph's 1e-3
+     * (typical gradients here are 1e-2 to 1e-1). A gradient that lands on a
+     * neighbouring input gives errors of order 1. */
     long checked = 0, skipped = 0;
-    for (int j = 0; j < HB * HF; j++) {
-        float keep = inputs[j], h = 1e-2f;
-        double l0 = logit_sum(&m);
-        inputs[j] = keep + h;
-        double lp = logit_sum(&m);
-        inputs[j] = keep - h;
-        double lm = logit_sum(&m);
-        inputs[j] = keep;
-        double right = (lp - l0) / h, left = (l0 - lm) / h;
-        if (fabs(right - left) > 0.02 * (fabs(right) + fabs(left)) + 1e-4) {
-            skipped++;
-            continue;
-        }
-        double fd = (lp - lm) / (2 * h), den = fabs(dx[j]) + fabs(fd);
-        double err = fabs(dx[j] - fd) / (den > 1e-2 ? den : 1e-2);
-        if (!(err <= worst))
-            worst = isnan(err) ? INFINITY : err;
-        checked++;
-        if (err > 3e-2)
-            printf("  input %d of row %d: analytic %.6f, central difference %.6f\n", j % HF, j / HF, dx[j], fd);
-    }
+    double worst = tu_grad_check_kinks(inputs, dx, HB * HF, logit_sum, &m, 1e-2, &checked, &skipped);
     printf("  d logit / d x of the hybrid network: largest relative error %.3e (tolerance 3e-2); %ld inputs checked, "
            "%ld skipped at kinks\n", worst, checked, skipped);
     assert_true(worst < 3e-2);

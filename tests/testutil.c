@@ -117,3 +117,47 @@ double tu_pairwise_auc(const double *score, const float *label, long n)
             }
     return wins / pairs;
 }
+
+double tu_grad_check_kinks(float *x, const float *analytic, long n, double (*f)(void *), void *ctx, double floor,
+                           long *checked, long *skipped)
+{
+    double worst = 0;
+    for (long j = 0; j < n; j++) {
+        float keep = x[j];
+        float h = 1e-2f;
+        double l0 = f(ctx);
+        x[j] = keep + h;
+        double lp = f(ctx);
+        double hp_ = (double)(keep + h) - (double)keep;
+        x[j] = keep - h;
+        double lm = f(ctx);
+        double hm_ = (double)keep - (double)(keep - h);
+        x[j] = keep;
+        double right = (lp - l0) / hp_, left = (l0 - lm) / hm_;
+        if (fabs(right - left) > 0.02 * (fabs(right) + fabs(left)) + 1e-4) {
+            (*skipped)++;
+            continue;
+        }
+        double fd1 = (lp - lm) / (hp_ + hm_);
+        double a = analytic[j], den = fabs(a) + fabs(fd1);
+        double err = fabs(a - fd1) / (den > floor ? den : floor);
+        if (!(err <= worst))
+            worst = isnan(err) ? INFINITY : err;
+        (*checked)++;
+    }
+    return worst;
+}
+
+double tu_logit_sum(dr_graph *g, dr_value x, dr_value logit, const float *inputs, int batch)
+{
+    assert_int_equal(dr_graph_set_input(g, x, inputs, batch), DR_OK);
+    assert_int_equal(dr_graph_forward(g, DR_MODE_EVAL), DR_OK);
+    float *z = malloc((size_t)batch * sizeof *z);
+    assert_non_null(z);
+    assert_int_equal(dr_graph_read(g, logit, z), DR_OK);
+    double sum = 0;
+    for (int b = 0; b < batch; b++)
+        sum += z[b];
+    free(z);
+    return sum;
+}

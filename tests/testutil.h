@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "core/backend.h"
+#include "core/graph.h"
 
 /* Seed for this run: $DR_TEST_SEED if set, else a fixed default; printed once. */
 uint64_t tu_seed(void);
@@ -37,6 +38,17 @@ long tu_compare(const char *what, const float *got, const float *want, long n, d
 double tu_grad_check(const char *what, float *x, long n, const float *analytic,
                      double (*loss)(void *ctx), void *ctx, double eps, long max_checks,
                      double floor);
+
+/* For functions with kinks (ReLU, max-pooling): the largest error
+ * |a - fd| / max(|a| + |fd|, floor) of analytic against central differences of f
+ * (which reads x) in each of x[0 .. n), with step h = 1e-2; points where the
+ * one-sided slopes disagree by more than 2 % (a kink within the step) are
+ * skipped. Adds to *checked and *skipped; x is restored. */
+double tu_grad_check_kinks(float *x, const float *analytic, long n, double (*f)(void *), void *ctx, double floor,
+                           long *checked, long *skipped);
+/* The sum of a graph's per-row logits over batch rows of inputs, in eval mode,
+ * where rows are independent: its gradient in row b is d logit_b / d x_b. */
+double tu_logit_sum(dr_graph *g, dr_value x, dr_value logit, const float *inputs, int batch);
 
 /* sum_j r[j] * out[j] in double */
 double tu_dot(const float *r, const float *out, long n);

@@ -3,10 +3,14 @@
  *
  * usage: train_bench [--rows N] [--groups 20,20,20,20] [--seq-len T --seq-ch C]
  *                    [--batch 256] [--repeats 3] [--device cpu|cuda] [--graphs 1|0] [--infer-repeats 20]
+ *                    [--profile 0|1]
  * Prints one JSON line per repeat, then the inference latency of one batch (the
  * median of --infer-repeats after 3 warm-ups: host rows in, evaluation forward,
  * probabilities back on the host, as bench/torch_ref.py measures it; 0 skips it),
- * then the summary: median epoch, samples/s, inference ms and peak RSS. */
+ * then the summary: median epoch, samples/s, inference ms and peak RSS. With
+ * --profile 1, after those (which it does not touch) one more epoch and the
+ * inference batches again, op by op (dr_graph_profile): one JSON line per op
+ * with its forward and backward seconds and its share of the profiled time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +28,34 @@ static int fail(const char *what)
     return 1;
 }
 
+/* The profile since dr_graph_profile(g, 1), one line per op, largest first,
+ * then the ops' total against the wall time of the profiled work. */
+static void print_profile(const dr_graph *g, const char *phase, double wall_s)
+{
+    dr_op_time t[32];
+    int n = dr_graph_profile_ops(g, t, 32);
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        total += t[i].forward_s + t[i].backward_s;
+    for (int i = 0; i < n; i++) /* selection order: a handful of ops */
+        for (int j = i + 1; j < n; j++)
+            if (t[j].forward_s + t[j].backward_s > t[i].forward_s + t[i].backward_s) {
+                dr_op_time k = t[i];
+                t[i] = t[j];
+                t[j] = k;
+            }
+    for (int i = 0; i < n; i++)
+        printf("{\"profile\": \"%s\", \"op\": \"%s\", \"nodes\": %d, \"forward_s\": %.4f, \"backward_s\": %.4f, "
+               "\"share\": %.4f}\n",
+               phase, t[i].op, t[i].nodes, t[i].forward_s, t[i].backward_s,
+               (t[i].forward_s + t[i].backward_s) / (total > 0 ? total : 1));
+    printf("{\"profile\": \"%s\", \"ops_s\": %.4f, \"wall_s\": %.4f}\n", phase, total, wall_s);
+}
+
 int main(int argc, char **argv)
 {
     long rows = 105000;
-    int batch = 256, repeats = 3, seq_len = 0, seq_ch = 0, infer_repeats = 20, graphs = 1;
+    int batch = 256, repeats = 3, seq_len = 0, seq_ch = 0, infer_repeats = 20, graphs = 1, profile = 0;
     const char *groups = "20,20,20,20", *device = "cpu";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--rows")) rows = atol(argv[i + 1]);
@@ -39,6 +67,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
         else if (!strcmp(argv[i], "--infer-repeats")) infer_repeats = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--graphs")) graphs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "train_bench: unknown option %s\n", argv[i]);
             return 2;
@@ -91,7 +120,10 @@ int main(int argc, char **argv)
     printf("{\"device\": \"%s\", \"params\": %ld, \"rows\": %ld, \"features\": %d, \"batch\": %d, "
            "\"graphs\": %d}\n",
            dr_backend_describe(be), dr_graph_param_count(m.g), rows, nf, batch, graphs);
-    for (int r = 0; r < repeats; r++) {
+    /* the timed repeats, then with --profile one more, profiled */
+    for (int r = 0; r < repeats + (profile != 0); r++) {
+        if (r == repeats && dr_graph_profile(m.g, 1) != DR_OK)
+            return fail("profile");
         double t0 = dr_now();
         if (dr_graph_step_metrics_reset(m.g) != DR_OK)
             return fail("metrics");
@@ -115,6 +147,10 @@ int main(int argc, char **argv)
         dr_step_metrics sm;
         if (dr_graph_step_metrics(m.g, &sm) != DR_OK)
             return fail("epoch");
+        if (r == repeats) {
+            print_profile(m.g, "train", dr_now() - t0);
+            break;
+        }
         times[r] = dr_now() - t0;
         printf("{\"repeat\": %d, \"epoch_s\": %.3f, \"samples_per_s\": %.1f, \"mean_loss\": %.5f}\n", r,
                times[r], rows / times[r], sm.loss_sum / (double)rows);
@@ -134,16 +170,24 @@ int main(int argc, char **argv)
         int n = (int)(rows < batch ? rows : batch);
         float *prob = malloc(sizeof(float) * (size_t)n);
         double *lat = malloc(sizeof(double) * (size_t)infer_repeats);
-        for (int r = -3; r < infer_repeats; r++) { /* 3 warm-ups */
+        double profiled_from = 0;
+        for (int r = -3; r < infer_repeats + (profile ? infer_repeats : 0); r++) { /* 3 warm-ups */
+            if (r == infer_repeats) { /* then profiled again */
+                if (dr_graph_profile(m.g, 1) != DR_OK)
+                    return fail("profile");
+                profiled_from = dr_now();
+            }
             double t0 = dr_now();
             if (dr_graph_set_input(m.g, m.x, x, n) != DR_OK || dr_graph_set_input(m.g, m.y, y, n) != DR_OK ||
                 (seq && dr_graph_set_input(m.g, m.seq, seq, n) != DR_OK) ||
                 dr_graph_forward(m.g, DR_MODE_EVAL) != DR_OK || dr_graph_read(m.g, m.prob, prob) != DR_OK ||
                 dr_backend_sync(be) != DR_OK)
                 return fail("inference");
-            if (r >= 0)
+            if (r >= 0 && r < infer_repeats)
                 lat[r] = 1e3 * (dr_now() - t0);
         }
+        if (profile)
+            print_profile(m.g, "inference", dr_now() - profiled_from);
         qsort(lat, (size_t)infer_repeats, sizeof *lat, bench_cmp_double);
         infer_ms = lat[infer_repeats / 2];
         printf("{\"infer_batch\": %d, \"infer_repeats\": %d, \"infer_median_ms\": %.3f, \"infer_min_ms\": %.3f}\n",

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/philox.h"
 
 enum { DR_ALIGN_FLOATS = 16 }; /* 64-byte alignment of every tensor in a block */
@@ -38,6 +39,7 @@ void dr_graph_free(dr_graph *g)
     free(g->vals);
     free(g->nodes);
     free(g->dangling);
+    free(g->prof);
     free(g);
 }
 
@@ -382,8 +384,12 @@ dr_status dr_graph_set_input_async(dr_graph *g, dr_value in, const float *host, 
 void dr_g_forward_nodes(dr_graph *g, dr_mode mode)
 {
     g->mode = mode;
-    for (int k = 0; k < g->n_nodes; k++)
+    for (int k = 0; k < g->n_nodes; k++) {
+        double t0 = g->prof ? dr_now() : 0;
         g->nodes[k].cls->forward(g, &g->nodes[k], mode);
+        if (g->prof)
+            g->prof[k].forward += dr_g_prof_since(g, t0);
+    }
 }
 
 dr_status dr_graph_forward(dr_graph *g, dr_mode mode)
@@ -427,17 +433,20 @@ void dr_g_backward_nodes(dr_graph *g, int from, const float *seed)
      * gradients it was due to clear would keep the previous step's values. */
     for (int k = g->n_nodes - 1; k >= 0; k--) {
         dr_node *n = &g->nodes[k];
+        double t0 = g->prof ? dr_now() : 0;
         for (int j = 0; j < n->n_zero; j++)
             g->ops->zero(g->be, g->vals[n->zero[j]].grad,
                          (size_t)dr_g_count(g, n->zero[j]) * sizeof(float));
         if (k == from && seed) /* its readers, all later, have cleared it by now */
             g->ops->to_device(g->be, g->vals[n->out].grad, seed, (size_t)dr_g_count(g, n->out) * sizeof(float));
-        if (k > from || !g->vals[n->out].needs_grad)
-            continue;
-        if (g->mode == DR_MODE_EVAL && n->cls->backward_eval)
-            n->cls->backward_eval(g, n);
-        else
-            n->cls->backward(g, n);
+        if (k <= from && g->vals[n->out].needs_grad) {
+            if (g->mode == DR_MODE_EVAL && n->cls->backward_eval)
+                n->cls->backward_eval(g, n);
+            else
+                n->cls->backward(g, n);
+        }
+        if (g->prof)
+            g->prof[k].backward += dr_g_prof_since(g, t0);
     }
 }
 
@@ -487,8 +496,11 @@ dr_status dr_graph_read_grad(dr_graph *g, dr_value v, float *host)
 void dr_g_adam(dr_graph *g, const dr_adam_params *hp)
 {
     size_t np = g->param_floats;
+    double t0 = g->prof ? dr_now() : 0;
     g->ops->adam_update(g->be, g->model, g->model + np, g->model + 2 * np, g->model + 3 * np,
                         (long)np, hp);
+    if (g->prof)
+        g->prof_adam += dr_g_prof_since(g, t0);
 }
 
 dr_status dr_graph_adam_step(dr_graph *g, const dr_adam_params *hp)

@@ -138,6 +138,24 @@ typedef struct dr_step_stats {
 } dr_step_stats;
 const dr_step_stats *dr_graph_step_stats(const dr_graph *g);
 
+/* --- profiling (core/profile.c) ------------------------------------------ */
+
+/* From now on times every node's forward and backward (clearing the gradients
+ * it is the last reader of included) and the Adam update, in wall seconds,
+ * waiting for the device after each, so a profiled step on a GPU is slower than
+ * a plain one (and runs op by op: step graphs are not profiled). Off, or on
+ * again, drops the counters. Not kept across a re-plan's new nodes: none are. */
+dr_status dr_graph_profile(dr_graph *g, int on);
+
+typedef struct dr_op_time {
+    const char *op; /* a node kind ("conv1d", ...), or "adam" */
+    int nodes;
+    double forward_s, backward_s; /* Adam's time is in backward_s */
+} dr_op_time;
+/* The times since profiling began, summed per op in the order the ops first
+ * appear, Adam last; returns how many were written (at most cap, 0 when off). */
+int dr_graph_profile_ops(const dr_graph *g, dr_op_time *out, int cap);
+
 /* --- inspection and state ------------------------------------------------ */
 
 dr_backend *dr_graph_backend(const dr_graph *g);

@@ -99,6 +99,11 @@ struct dr_graph {
     dr_step_metrics *metrics_dev; /* with step ops: summed on the device */
     dr_step_metrics metrics_host; /* without: summed here */
     dr_step_stats stats;
+    /* dr_graph_profile: seconds per node, and of Adam; NULL when off */
+    struct dr_node_time {
+        double forward, backward;
+    } *prof;
+    double prof_adam;
 };
 
 static inline dr_val *dr_g_val(dr_graph *g, int id) { return &g->vals[id]; }
@@ -109,6 +114,9 @@ static inline long dr_g_count(const dr_graph *g, int id)
 {
     return g->vals[id].batched ? g->vals[id].numel * g->batch : g->vals[id].numel;
 }
+
+/* Seconds since t0 (dr_now()) once the device has finished (core/profile.c). */
+double dr_g_prof_since(dr_graph *g, double t0);
 
 /* The node loops of forward, backward and Adam, queued with no wait for the
  * device (core/graph.c). Backward runs from node `from`, in the mode of the

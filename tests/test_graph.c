@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/graph.h"
 #include "core/philox.h"
@@ -293,6 +294,49 @@ static void test_learns_sequence_problem(void **state)
     free(p);
 }
 
+/* --- the per-op profile ------------------------------------------------------ */
+
+/* Profiled training steps over the every-node graph: each op appears once with
+ * its node count, Adam last; times are non-negative and add up to no more than
+ * the steps' wall time; off, there is no profile. */
+static void test_profile(void **state)
+{
+    (void)state;
+    net n;
+    float xs[GC_B * GC_C * GC_L];
+    net_setup(&n, 0, xs, 11);
+    assert_int_equal(dr_graph_profile_ops(n.g, NULL, 0), 0);
+    assert_int_equal(dr_graph_profile(n.g, 1), DR_OK);
+    dr_adam_params hp = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int k = 1; k <= 3; k++) {
+        hp.step = k;
+        assert_int_equal(dr_graph_train_step(n.g, n.loss, &hp), DR_OK);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double wall = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+    dr_op_time t[32];
+    int k = dr_graph_profile_ops(n.g, t, 32);
+    /* conv1d batchnorm relu add maxpool1d transpose lstm attention reshape linear
+     * concat slice dropout loss, then adam */
+    assert_int_equal(k, 15);
+    assert_string_equal(t[0].op, "conv1d");
+    assert_int_equal(t[0].nodes, 2);
+    assert_string_equal(t[k - 1].op, "adam");
+    double total = 0;
+    for (int i = 0; i < k; i++) {
+        assert_true(t[i].forward_s >= 0 && t[i].backward_s >= 0);
+        total += t[i].forward_s + t[i].backward_s;
+    }
+    printf("  %d ops, %.3f ms of %.3f ms wall\n", k, 1e3 * total, 1e3 * wall);
+    assert_true(total > 0 && total <= wall);
+    assert_int_equal(dr_graph_profile_ops(n.g, t, 3), 3); /* at most cap */
+    assert_int_equal(dr_graph_profile(n.g, 0), DR_OK);
+    assert_int_equal(dr_graph_profile_ops(n.g, t, 32), 0);
+    dr_graph_free(n.g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_gradients_through_every_node),
         cmocka_unit_test(test_input_gradients_eval),
         cmocka_unit_test(test_learns_sequence_problem),
+        cmocka_unit_test(test_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

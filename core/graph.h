@@ -144,7 +144,7 @@ const dr_step_stats *dr_graph_step_stats(const dr_graph *g);
  * it is the last reader of included) and the Adam update, in wall seconds,
  * waiting for the device after each, so a profiled step on a GPU is slower than
  * a plain one (and runs op by op: step graphs are not profiled). Off, or on
- * again, drops the counters. Not kept across a re-plan's new nodes: none are. */
+ * again, drops the counters. After dr_graph_plan. */
 dr_status dr_graph_profile(dr_graph *g, int on);
 
 typedef struct dr_op_time {

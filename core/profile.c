@@ -8,6 +8,7 @@
 
 dr_status dr_graph_profile(dr_graph *g, int on)
 {
+    DR_TRY(dr_g_check_planned(g, "dr_graph_profile")); /* no node is added after planning */
     free(g->prof);
     g->prof = NULL;
     g->prof_adam = 0;

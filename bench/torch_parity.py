@@ -25,8 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_ref import Hybrid  # noqa: E402
-from torch_same_rows import weighted_loss  # noqa: E402
+from torch_ref import Hybrid, composite_loss  # noqa: E402
 
 
 def torch_names(model, n_fc):
@@ -151,7 +150,7 @@ def gradient_check(run, cfg, model, names, feats):
         if isinstance(module, torch.nn.BatchNorm1d):
             module.reset_running_stats()
     model.train()
-    loss = weighted_loss(model(x), y, t.get("loss_alpha", 0.7), t.get("focal_gamma", 2.0), t.get("pos_weight", 1.0))
+    loss = composite_loss(model(x), y, t.get("loss_alpha", 0.7), t.get("focal_gamma", 2.0), t.get("pos_weight", 1.0))
     loss.backward()
     print(f"training loss over {n} rows (dropout {p}): defrisk {loss_ours:.7f}, PyTorch {loss.item():.7f}")
     theirs = {k: names[k].grad.numpy().astype(np.float64).reshape(grad[k].shape) for k in grad}

@@ -103,11 +103,13 @@ class Hybrid(nn.Module):
         return self.head(torch.cat(summaries + [self.att(h)], 1)).squeeze(1)
 
 
-def composite_loss(z, y, a=0.7, gamma=2.0):
+def composite_loss(z, y, a=0.7, gamma=2.0, w_pos=1.0):
+    """a * BCE + (1 - a) * focal, defaults weighted by w_pos, the batch mean (core/ops/loss.h)."""
     s = 2 * y - 1
     nll = F.softplus(-s * z)
     q = torch.sigmoid(-s * z)
-    return (a * nll + (1 - a) * q.pow(gamma) * nll).mean()
+    loss = a * nll + (1 - a) * q.pow(gamma) * nll
+    return (loss if w_pos == 1.0 else torch.where(y > 0.5, w_pos * loss, loss)).mean()
 
 
 def sync(dev):

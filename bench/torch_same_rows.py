@@ -27,11 +27,10 @@ import tomllib
 import h5py
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_ref import Hybrid  # noqa: E402
+from torch_ref import Hybrid, composite_loss  # noqa: E402
 
 
 def auc(y, p):
@@ -41,14 +40,6 @@ def auc(y, p):
     npos = float(y.sum())
     nneg = len(y) - npos
     return (rank[y == 1].sum() - npos * (npos + 1) / 2.0) / (npos * nneg)
-
-
-def weighted_loss(z, y, a, gamma, w_pos):
-    s = 2 * y - 1
-    nll = F.softplus(-s * z)
-    q = torch.sigmoid(-s * z)
-    w = torch.where(y > 0.5, torch.full_like(y, w_pos), torch.ones_like(y))
-    return (w * (a * nll + (1 - a) * q.pow(gamma) * nll)).mean()
 
 
 def setting(cfg, key, default):
@@ -62,7 +53,7 @@ def evaluate(model, x, y, batch, loss_args):
     with torch.no_grad():
         for i in range(0, len(y), batch):
             z = model(x[i:i + batch])
-            loss_sum += weighted_loss(z, y[i:i + batch], *loss_args).item() * len(z)
+            loss_sum += composite_loss(z, y[i:i + batch], *loss_args).item() * len(z)
             probs.append(torch.sigmoid(z))
     return torch.cat(probs).numpy(), loss_sum / len(y)
 
@@ -97,7 +88,7 @@ def train(d, cfg, seed, history):
         for i in range(0, len(yt), batch):
             idx = perm[i:i + batch]
             opt.zero_grad(set_to_none=True)
-            loss = weighted_loss(model(xt[idx]), yt[idx], *loss_args)
+            loss = composite_loss(model(xt[idx]), yt[idx], *loss_args)
             loss.backward()
             opt.step()
             train_loss += loss.item() * len(idx)

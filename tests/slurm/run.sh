@@ -73,8 +73,16 @@ done
 [ "$(sinfo -h -o %T 2>/dev/null)" = idle ] || fail "the Slurm node did not come up"
 echo "slurm $(sinfo -V | cut -d' ' -f2): node $node idle"
 
-# Submits with sweep; the job id
-submit() { "$DEFRISK" sweep --slurm --submit "$@" | tee /dev/stderr | sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p'; }
+# Submits with sweep: the submission on stderr, the job id on stdout. Not through
+# tee /dev/stderr, which reopens stderr truncated where it is a log file (CI lost
+# the head of its log so).
+submit() {
+    local out status=0
+    out=$("$DEFRISK" sweep --slurm --submit "$@") || status=$?
+    printf '%s\n' "$out" >&2
+    sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p' <<< "$out"
+    return $status
+}
 wait_job() {
     for _ in $(seq 600); do
         [ -z "$(squeue -h -j "$1" 2>/dev/null)" ] && return 0

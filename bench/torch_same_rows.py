@@ -28,18 +28,10 @@ import h5py
 import numpy as np
 import torch
 from scipy import stats
+from sklearn.metrics import roc_auc_score as auc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_ref import Hybrid, composite_loss  # noqa: E402
-
-
-def auc(y, p):
-    """Mann-Whitney AUC with midranks for ties, as experiments/metrics.c counts it."""
-    _, inv, counts = np.unique(p, return_inverse=True, return_counts=True)
-    rank = (np.cumsum(counts) - (counts - 1) / 2.0)[inv]
-    npos = float(y.sum())
-    nneg = len(y) - npos
-    return (rank[y == 1].sum() - npos * (npos + 1) / 2.0) / (npos * nneg)
 
 
 def setting(cfg, key, default):

@@ -121,11 +121,10 @@ double tu_pairwise_auc(const double *score, const float *label, long n)
 double tu_grad_check_kinks(float *x, const float *analytic, long n, double (*f)(void *), void *ctx, double floor,
                            long *checked, long *skipped)
 {
-    double worst = 0;
+    double worst = 0, l0 = f(ctx); /* x is restored after each point: f(x) once */
     for (long j = 0; j < n; j++) {
         float keep = x[j];
         float h = 1e-2f;
-        double l0 = f(ctx);
         x[j] = keep + h;
         double lp = f(ctx);
         double hp_ = (double)(keep + h) - (double)keep;
